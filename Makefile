@@ -1,0 +1,40 @@
+# Two commands matter: `make demo` and `make test`. Both install what is missing, idempotently.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch must be installed first, pinned, so that nothing later resolves a (CUDA) build from the index.
+TORCH_SPEC ?= torch==2.13.0
+EXTRAS ?= dev,privacy
+STAMP := $(VENV)/.jumeau-installed
+DEMO_OUT ?= demo-output
+
+.PHONY: install demo test lint typecheck unit clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip>=23"
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	@if $(BIN)/python -m pip list 2>/dev/null | grep -i nvidia; then \
+		echo "error: an nvidia-* package was installed; install torch==2.13.0 (CPU) first" >&2; exit 1; fi
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/jumeau demo --output $(DEMO_OUT)
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy src
+
+unit: install
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,218 @@
+"""Guessing a data dictionary from data, and saying why for every guess.
+
+The guesses are a starting point for a clinician to edit, so each column's ``why`` states what it
+rests on ("2 distinct values", "all values unique text"). Identifiers and free text are excluded
+from modelling by default: a real identifier must never reach an artificial cohort.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from jumeau.data.parsing import clean_text, examples, is_text_column, parse_dates, parse_numbers
+from jumeau.data.schema import Column, ColumnKind, Role, Schema
+from jumeau.errors import DataError, JumeauWarning
+
+MAX_CATEGORIES = 50  # more distinct text values than this is free text, not a category
+MAX_ORDINAL_LEVELS = 7  # evenly spaced integers with at most this many levels are ordinal
+MIXED_SHARE = 0.8  # a column mostly numeric with some text cells is a data-entry problem
+
+_ID_NAME = re.compile(
+    r"(^|[_\s.-])(id|ids|ident|identifier|ipp|nip|nir|nda|mrn|ssn|uuid|patient|subject|record)"
+    r"([_\s.-]|$)|^(patid|subjid|pid|nom|name|prenom|firstname|lastname|surname)$",
+    re.IGNORECASE,
+)
+_EVENT_NAMES = {
+    "status", "event", "cens", "censor", "censored", "death", "dead", "died",
+    "fstat", "vital_status", "os_event", "dfs_event", "delta",
+}  # fmt: skip
+_TIME_NAMES = {
+    "time", "futime", "survival_time", "surv_time", "os_time", "duration", "followup",
+    "follow_up", "rectime", "os_months", "os_days", "time_to_event", "stime", "t",
+}  # fmt: skip
+_ORDERED_VOCABULARIES = (
+    ["I", "II", "III", "IV", "V"],
+    ["0", "I", "II", "III", "IV"],
+    ["low", "medium", "high"],
+    ["low", "normal", "high"],
+    ["mild", "moderate", "severe"],
+    ["none", "mild", "moderate", "severe"],
+)
+
+
+def infer_schema(frame: pd.DataFrame, *, name: str | None = None) -> Schema:
+    """Guess kind, role, categories and safe bounds for every column of `frame`."""
+    if frame.shape[1] == 0:
+        raise DataError("the data has no columns; check the separator and the header line")
+    empty = [str(c) for c in frame.columns if clean_text(frame[c]).isna().all()]
+    if empty:
+        raise DataError(
+            f"column{'s' if len(empty) > 1 else ''} {', '.join(repr(c) for c in empty)} "
+            "has no values (all missing): delete it from the file, or write a schema that marks it "
+            "`role: excluded`"
+        )
+    columns = {str(c): infer_column(str(c), frame[c]) for c in frame.columns}
+    _assign_survival_roles(columns)
+    return Schema(name=name, columns=columns)
+
+
+def infer_column(name: str, raw: pd.Series) -> Column:
+    series = clean_text(raw)
+    present = series.dropna()
+    n_present = len(present)
+    has_missing = bool(series.isna().any())
+
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return Column(
+            kind=ColumnKind.BINARY, categories=[False, True], missing_allowed=has_missing,
+            why="true/false values",
+        )  # fmt: skip
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return Column(kind=ColumnKind.DATETIME, missing_allowed=has_missing, why="date values")
+
+    numbers, not_numbers = parse_numbers(series)
+    n_numbers = n_present - int(not_numbers.sum())
+    if is_text_column(series) and not_numbers.any():
+        if n_numbers >= MIXED_SHARE * n_present:
+            raise DataError(
+                f"column '{name}' mixes numbers and text: {examples(series, not_numbers)} are not "
+                "numbers; clean those cells, or declare the column categorical in a schema"
+            )
+        return _infer_text(name, series, present, has_missing)
+    return _infer_numeric(name, numbers.dropna(), has_missing)
+
+
+def _infer_text(name: str, series: pd.Series, present: pd.Series, has_missing: bool) -> Column:
+    _, not_dates, fmt = parse_dates(series)
+    if not not_dates.any() and present.astype(str).str.contains(r"\d").all():
+        shown = f" ({fmt})" if fmt else " (ISO 8601)"
+        return Column(
+            kind=ColumnKind.DATETIME, format=fmt, missing_allowed=has_missing,
+            why=f"every value is a date{shown}",
+        )  # fmt: skip
+    values = present.astype(str)
+    n_unique = values.nunique()
+    if n_unique == len(values) and len(values) > 2:
+        if values.str.len().mean() > 30 and values.str.contains(" ").mean() > 0.5:
+            return Column(
+                kind=ColumnKind.TEXT, role=Role.EXCLUDED,
+                why="every value is a different sentence: free text, excluded from modelling",
+            )  # fmt: skip
+        return Column(
+            kind=ColumnKind.IDENTIFIER, role=Role.IDENTIFIER,
+            why="every value is a different text: an identifier, never modelled or output",
+        )  # fmt: skip
+    if n_unique > MAX_CATEGORIES:
+        return Column(
+            kind=ColumnKind.TEXT, role=Role.EXCLUDED,
+            why=f"{n_unique} distinct texts (> {MAX_CATEGORIES}): free text, excluded from modelling",
+        )  # fmt: skip
+    levels = sorted(values.unique().tolist())
+    if n_unique == 1:
+        return _constant(name, levels[0], ColumnKind.CATEGORICAL, levels, has_missing)
+    if n_unique == 2:
+        return Column(
+            kind=ColumnKind.BINARY, categories=levels, missing_allowed=has_missing,
+            why="2 distinct values",
+        )  # fmt: skip
+    order = _known_order(levels)
+    if order is not None:
+        return Column(
+            kind=ColumnKind.ORDINAL, categories=order, missing_allowed=has_missing,
+            why=f"{n_unique} levels of a known ordered scale ({' < '.join(order)})",
+        )  # fmt: skip
+    return Column(
+        kind=ColumnKind.CATEGORICAL, categories=levels, missing_allowed=has_missing,
+        why=f"{n_unique} distinct texts",
+    )  # fmt: skip
+
+
+def _infer_numeric(name: str, numbers: pd.Series, has_missing: bool) -> Column:
+    values = numbers.to_numpy(dtype=float)
+    distinct = np.unique(values)
+    integral = bool(np.all(np.equal(np.mod(values, 1), 0)))
+    levels: list[float | int] = [int(v) if integral else float(v) for v in distinct]
+    if len(distinct) == 1:
+        return _constant(name, levels[0], ColumnKind.CATEGORICAL, levels, has_missing)
+    if integral and _ID_NAME.search(name) and len(distinct) == len(values):
+        return Column(
+            kind=ColumnKind.IDENTIFIER, role=Role.IDENTIFIER,
+            why="name looks like an identifier and every value is unique; never modelled or output",
+        )  # fmt: skip
+    if len(distinct) == 2:
+        return Column(
+            kind=ColumnKind.BINARY, categories=levels, missing_allowed=has_missing,
+            why="2 distinct values",
+        )  # fmt: skip
+    bound = {"min": 0.0} if distinct[0] >= 0 else {}
+    bound_why = "; min 0 because no value is negative" if bound else ""
+    if integral and len(distinct) <= MAX_ORDINAL_LEVELS and len(set(np.diff(distinct))) == 1:
+        return Column(
+            kind=ColumnKind.ORDINAL, categories=levels, missing_allowed=has_missing,
+            why=f"{len(distinct)} evenly spaced integer levels: ordinal assumed "
+            "(use categorical if the codes are not ordered)",
+        )  # fmt: skip
+    if integral:
+        return Column(
+            kind=ColumnKind.INTEGER, missing_allowed=has_missing, **bound,
+            why=f"whole numbers, {len(distinct)} distinct values{bound_why}",
+        )  # fmt: skip
+    return Column(
+        kind=ColumnKind.CONTINUOUS, missing_allowed=has_missing, **bound,
+        why=f"decimal numbers{bound_why}",
+    )  # fmt: skip
+
+
+def _constant(
+    name: str, value: object, kind: ColumnKind, levels: list, has_missing: bool
+) -> Column:
+    warnings.warn(
+        JumeauWarning(
+            f"column '{name}' is constant ({value!r} in every row): excluded from modelling"
+        ),
+        stacklevel=4,
+    )
+    return Column(
+        kind=kind, role=Role.EXCLUDED, categories=levels, missing_allowed=has_missing,
+        why="a single value in every row: carries no information, excluded",
+    )  # fmt: skip
+
+
+def _known_order(levels: list[str]) -> list[str] | None:
+    lowered = {level.lower(): level for level in levels}
+    for vocabulary in _ORDERED_VOCABULARIES:
+        wanted = [v.lower() for v in vocabulary]
+        if set(lowered) <= set(wanted):
+            return [lowered[v] for v in wanted if v in lowered]
+    return None
+
+
+def _assign_survival_roles(columns: dict[str, Column]) -> None:
+    """Mark a (time, event) pair when the names make it unambiguous."""
+
+    def base(name: str) -> str:
+        return re.sub(r"[\s.-]+", "_", name.strip().lower())
+
+    events = [
+        n for n, c in columns.items()
+        if c.kind is ColumnKind.BINARY and c.role is Role.FEATURE and base(n) in _EVENT_NAMES
+    ]  # fmt: skip
+    times = [
+        n for n, c in columns.items()
+        if c.kind in (ColumnKind.CONTINUOUS, ColumnKind.INTEGER) and c.role is Role.FEATURE
+        and base(n) in _TIME_NAMES
+    ]  # fmt: skip
+    if len(events) == 1 and len(times) == 1:
+        event, time = events[0], times[0]
+        columns[event] = columns[event].model_copy(
+            update={"role": Role.EVENT, "why": f"{columns[event].why}; name suggests the event "
+                    f"indicator paired with '{time}'"}
+        )  # fmt: skip
+        columns[time] = columns[time].model_copy(
+            update={"role": Role.TIME, "why": f"{columns[time].why}; name suggests the "
+                    f"time-to-event paired with '{event}'"}
+        )  # fmt: skip

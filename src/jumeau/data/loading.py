@@ -1,0 +1,214 @@
+"""Reading cohort files: CSV (including French spreadsheet exports) and Parquet.
+
+Hospital exports come as ``;``-separated files with decimal commas in cp1252 as often as clean
+UTF-8 CSV, so the dialect is detected (and can be forced). Every failure is a one-line
+:class:`DataError` naming the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from jumeau.data.parsing import MISSING_TOKENS
+from jumeau.errors import DataError
+
+ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")  # tried in order; latin-1 decodes any byte
+SEPARATORS = ",;\t|"
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+_DECIMAL_POINT = re.compile(r"^[+-]?\d*\.\d+$")
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    """How a CSV file was read; recorded so that outputs say how their input was parsed."""
+
+    encoding: str
+    sep: str
+    decimal: str
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A file's cells before typing, plus what is needed to trace outputs back to it."""
+
+    frame: pd.DataFrame
+    source: str
+    sha256: str
+    dialect: CsvDialect | None = None
+
+
+def read_table(
+    path: str | Path,
+    *,
+    sep: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+) -> RawTable:
+    """Read a CSV or Parquet file into a frame of raw cells (CSV cells stay text)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: file not found; check the path")
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a data file; give a .csv or .parquet file")
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror}); check permissions") from None
+    digest = hashlib.sha256(content).hexdigest()
+    if not content.strip():
+        raise DataError(f"{path}: the file is empty; export the data again with a header line")
+    if path.suffix.lower() in (".parquet", ".pq") or content[:4] == b"PAR1":
+        frame = _read_parquet(path, content)
+        _check_columns(frame, str(path))
+        return RawTable(frame=frame, source=str(path), sha256=digest)
+    if path.suffix.lower() in (".xlsx", ".xls", ".ods"):
+        raise DataError(f"{path}: spreadsheets are not read directly; save the sheet as CSV")
+    frame, dialect = _read_csv(content, str(path), sep=sep, decimal=decimal, encoding=encoding)
+    return RawTable(frame=frame, source=str(path), sha256=digest, dialect=dialect)
+
+
+def _read_parquet(path: Path, content: bytes) -> pd.DataFrame:
+    try:
+        frame = pd.read_parquet(io.BytesIO(content))
+    except (OSError, ValueError, TypeError) as exc:  # pyarrow raises ArrowInvalid (a ValueError)
+        raise DataError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from None
+    if frame.shape[1] == 0:
+        raise DataError(f"{path}: the Parquet file has no columns")
+    if len(frame) == 0:
+        raise DataError(f"{path}: the Parquet file has columns but no rows")
+    return frame
+
+
+def _read_csv(
+    content: bytes, source: str, *, sep: str | None, decimal: str | None, encoding: str | None
+) -> tuple[pd.DataFrame, CsvDialect]:
+    if b"\x00" in content[:4096]:
+        raise DataError(f"{source}: looks like a binary file, not CSV text; export it as CSV")
+    text, encoding = _decode(content, source, encoding)
+    header, *rest = text.splitlines() or [""]
+    if sep is None:
+        sep = _sniff_separator(text)
+    names = _header_names(header, sep, source)
+    if not any(line.strip() for line in rest):
+        raise DataError(f"{source}: has a header line but no data rows")
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            dtype=str,
+            keep_default_na=True,
+            na_values=MISSING_TOKENS,
+            skip_blank_lines=True,
+            engine="python" if len(sep) > 1 else "c",
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, csv.Error) as exc:
+        raise DataError(
+            f"{source}: not a readable CSV file ({_first_line(exc)}); check the separator "
+            "(--sep) and that every row has as many fields as the header"
+        ) from None
+    frame.columns = names[: frame.shape[1]] if len(names) >= frame.shape[1] else frame.columns
+    if len(frame) == 0:
+        raise DataError(f"{source}: has a header line but no data rows")
+    if decimal is None:
+        decimal = _sniff_decimal(frame, sep)
+    if decimal == ",":
+        frame = frame.apply(_comma_to_point)
+    elif decimal != ".":
+        raise DataError(f"--decimal must be '.' or ',', not {decimal!r}")
+    return frame, CsvDialect(encoding=encoding, sep=sep, decimal=decimal)
+
+
+def _decode(content: bytes, source: str, encoding: str | None) -> tuple[str, str]:
+    if encoding is not None:
+        try:
+            return content.decode(encoding), encoding
+        except LookupError:
+            raise DataError(f"unknown encoding {encoding!r}; try utf-8, cp1252 or latin-1") from None
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"{source}: is not {encoding} (byte {exc.start}); try --encoding cp1252 or utf-8"
+            ) from None
+    for candidate in ENCODINGS:
+        try:
+            return content.decode(candidate), candidate
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes every byte")  # pragma: no cover
+
+
+def _sniff_separator(text: str) -> str:
+    sample = "\n".join(text.splitlines()[:50])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=SEPARATORS).delimiter
+    except csv.Error:
+        first = text.splitlines()[0] if text else ""
+        counts = {s: first.count(s) for s in SEPARATORS}
+        best = max(counts, key=lambda s: counts[s])
+        return best if counts[best] > 0 else ","
+
+
+def _header_names(header: str, sep: str, source: str) -> list[str]:
+    try:
+        names = next(csv.reader([header], delimiter=sep)) if len(sep) == 1 else header.split(sep)
+    except csv.Error as exc:
+        raise DataError(f"{source}: the header line cannot be read ({exc})") from None
+    names = [n.strip() for n in names]
+    _check_names(names, source)
+    return names
+
+
+def _check_columns(frame: pd.DataFrame, source: str) -> None:
+    _check_names([str(c) for c in frame.columns], source)
+
+
+def _check_names(names: list[str], source: str) -> None:
+    blanks = [i + 1 for i, n in enumerate(names) if not n]
+    if blanks:
+        position = ", ".join(str(b) for b in blanks[:5])
+        raise DataError(
+            f"{source}: column {position} of the header has no name; give every column a name"
+        )
+    repeated = [n for n in dict.fromkeys(names) if names.count(n) > 1]
+    if repeated:
+        raise DataError(
+            f"{source}: duplicate column name{'s' if len(repeated) > 1 else ''} "
+            f"{', '.join(repr(n) for n in repeated)}; rename them so each column is unique"
+        )
+
+
+def _sniff_decimal(frame: pd.DataFrame, sep: str) -> str:
+    """Decimal comma when ';'-style files have cells like 12,5 and none like 12.5."""
+    if sep == ",":
+        return "."
+    commas = points = 0
+    for column in frame.columns:
+        cells = frame[column].dropna().astype(str).str.strip().head(200)
+        commas += int(cells.str.match(_DECIMAL_COMMA).sum())
+        points += int(cells.str.match(_DECIMAL_POINT).sum())
+    return "," if commas > points else "."
+
+
+def _comma_to_point(column: pd.Series) -> pd.Series:
+    mask = column.notna() & column.astype(str).str.strip().str.match(_DECIMAL_COMMA)
+    if not mask.any():
+        return column
+    return column.where(~mask, column.astype(str).str.strip().str.replace(",", ".", regex=False))
+
+
+def frame_sha256(frame: pd.DataFrame) -> str:
+    """Content hash of an in-memory frame, for provenance when there is no file."""
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    names = "\x1f".join(str(c) for c in frame.columns).encode()
+    return hashlib.sha256(names + hashed.tobytes()).hexdigest()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
