@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from jumeau.data.inference import MAX_EXACT_INT
 from jumeau.data.loading import CsvDialect, frame_sha256, read_table
 from jumeau.data.parsing import clean_text, examples, parse_dates, parse_numbers
 from jumeau.data.rules import Expression, parse_rule
@@ -129,7 +130,9 @@ class Cohort:
     def __repr__(self) -> str:
         name = f" {self.schema.name!r}" if self.schema.name else ""
         modelled = len(self.schema.modelled_columns)
-        return f"<Cohort{name}: {len(self)} rows, {modelled} modelled of {self.data.shape[1]} columns>"
+        return (
+            f"<Cohort{name}: {len(self)} rows, {modelled} modelled of {self.data.shape[1]} columns>"
+        )
 
     @property
     def modelled(self) -> pd.DataFrame:
@@ -308,10 +311,10 @@ def _coerce_numeric(
             f"numbers ({source}); clean those cells, or declare the column categorical"
         )
     if column.kind is ColumnKind.INTEGER:
-        fractional = numbers.notna() & (numbers % 1 != 0)
+        fractional = numbers.notna() & ((numbers % 1 != 0) | (numbers.abs() >= MAX_EXACT_INT))
         if fractional.any():
             raise DataError(
-                f"{where}column '{name}' is declared integer but has decimals: "
+                f"{where}column '{name}' is declared integer but has decimals or huge values: "
                 f"{examples(series, fractional)} ({source}); declare it continuous"
             )
         return numbers.round().astype("Int64")
@@ -341,7 +344,7 @@ def _coerce_categories(
 
 def _warn_if_constant(name: str, values: pd.Series, source: str) -> None:
     present = values.dropna()
-    if len(values) > 1 and len(present) > 0 and present.nunique() == 1:
+    if len(values) >= MIN_ROWS_TO_MODEL and len(present) > 0 and present.nunique() == 1:
         warnings.warn(
             JumeauWarning(
                 f"{source}: column '{name}' is constant ({present.iloc[0]!r}); it carries no "
@@ -352,7 +355,9 @@ def _warn_if_constant(name: str, values: pd.Series, source: str) -> None:
 
 
 # ---------------------------------------------------------------------- validation helpers
-def _column_checks(name: str, column: Column, values: pd.Series) -> list[tuple[str, str, np.ndarray]]:
+def _column_checks(
+    name: str, column: Column, values: pd.Series
+) -> list[tuple[str, str, np.ndarray]]:
     checks: list[tuple[str, str, np.ndarray]] = []
     if not column.missing_allowed:
         checks.append(("missing", f"'{name}' is required", values.isna().to_numpy()))

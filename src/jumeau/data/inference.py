@@ -13,12 +13,13 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from jumeau.data.parsing import clean_text, examples, is_text_column, parse_dates, parse_numbers
+from jumeau.data.parsing import clean_text, examples, parse_dates, parse_numbers
 from jumeau.data.schema import Column, ColumnKind, Role, Schema
 from jumeau.errors import DataError, JumeauWarning
 
 MAX_CATEGORIES = 50  # more distinct text values than this is free text, not a category
 MAX_ORDINAL_LEVELS = 7  # evenly spaced integers with at most this many levels are ordinal
+MAX_EXACT_INT = 2.0**53  # beyond this a float no longer holds every integer exactly
 MIXED_SHARE = 0.8  # a column mostly numeric with some text cells is a data-entry problem
 
 _ID_NAME = re.compile(
@@ -76,7 +77,7 @@ def infer_column(name: str, raw: pd.Series) -> Column:
 
     numbers, not_numbers = parse_numbers(series)
     n_numbers = n_present - int(not_numbers.sum())
-    if is_text_column(series) and not_numbers.any():
+    if not_numbers.any():
         if n_numbers >= MIXED_SHARE * n_present:
             raise DataError(
                 f"column '{name}' mixes numbers and text: {examples(series, not_numbers)} are not "
@@ -109,7 +110,7 @@ def _infer_text(name: str, series: pd.Series, present: pd.Series, has_missing: b
     if n_unique > MAX_CATEGORIES:
         return Column(
             kind=ColumnKind.TEXT, role=Role.EXCLUDED,
-            why=f"{n_unique} distinct texts (> {MAX_CATEGORIES}): free text, excluded from modelling",
+            why=f"{n_unique} distinct texts (> {MAX_CATEGORIES}): free text, not modelled",
         )  # fmt: skip
     levels = sorted(values.unique().tolist())
     if n_unique == 1:
@@ -133,8 +134,12 @@ def _infer_text(name: str, series: pd.Series, present: pd.Series, has_missing: b
 
 def _infer_numeric(name: str, numbers: pd.Series, has_missing: bool) -> Column:
     values = numbers.to_numpy(dtype=float)
+    if values.size == 0:  # pragma: no cover - callers send only columns with present values
+        raise DataError(f"column '{name}' has no numeric values")
     distinct = np.unique(values)
-    integral = bool(np.all(np.equal(np.mod(values, 1), 0)))
+    integral = bool(
+        np.all(np.equal(np.mod(values, 1), 0)) and np.all(np.abs(values) < MAX_EXACT_INT)
+    )
     levels: list[float | int] = [int(v) if integral else float(v) for v in distinct]
     if len(distinct) == 1:
         return _constant(name, levels[0], ColumnKind.CATEGORICAL, levels, has_missing)

@@ -130,7 +130,9 @@ def _decode(content: bytes, source: str, encoding: str | None) -> tuple[str, str
         try:
             return content.decode(encoding), encoding
         except LookupError:
-            raise DataError(f"unknown encoding {encoding!r}; try utf-8, cp1252 or latin-1") from None
+            raise DataError(
+                f"unknown encoding {encoding!r}; try utf-8, cp1252 or latin-1"
+            ) from None
         except UnicodeDecodeError as exc:
             raise DataError(
                 f"{source}: is not {encoding} (byte {exc.start}); try --encoding cp1252 or utf-8"

@@ -29,6 +29,8 @@ def is_text_column(series: pd.Series) -> bool:
 
 def clean_text(series: pd.Series) -> pd.Series:
     """Strip cells and turn blank ones into missing; leave non-text columns alone."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object).where(series.notna(), None)
     if not is_text_column(series):
         return series
     stripped = series.map(lambda v: v.strip() if isinstance(v, str) else v)
@@ -37,23 +39,27 @@ def clean_text(series: pd.Series) -> pd.Series:
 
 
 def parse_numbers(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Numeric values of a column, and a mask of present cells that are not numbers."""
+    """Numeric values of a column, and a mask of present cells that are not finite numbers.
+
+    Infinities are flagged rather than kept: in a clinical file they are always an export error.
+    """
     if pd.api.types.is_bool_dtype(series.dtype):
-        numbers = series.astype("float64")
-        return numbers, pd.Series(False, index=series.index)
+        return series.astype("float64"), pd.Series(False, index=series.index)
+    present = series.notna()
     if pd.api.types.is_numeric_dtype(series.dtype):
         numbers = pd.to_numeric(series, errors="coerce").astype("float64")
-        return numbers, pd.Series(False, index=series.index)
-    text = series.astype(object)
-    present = text.notna()
-    candidates = text.where(~present, text.astype(str).str.strip())
-    numbers = pd.to_numeric(candidates, errors="coerce").astype("float64")
-    bad = present & numbers.isna()
-    numbers = numbers.where(np.isfinite(numbers))
-    return numbers, bad
+    else:
+        text = series.astype(object)
+        candidates = text.where(~present, text.astype(str).str.strip())
+        numbers = pd.to_numeric(candidates, errors="coerce").astype("float64")
+    finite = np.isfinite(numbers.to_numpy())
+    bad = present & ~finite
+    return numbers.where(finite), bad
 
 
-def parse_dates(series: pd.Series, fmt: str | None = None) -> tuple[pd.Series, pd.Series, str | None]:
+def parse_dates(
+    series: pd.Series, fmt: str | None = None
+) -> tuple[pd.Series, pd.Series, str | None]:
     """Dates of a column, a mask of present cells that are not dates, and the format used."""
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         values = series.dt.tz_localize(None) if getattr(series.dt, "tz", None) else series

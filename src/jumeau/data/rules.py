@@ -11,18 +11,20 @@ violated only where it is definitely false. Nothing is ever passed to Python's `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Callable
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from lark import Lark, Token, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
-from jumeau.errors import RuleSyntaxError
 from jumeau.data.schema import ColumnKind, category_key, unknown_column_message
+from jumeau.errors import RuleSyntaxError
 
 if TYPE_CHECKING:
     from jumeau.data.schema import Schema
@@ -80,7 +82,7 @@ def parse_rule(text: str, schema: Schema | None = None, *, where: str = "rule") 
         raise RuleSyntaxError(f"{where} `{text}`: {_syntax_message(exc, text)}") from None
     except LarkError as exc:  # pragma: no cover - lark's other errors are internal
         raise RuleSyntaxError(f"{where} `{text}`: cannot parse ({exc})") from None
-    if not _is_condition(tree):
+    if not _is_condition(tree, schema):
         raise RuleSyntaxError(
             f"{where} `{text}` is not a condition (true/false); compare it, e.g. `{text} > 0`"
         )
@@ -94,7 +96,9 @@ def parse_rule(text: str, schema: Schema | None = None, *, where: str = "rule") 
     if schema is not None:
         for name in columns:
             if name not in schema.columns:
-                raise RuleSyntaxError(f"{where} `{text}`: {unknown_column_message(name, schema.names)}")
+                raise RuleSyntaxError(
+                    f"{where} `{text}`: {unknown_column_message(name, schema.names)}"
+                )
         _check_category_literals(tree, schema, where, text)
     return Expression(text=text, tree=tree, columns=columns)
 
@@ -105,9 +109,11 @@ def _syntax_message(exc: UnexpectedInput, text: str) -> str:
     if isinstance(exc, UnexpectedEOF):
         return "the expression ends too early; is an operand or a parenthesis missing?"
     if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "?"
+        position_in_text = exc.pos_in_stream or 0
+        char = text[position_in_text] if position_in_text < len(text) else "?"
         return (
-            f"unexpected character {char!r}{position}; use and/or/not, comparisons (< <= == != >= >),"
+            f"unexpected character {char!r}{position}; use and/or/not, comparisons "
+            "(< <= == != >= >),"
             " `->` for 'implies', and quote text values"
         )
     token = getattr(exc, "token", None)
@@ -121,7 +127,14 @@ _CONDITION_NODES = frozenset(
 )
 
 
-def _is_condition(tree: Tree) -> bool:
+def _is_condition(tree: Tree, schema: Schema | None = None) -> bool:
+    if _is_column(tree):  # a bare column is a condition only if it holds true/false values
+        if schema is None:
+            return True
+        column = schema.columns.get(_column_name(tree))
+        return column is None or bool(
+            column.categories and all(isinstance(c, bool) for c in column.categories)
+        )
     if tree.data == "call":
         return str(tree.children[0]) in ("missing", "present")
     return tree.data in _CONDITION_NODES
@@ -195,10 +208,10 @@ class _Evaluator:
 
     # literals ---------------------------------------------------------------
     def _number(self, tree: Tree) -> float:
-        return float(tree.children[0])
+        return float(str(tree.children[0]))
 
     def _negative_number(self, tree: Tree) -> float:
-        return -float(tree.children[0])
+        return -float(str(tree.children[0]))
 
     def _string(self, tree: Tree) -> str:
         return _string_value(tree)
@@ -271,7 +284,7 @@ class _Evaluator:
         values = [self.visit(children[i]) for i in range(0, len(children), 2)]
         operators = [str(children[i]) for i in range(1, len(children), 2)]
         result: pd.Series | None = None
-        for (left, right), operator in zip(zip(values, values[1:]), operators):
+        for (left, right), operator in zip(pairwise(values), operators, strict=True):
             left, right = _align_ordinal(left, right, self)
             step = _compare(left, operator, right, self)
             result = step if result is None else result & step
@@ -282,7 +295,8 @@ class _Evaluator:
     def _arith(self, tree: Tree, op: Callable[[Any, Any], Any]) -> Value:
         left = _numeric(self.visit(tree.children[0]), self)
         right = _numeric(self.visit(tree.children[1]), self)
-        return op(left, right)
+        with np.errstate(all="ignore"):
+            return _finite(op(left, right))
 
     def _add(self, tree: Tree) -> Value:
         return self._arith(tree, lambda a, b: a + b)
@@ -294,14 +308,7 @@ class _Evaluator:
         return self._arith(tree, lambda a, b: a * b)
 
     def _div(self, tree: Tree) -> Value:
-        def divide(a: Any, b: Any) -> Any:
-            if isinstance(b, pd.Series):
-                b = b.mask(b == 0)
-            elif b == 0:
-                return pd.Series(pd.NA, index=self.frame.index, dtype="Float64")
-            return a / b
-
-        return self._arith(tree, divide)
+        return self._arith(tree, lambda a, b: a / b.mask(b == 0))
 
     def _pow(self, tree: Tree) -> Value:
         return self._arith(tree, lambda a, b: a**b)
@@ -326,39 +333,34 @@ class _Evaluator:
             if not isinstance(args[0], str):
                 raise self.fail('date() takes a text date such as date("2020-01-31")')
             try:
-                return float((pd.Timestamp(args[0]) - _EPOCH) / pd.Timedelta(days=1))
+                stamp = pd.Timestamp(args[0])
             except ValueError:
-                raise self.fail(f"date({args[0]!r}) is not a date such as 2020-01-31") from None
+                stamp = pd.NaT
+            if pd.isna(stamp):
+                raise self.fail(f"date({args[0]!r}) is not a date such as 2020-01-31")
+            return float((stamp - _EPOCH) / pd.Timedelta(days=1))
         numbers = [_numeric(a, self) for a in args]
         if name in ("min", "max"):
-            frame = pd.concat(
-                [n if isinstance(n, pd.Series) else pd.Series(n, index=self.frame.index) for n in numbers],
-                axis=1,
-            ).astype("Float64")
-            return frame.min(axis=1) if name == "min" else frame.max(axis=1)
-        x = numbers[0]
+            # skipna=False: the minimum of (unknown, 2) is unknown, as Kleene logic requires
+            frame = pd.concat(numbers, axis=1)
+            return (
+                frame.min(axis=1, skipna=False)
+                if name == "min"
+                else frame.max(axis=1, skipna=False)
+            )
+        functions: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+            "abs": np.abs, "log": np.log, "exp": np.exp, "sqrt": np.sqrt,
+        }  # fmt: skip
         with np.errstate(all="ignore"):
-            if name == "abs":
-                return abs(x)
-            if name == "log":
-                return _apply(np.log, _mask_nonpositive(x))
-            if name == "exp":
-                return _apply(np.exp, x)
-            return _apply(np.sqrt, _mask_negative(x))
+            raw = functions[name](numbers[0].to_numpy(dtype="float64", na_value=np.nan))
+        return _finite(pd.Series(raw, index=self.frame.index))
 
 
-def _apply(func: Callable[[Any], Any], x: Any) -> Any:
-    if isinstance(x, pd.Series):
-        return pd.Series(func(x.astype(float).to_numpy()), index=x.index).astype("Float64")
-    return float(func(x))
-
-
-def _mask_nonpositive(x: Any) -> Any:
-    return x.mask(x <= 0) if isinstance(x, pd.Series) else (x if x > 0 else float("nan"))
-
-
-def _mask_negative(x: Any) -> Any:
-    return x.mask(x < 0) if isinstance(x, pd.Series) else (x if x >= 0 else float("nan"))
+def _finite(values: pd.Series) -> pd.Series:
+    """Float64 with every undefined result (NaN, ±inf: log 0, sqrt of a negative) as unknown."""
+    array = values.to_numpy(dtype="float64", na_value=np.nan)
+    array = np.where(np.isfinite(array), array, np.nan)
+    return pd.Series(pd.array(array, dtype="Float64"), index=values.index)
 
 
 def _typed(series: pd.Series, kind: ColumnKind | None) -> pd.Series:
@@ -367,7 +369,9 @@ def _typed(series: pd.Series, kind: ColumnKind | None) -> pd.Series:
         categories = list(series.dtype.categories)
         if all(isinstance(c, (bool, np.bool_)) for c in categories):
             return series.astype(object).astype("boolean")
-        if all(isinstance(c, (int, float, np.number)) and not isinstance(c, bool) for c in categories):
+        if all(
+            isinstance(c, (int, float, np.number)) and not isinstance(c, bool) for c in categories
+        ):
             return series.astype(object).astype("Float64")
         return series.astype(object).where(series.notna(), None).astype("string")
     if pd.api.types.is_bool_dtype(series.dtype):
@@ -382,7 +386,9 @@ def _typed(series: pd.Series, kind: ColumnKind | None) -> pd.Series:
 
 def _ordinal_codes(series: pd.Series, categories: list[Any]) -> pd.Series:
     positions = {category_key(c): float(i) for i, c in enumerate(categories)}
-    keys = series.astype(object).map(lambda v: positions.get(category_key(v)) if pd.notna(v) else None)
+    keys = series.astype(object).map(
+        lambda v: positions.get(category_key(v)) if pd.notna(v) else None
+    )
     return keys.astype("Float64")
 
 
@@ -416,7 +422,11 @@ def _compare(left: Value, operator: str, right: Value, ev: _Evaluator) -> pd.Ser
     if _is_text(left) != _is_text(right):
         text_side = left if _is_text(left) else right
         other = right if _is_text(left) else left
-        if isinstance(text_side, str) and isinstance(other, pd.Series):
+        if (
+            isinstance(text_side, str)
+            and isinstance(other, pd.Series)
+            and _looks_numeric(text_side)
+        ):
             # a text literal against a numeric-coded category column: compare canonical keys
             left = other.astype(object).map(lambda v: category_key(v) if pd.notna(v) else None)
             right = category_key(text_side)
@@ -448,16 +458,25 @@ def _compare(left: Value, operator: str, right: Value, ev: _Evaluator) -> pd.Ser
     return result.astype("boolean")
 
 
-def _numeric(value: Value, ev: _Evaluator) -> Any:
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text.replace(",", "."))
+    except ValueError:
+        return False
+    return True
+
+
+def _numeric(value: Value, ev: _Evaluator) -> pd.Series:
+    """Any operand of arithmetic as a Float64 Series (literals broadcast to every row)."""
     if isinstance(value, _Ordered):
         return value.codes
     if isinstance(value, pd.Series):
         if pd.api.types.is_string_dtype(value.dtype):
             raise ev.fail("arithmetic on a text column")
-        return value.astype("Float64")
+        return _finite(value.astype("Float64"))
     if isinstance(value, str):
         raise ev.fail(f"arithmetic on text {value!r}")
-    return float(value)
+    return _finite(pd.Series(float(value), index=ev.frame.index))
 
 
 def _as_truth(value: Value, index: pd.Index, text: str) -> pd.Series:

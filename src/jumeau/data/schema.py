@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 SCHEMA_FORMAT_VERSION = 1
 
-Category = Union[bool, int, float, str]
+Category = Union[bool, int, float, str]  # noqa: UP007 - a runtime alias pydantic reads on 3.10
 
 
 class ColumnKind(str, Enum):
@@ -93,9 +93,11 @@ class Column(BaseModel):
         if value is None:
             return value
         keys = [category_key(v) for v in value]
-        duplicates = sorted({str(v) for v, k in zip(value, keys) if keys.count(k) > 1})
+        duplicates = sorted({str(v) for v, k in zip(value, keys, strict=True) if keys.count(k) > 1})
         if duplicates:
-            raise ValueError(f"categories are listed twice: {', '.join(duplicates)}; list each once")
+            raise ValueError(
+                f"categories are listed twice: {', '.join(duplicates)}; list each once"
+            )
         return value
 
     @model_validator(mode="after")
@@ -128,9 +130,11 @@ class Column(BaseModel):
             for field in ("min", "max"):
                 bound = getattr(self, field)
                 if bound is not None and not _is_iso_date(bound):
-                    raise ValueError(f"`{field}` of a datetime column must be a date like 2020-01-31")
+                    raise ValueError(
+                        f"`{field}` of a datetime column must be a date like 2020-01-31"
+                    )
         lo, hi = self.min, self.max
-        if lo is not None and hi is not None and _as_comparable(lo) > _as_comparable(hi):
+        if lo is not None and hi is not None and _bounds_reversed(lo, hi):
             raise ValueError(f"min ({lo}) is greater than max ({hi}); swap them")
         if kind is ColumnKind.IDENTIFIER and self.role not in NEVER_MODELLED_ROLES:
             raise ValueError("an identifier column must have role identifier or excluded")
@@ -211,7 +215,9 @@ class Schema(BaseModel):
         for role in (Role.TIME, Role.EVENT):
             holders = [n for n, c in self.columns.items() if c.role is role]
             if len(holders) > 1:
-                raise ValueError(f"only one column can have role {role.value}: {', '.join(holders)}")
+                raise ValueError(
+                    f"only one column can have role {role.value}: {', '.join(holders)}"
+                )
         from jumeau.data.rules import parse_rule  # rules need the schema's column names
 
         for index, rule in enumerate(self.rules):
@@ -285,7 +291,9 @@ class Schema(BaseModel):
     def from_yaml(cls, path: str | Path) -> Schema:
         path = Path(path)
         if not path.is_file():
-            raise SchemaError(f"{path}: schema file not found; create one with `jumeau schema infer`")
+            raise SchemaError(
+                f"{path}: schema file not found; create one with `jumeau schema infer`"
+            )
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
@@ -296,7 +304,7 @@ class Schema(BaseModel):
     def from_yaml_text(cls, text: str, *, origin: str = "<schema>") -> Schema:
         try:
             root = yaml.compose(text, Loader=SchemaLoader)
-            document = yaml.load(text, Loader=SchemaLoader)  # noqa: S506 - SafeLoader subclass
+            document = yaml.load(text, Loader=SchemaLoader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" line {mark.line + 1}" if mark is not None else ""
@@ -324,7 +332,7 @@ class Schema(BaseModel):
 YAML_HEADER = """\
 # jumeau data dictionary. Edit by hand, then check with `jumeau validate DATA --schema THIS_FILE`.
 # kind: continuous | integer | binary | categorical | ordinal | datetime | identifier | text
-# role: feature | target | time | event | identifier | excluded  (identifiers and text are never modelled)
+# role: feature | target | time | event | identifier | excluded  (identifier/text: never modelled)
 # min / max: hard clinical bounds; categories: allowed values (ordinal: in clinical order)
 # rules: expressions such as `diastolic_bp < systolic_bp` or `sex == "M" -> pregnancies == 0`
 """
@@ -363,8 +371,10 @@ def _is_iso_date(value: object) -> bool:
     return True
 
 
-def _as_comparable(value: float | str) -> float | str:
-    return str(value) if isinstance(value, str) else float(value)
+def _bounds_reversed(lo: float | str, hi: float | str) -> bool:
+    if isinstance(lo, str) or isinstance(hi, str):  # ISO dates compare correctly as text
+        return str(lo) > str(hi)
+    return float(lo) > float(hi)
 
 
 class SchemaLoader(yaml.SafeLoader):
@@ -395,7 +405,20 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
+def _represent_float(dumper: yaml.SafeDumper, value: float) -> yaml.Node:
+    if math.isfinite(value) and value.is_integer():
+        return dumper.represent_int(int(value))
+    return dumper.represent_float(value)
+
+
+def _represent_list(dumper: yaml.SafeDumper, value: list) -> yaml.Node:
+    scalars = all(isinstance(v, (str, int, float, bool)) for v in value)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=scalars)
+
+
 _SchemaDumper.add_representer(str, _represent_str)
+_SchemaDumper.add_representer(float, _represent_float)
+_SchemaDumper.add_representer(list, _represent_list)
 
 
 def _node_lines(node: yaml.Node | None, path: tuple[str | int, ...] = ()) -> dict:

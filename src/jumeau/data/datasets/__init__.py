@@ -109,6 +109,4 @@ def _check_name(name: str) -> None:
     if name not in _LOADERS:
         close = difflib.get_close_matches(name, list(_LOADERS), n=1)
         hint = f"did you mean '{close[0]}'?" if close else "see `jumeau datasets`"
-        raise DataError(
-            f"unknown dataset '{name}'; available: {', '.join(_LOADERS)}; {hint}"
-        )
+        raise DataError(f"unknown dataset '{name}'; available: {', '.join(_LOADERS)}; {hint}")

@@ -1,0 +1,260 @@
+"""The `jumeau` command line: parses, calls the Python API, prints. No logic of its own.
+
+Exit codes: 0 success, 1 the data break some rule (validate), 2 an error the user can fix.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import jumeau
+from jumeau.data import Cohort, Schema, load_cohort
+from jumeau.data.datasets import dataset_schema, list_datasets, load_dataset
+from jumeau.data.loading import read_table
+from jumeau.errors import JumeauError
+
+app = typer.Typer(
+    name="jumeau",
+    help="Artificial patients and digital twins for clinical research.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+schema_app = typer.Typer(
+    help="Infer or check a data dictionary (schema YAML).", no_args_is_help=True
+)
+app.add_typer(schema_app, name="schema")
+
+out = Console()
+err = Console(stderr=True)
+
+T = TypeVar("T")
+
+SepOption = Annotated[
+    str | None, typer.Option("--sep", help="CSV separator (default: detected; e.g. ';').")
+]
+DecimalOption = Annotated[
+    str | None, typer.Option("--decimal", help="Decimal mark, '.' or ',' (default: detected).")
+]
+EncodingOption = Annotated[
+    str | None,
+    typer.Option("--encoding", help="File encoding (default: UTF-8, else cp1252/latin-1)."),
+]
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """One line per problem, never a traceback, for everything the user can fix."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", jumeau.JumeauWarning)
+        try:
+            yield
+        except JumeauError as exc:
+            _print_warnings(caught)
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+        _print_warnings(caught)
+
+
+def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
+    for message in caught:
+        if issubclass(message.category, jumeau.JumeauWarning):
+            err.print(f"[yellow]warning:[/] {message.message}", highlight=False, soft_wrap=True)
+
+
+def _run(action: Callable[[], T]) -> T:
+    with _user_errors():
+        return action()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"jumeau {jumeau.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Artificial patients and digital twins for clinical research."""
+
+
+@app.command(
+    "datasets",
+    epilog="Examples: [bold]jumeau datasets[/]  |  "
+    "[bold]jumeau datasets gbsg2 -o gbsg2.csv --schema-out gbsg2.yaml[/]",
+)
+def datasets_command(
+    name: Annotated[str | None, typer.Argument(help="A dataset to export.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the dataset as CSV here.")
+    ] = None,
+    schema_out: Annotated[
+        Path | None, typer.Option("--schema-out", help="Write its data dictionary (YAML) here.")
+    ] = None,
+) -> None:
+    """List the bundled real clinical datasets, or export one as CSV with its schema."""
+    if name is None:
+        table = Table(title="Bundled real datasets (no download needed)")
+        for column in ("name", "rows", "package", "target", "what"):
+            table.add_column(column)
+        for info in list_datasets():
+            table.add_row(info.name, str(info.rows), info.package, info.target, info.summary)
+        out.print(table)
+        return
+
+    def export() -> None:
+        cohort = load_dataset(name)
+        if output is None and schema_out is None:
+            out.print(cohort)
+            out.print(cohort.data.describe(include="all").T.to_string())
+        if output is not None:
+            cohort.to_csv(output)
+            out.print(f"wrote {len(cohort)} rows to {output}")
+        if schema_out is not None:
+            dataset_schema(name).to_yaml(schema_out)
+            out.print(f"wrote its schema to {schema_out}")
+
+    _run(export)
+
+
+@schema_app.command(
+    "infer", epilog="Example: [bold]jumeau schema infer patients.csv -o schema.yaml[/]"
+)
+def schema_infer(
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet file.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the YAML here.")
+    ] = None,
+    sep: SepOption = None,
+    decimal: DecimalOption = None,
+    encoding: EncodingOption = None,
+) -> None:
+    """Guess a data dictionary (kinds, roles, categories, bounds) and say why for each column."""
+
+    def infer() -> None:
+        table = read_table(data, sep=sep, decimal=decimal, encoding=encoding)
+        schema = Schema.infer(table.frame, name=data.stem)
+        view = Table(title=f"Inferred schema for {data} ({len(table.frame)} rows)")
+        for column in ("column", "kind", "role", "why"):
+            view.add_column(column)
+        for name, entry in schema.columns.items():
+            view.add_row(name, entry.kind.value, entry.role.value, entry.why or "")
+        out.print(view)
+        if output is not None:
+            _write_atomically(output, schema.to_yaml())
+            out.print(f"wrote {output}: edit it (units, labels, bounds, rules), then validate")
+        else:
+            out.print(schema.to_yaml(), highlight=False)
+
+    _run(infer)
+
+
+@schema_app.command("check", epilog="Example: [bold]jumeau schema check schema.yaml[/]")
+def schema_check(schema: Annotated[Path, typer.Argument(help="Schema YAML file.")]) -> None:
+    """Check a hand-edited schema file on its own (kinds, bounds, rules)."""
+    loaded = _run(lambda: Schema.from_yaml(schema))
+    out.print(
+        f"{schema}: {len(loaded.columns)} columns ({len(loaded.modelled_columns)} modelled), "
+        f"{len(loaded.rules)} rules — OK"
+    )
+
+
+@app.command(
+    "validate", epilog="Example: [bold]jumeau validate patients.csv --schema schema.yaml[/]"
+)
+def validate(
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet file.")],
+    schema: Annotated[
+        Path | None, typer.Option("--schema", "-s", help="Schema YAML (default: inferred).")
+    ] = None,
+    sep: SepOption = None,
+    decimal: DecimalOption = None,
+    encoding: EncodingOption = None,
+) -> None:
+    """Check data against its schema: types, categories, hard bounds and clinical rules.
+
+    Exits 1 when some rows break a bound or rule, 2 when the file or schema cannot be used.
+    """
+    cohort = _run(lambda: load_cohort(data, schema, sep=sep, decimal=decimal, encoding=encoding))
+    report = cohort.validate()
+    _print_validation(cohort, report)
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+@app.command("demo", epilog="Example: [bold]jumeau demo --output demo-output[/]")
+def demo(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the outputs.")] = Path(
+        "demo-output"
+    ),
+    dataset: Annotated[str, typer.Option(help="Bundled dataset to run on.")] = "gbsg2",
+) -> None:
+    """The main job on a bundled real dataset: load, infer, validate, write the outputs."""
+
+    def run() -> None:
+        output.mkdir(parents=True, exist_ok=True)
+        cohort = load_dataset(dataset)
+        data_path = cohort.to_csv(output / f"{dataset}.csv")
+        out.print(f"[bold]1. loaded[/] {cohort} -> {data_path}")
+        reloaded = load_cohort(data_path)
+        inferred_path = output / f"{dataset}.inferred.yaml"
+        _write_atomically(inferred_path, reloaded.schema.to_yaml())
+        out.print(f"[bold]2. inferred[/] a schema from the CSV -> {inferred_path}")
+        curated_path = output / f"{dataset}.schema.yaml"
+        _write_atomically(curated_path, cohort.schema.to_yaml())
+        checked = load_cohort(data_path, curated_path)
+        out.print(f"[bold]3. validated[/] against the hand-written schema ({curated_path}):")
+        _print_validation(checked, checked.validate())
+
+    _run(run)
+
+
+def _print_validation(cohort: Cohort, report: jumeau.data.ValidationReport) -> None:
+    out.print(
+        f"{cohort.source}: {len(cohort)} rows, {len(cohort.schema.columns)} columns, "
+        f"{len(cohort.schema.rules)} rules"
+    )
+    if report.ok:
+        out.print(f"[green]OK[/]: {report}")
+        return
+    table = Table(
+        title=f"{len(report.violations)} check(s) violated; {report.share_valid:.1%} rows valid"
+    )
+    for column in ("check", "what", "rows", "example rows (0-based)"):
+        table.add_column(column)
+    for v in report.violations:
+        table.add_row(v.check, v.detail, str(v.n_rows), ", ".join(map(str, v.example_rows)))
+    out.print(table)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file so that a failure never leaves half a file behind."""
+    temporary = path.with_name(f".{path.name}.partial")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""The command line: one-line errors, exit codes, and an example in every --help."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from jumeau import Schema
+from jumeau.cli import app
+
+runner = CliRunner()
+
+
+def _run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_version():
+    result = _run("--version")
+    assert result.exit_code == 0 and "jumeau 0.1.0" in result.output
+
+
+def test_lists_bundled_datasets():
+    result = _run("datasets")
+    assert result.exit_code == 0
+    for name in ("breast_cancer", "gbsg2", "lung", "diabetes"):
+        assert name in result.output
+
+
+@pytest.mark.parametrize(
+    "verb", [("datasets",), ("schema", "infer"), ("schema", "check"), ("validate",), ("demo",)]
+)
+def test_help_shows_an_example(verb):
+    result = _run(*verb, "--help")
+    assert result.exit_code == 0
+    assert "Example" in result.output
+
+
+def test_worked_example_infer_edit_validate(tmp_path):
+    """The docs' worked example: export gbsg2, infer, add a rule, validate, read violations."""
+    data, schema_path = tmp_path / "gbsg2.csv", tmp_path / "gbsg2.yaml"
+    assert _run("datasets", "gbsg2", "-o", str(data)).exit_code == 0
+    inferred = _run("schema", "infer", str(data), "-o", str(schema_path))
+    assert inferred.exit_code == 0, inferred.output
+    assert _run("validate", str(data), "--schema", str(schema_path)).exit_code == 0
+
+    text = schema_path.read_text(encoding="utf-8")
+    schema_path.write_text(text + "rules:\n  - age >= 40\n", encoding="utf-8")
+    assert _run("schema", "check", str(schema_path)).exit_code == 0
+    result = _run("validate", str(data), "--schema", str(schema_path))
+    assert result.exit_code == 1
+    assert "age >= 40" in result.output and "rows valid" in result.output
+
+
+def test_export_writes_the_curated_schema(tmp_path):
+    path = tmp_path / "lung.yaml"
+    assert _run("datasets", "lung", "--schema-out", str(path)).exit_code == 0
+    assert Schema.from_yaml(path)["ph_ecog"].kind.value == "ordinal"
+
+
+def test_errors_are_one_line_and_exit_2(tmp_path):
+    result = _run("validate", str(tmp_path / "missing.csv"))
+    assert result.exit_code == 2
+    assert "error:" in result.output and "missing.csv: file not found" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_schema_names_the_line(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("age\n" + "\n".join(str(40 + i) for i in range(25)), encoding="utf-8")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("columns:\n  age:\n    kind: numbr\n", encoding="utf-8")
+    result = _run("validate", str(data), "--schema", str(bad))
+    assert result.exit_code == 2
+    assert "bad.yaml line 3 (column 'age', field 'kind')" in result.output
+
+
+def test_unknown_dataset_suggests():
+    result = _run("datasets", "gbsg")
+    assert result.exit_code == 2 and "did you mean 'gbsg2'" in result.output
+
+
+def test_demo_writes_its_outputs(tmp_path):
+    result = _run("demo", "--output", str(tmp_path / "out"), "--dataset", "lung")
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["lung.csv", "lung.inferred.yaml", "lung.schema.yaml"]
+    assert "OK" in result.output
+
+
+def test_warnings_are_printed(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("age,site\n" + "".join(f"{40 + i},1\n" for i in range(25)), encoding="utf-8")
+    result = _run("schema", "infer", str(data))
+    assert result.exit_code == 0 and "warning:" in result.output and "'site'" in result.output
