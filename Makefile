@@ -7,6 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= dev,privacy
 STAMP := $(VENV)/.jumeau-installed
 DEMO_OUT ?= demo-output
+LINTED := $(wildcard src tests benchmarks)
 
 .PHONY: install demo test lint typecheck unit clean
 
@@ -25,8 +26,8 @@ demo: install
 	$(BIN)/jumeau demo --output $(DEMO_OUT)
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 typecheck: install
 	$(BIN)/mypy src
