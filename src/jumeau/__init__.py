@@ -5,6 +5,14 @@ from jumeau.errors import DataError, JumeauError, JumeauWarning, SchemaError
 
 __version__ = "0.1.0"
 
+
+def load(path: str) -> "jumeau.generators.Generator":  # type: ignore[name-defined]  # noqa: F821
+    """Load a fitted generator from a model file written by `generator.save(path)`."""
+    from jumeau.generators.persistence import load_generator
+
+    return load_generator(path)
+
+
 __all__ = [
     "Cohort",
     "Column",
@@ -17,5 +25,6 @@ __all__ = [
     "Schema",
     "SchemaError",
     "__version__",
+    "load",
     "load_cohort",
 ]

@@ -1,0 +1,23 @@
+"""Hyper-parameters of the Gaussian copula."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CopulaConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    shrinkage: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Pull the correlation matrix toward the identity (0 = none); helps when "
+        "there are nearly as many columns as patients.",
+    )
+    min_eigenvalue: float = Field(
+        default=1e-3,
+        gt=0.0,
+        description="Floor of the correlation matrix's eigenvalues, so that it stays invertible "
+        "when pairwise estimates (with missing values) do not agree.",
+    )

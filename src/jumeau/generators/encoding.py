@@ -1,0 +1,294 @@
+"""The encoding layer shared by every generator: mixed clinical columns <-> a numeric matrix.
+
+- Numbers (continuous, integer, datetime as days) become *normal scores* through their empirical
+  quantiles: a skewed lab value or a bounded score becomes a standard-normal coordinate, and the
+  way back never leaves the observed range (so hard bounds hold by construction). Integers are
+  rounded on the way back.
+- Categories (binary, categorical, ordinal) become one-hot blocks; missing is one more level.
+- A number that can be missing gets a two-level block (present / missing) beside it, so artificial
+  patients carry realistic missingness patterns; its own coordinate is then masked out of the
+  likelihood wherever it was not observed.
+
+Why not scikit-learn's QuantileTransformer: its fitted state can only be saved by pickling, which
+jumeau never does; the few lines of `np.interp` below are stored as plain arrays in safetensors.
+The quantile knots are per-column marginal summaries (at most `max_knots` per column), never rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr, ndtri
+
+from jumeau.data.cohort import Cohort
+from jumeau.data.schema import CATEGORY_KINDS, ColumnKind, Schema, category_key
+
+MISSING_LEVEL = "__missing__"
+_EPOCH = pd.Timestamp("1970-01-01")
+
+
+@dataclass(frozen=True)
+class NumericBlock:
+    """One coordinate holding the normal score of a numeric column."""
+
+    column: str
+    kind: ColumnKind
+    index: int
+    indicator: int | None  # position (in `blocks`) of the present/missing block, if any
+
+
+@dataclass(frozen=True)
+class CategoricalBlock:
+    """A one-hot group of coordinates: the levels of a category, or present/missing."""
+
+    column: str
+    start: int
+    levels: tuple[Any, ...]  # the schema's categories (plus MISSING_LEVEL), or (False, True)
+    is_indicator: bool  # True: levels mean (present, missing) of a numeric column
+
+    @property
+    def width(self) -> int:
+        return len(self.levels)
+
+    @property
+    def stop(self) -> int:
+        return self.start + self.width
+
+
+Block = NumericBlock | CategoricalBlock
+
+
+class TabularEncoder:
+    """Fit on a cohort, then map frames to matrices (`transform`) and back (`inverse_transform`)."""
+
+    def __init__(self, max_knots: int = 200) -> None:
+        self.max_knots = max_knots
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, cohort: Cohort) -> TabularEncoder:
+        self.schema_ = modelled_schema(cohort.schema)
+        self.blocks_: list[Block] = []
+        self.knots_: dict[str, np.ndarray] = {}
+        self.levels_: dict[str, np.ndarray] = {}  # cdf level of each knot
+        width = 0
+        for name in self.schema_.names:
+            column = self.schema_.columns[name]
+            values = cohort.data[name]
+            if column.kind in CATEGORY_KINDS:
+                levels = tuple(column.categories or ())
+                if values.isna().any():
+                    levels = (*levels, MISSING_LEVEL)
+                self.blocks_.append(CategoricalBlock(name, width, levels, is_indicator=False))
+                width += len(levels)
+                continue
+            numbers = numeric_values(values, column.kind)
+            observed = numbers[~np.isnan(numbers)]
+            self.knots_[name], self.levels_[name] = _quantile_knots(observed, self.max_knots)
+            indicator = None
+            if np.isnan(numbers).any():
+                indicator = len(self.blocks_) + 1
+            self.blocks_.append(NumericBlock(name, column.kind, width, indicator))
+            width += 1
+            if indicator is not None:
+                self.blocks_.append(CategoricalBlock(name, width, (False, True), is_indicator=True))
+                width += 2
+        self.width_ = width
+        return self
+
+    # ------------------------------------------------------------------ layout helpers
+    @property
+    def numeric_blocks(self) -> list[NumericBlock]:
+        return [b for b in self.blocks_ if isinstance(b, NumericBlock)]
+
+    @property
+    def categorical_blocks(self) -> list[CategoricalBlock]:
+        return [b for b in self.blocks_ if isinstance(b, CategoricalBlock)]
+
+    @property
+    def numeric_index(self) -> np.ndarray:
+        return np.array([b.index for b in self.numeric_blocks], dtype=np.int64)
+
+    # ------------------------------------------------------------------ transform
+    def transform(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Matrix (n x width, float32) and its observed mask (0 where a number was missing).
+
+        Missing numbers are encoded as 0 (the median's normal score) and masked out.
+        """
+        n = len(frame)
+        matrix = np.zeros((n, self.width_), dtype=np.float32)
+        mask = np.ones((n, self.width_), dtype=np.float32)
+        for block in self.blocks_:
+            if isinstance(block, NumericBlock):
+                numbers = numeric_values(frame[block.column], block.kind)
+                missing = np.isnan(numbers)
+                scores = self.to_scores(block.column, numbers)
+                matrix[:, block.index] = np.where(missing, 0.0, scores)
+                mask[:, block.index] = ~missing
+            elif block.is_indicator:
+                missing = frame[block.column].isna().to_numpy()
+                matrix[np.arange(n), block.start + missing.astype(int)] = 1.0
+            else:
+                codes = _level_codes(frame[block.column], block.levels)
+                matrix[np.arange(n), block.start + codes] = 1.0
+        return matrix, mask
+
+    def to_scores(self, column: str, numbers: np.ndarray) -> np.ndarray:
+        """Normal scores of raw numbers through the column's empirical quantiles."""
+        knots, levels = self.knots_[column], self.levels_[column]
+        with np.errstate(invalid="ignore"):
+            return ndtri(np.interp(numbers, knots, levels))
+
+    def from_scores(self, column: str, scores: np.ndarray) -> np.ndarray:
+        knots, levels = self.knots_[column], self.levels_[column]
+        return np.interp(ndtr(scores), levels, knots)
+
+    # ------------------------------------------------------------------ inverse
+    def inverse_transform(self, matrix: np.ndarray) -> pd.DataFrame:
+        """A frame of the modelled columns from a matrix whose categorical blocks are one-hot
+        (or probabilities: the largest wins — generators sample before calling this)."""
+        matrix = np.asarray(matrix, dtype=np.float64)
+        columns: dict[str, Any] = {}
+        missing_of: dict[str, np.ndarray] = {}
+        for block in self.categorical_blocks:
+            codes = matrix[:, block.start : block.stop].argmax(axis=1)
+            if block.is_indicator:
+                missing_of[block.column] = codes == 1
+                continue
+            values = np.array(block.levels, dtype=object)[codes]
+            values[values == MISSING_LEVEL] = None
+            columns[block.column] = values
+        for number in self.numeric_blocks:
+            numbers = self.from_scores(number.column, matrix[:, number.index])
+            if number.column in missing_of:
+                numbers = np.where(missing_of[number.column], np.nan, numbers)
+            columns[number.column] = _from_numbers(numbers, number.kind)
+        return pd.DataFrame({name: columns[name] for name in self.schema_.names})
+
+    # ------------------------------------------------------------------ persistence
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """JSON-able description and arrays (knots), for safetensors + JSON model files."""
+        meta = {
+            "max_knots": self.max_knots,
+            "width": self.width_,
+            "blocks": [_block_to_json(b) for b in self.blocks_],
+        }
+        arrays = {f"encoder.knots.{k}": v for k, v in self.knots_.items()}
+        arrays |= {f"encoder.levels.{k}": v for k, v in self.levels_.items()}
+        return meta, arrays
+
+    @classmethod
+    def from_state(
+        cls, meta: dict[str, Any], arrays: dict[str, np.ndarray], schema: Schema
+    ) -> TabularEncoder:
+        encoder = cls(max_knots=int(meta["max_knots"]))
+        encoder.schema_ = schema
+        encoder.width_ = int(meta["width"])
+        encoder.blocks_ = [_block_from_json(b) for b in meta["blocks"]]
+        encoder.knots_ = {
+            b.column: arrays[f"encoder.knots.{b.column}"] for b in encoder.numeric_blocks
+        }
+        encoder.levels_ = {
+            b.column: arrays[f"encoder.levels.{b.column}"] for b in encoder.numeric_blocks
+        }
+        return encoder
+
+
+def modelled_schema(schema: Schema) -> Schema:
+    """The schema of artificial patients: modelled columns only, and the rules they can check.
+
+    Identifiers, free text and excluded columns never appear in an artificial cohort.
+    """
+    keep = set(schema.modelled_columns)
+    from jumeau.data.rules import parse_rule
+
+    rules = [r for r in schema.rules if set(parse_rule(r.expr, schema).columns) <= keep]
+    columns = {name: schema.columns[name] for name in schema.modelled_columns}
+    return Schema(
+        name=schema.name,
+        description=schema.description,
+        source=schema.source,
+        license=schema.license,
+        columns=columns,
+        rules=rules,
+    )
+
+
+def numeric_values(values: pd.Series, kind: ColumnKind) -> np.ndarray:
+    """Numbers of a numeric or datetime column as float64 (NaN for missing)."""
+    if kind is ColumnKind.DATETIME:
+        days = (pd.to_datetime(values) - _EPOCH) / pd.Timedelta(days=1)
+        return days.to_numpy(dtype="float64", na_value=np.nan)
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _from_numbers(numbers: np.ndarray, kind: ColumnKind) -> Any:
+    if kind is ColumnKind.INTEGER:
+        rounded = np.round(numbers)
+        return pd.array(np.where(np.isnan(rounded), np.nan, rounded), dtype="Float64").astype(
+            "Int64"
+        )
+    if kind is ColumnKind.DATETIME:
+        return _EPOCH + pd.to_timedelta(np.round(numbers), unit="D")
+    return numbers
+
+
+def _quantile_knots(observed: np.ndarray, max_knots: int) -> tuple[np.ndarray, np.ndarray]:
+    """Knots (values) and their cdf levels; ties share the middle of their cdf jump."""
+    observed = np.sort(observed)
+    n = observed.size
+    distinct, counts = np.unique(observed, return_counts=True)
+    if distinct.size <= max_knots:
+        upper = np.cumsum(counts) / n
+        levels = upper - counts / (2 * n)
+        knots = distinct
+    else:
+        levels = (np.arange(max_knots) + 0.5) / max_knots
+        knots = np.quantile(observed, levels)
+        knots[0], knots[-1] = observed[0], observed[-1]
+    if knots.size == 1:  # a constant column: one knot, score 0
+        return np.array([knots[0], knots[0]]), np.array([0.5 - 1e-9, 0.5 + 1e-9])
+    return knots.astype(np.float64), levels.astype(np.float64)
+
+
+def _level_codes(values: pd.Series, levels: tuple[Any, ...]) -> np.ndarray:
+    lookup = {category_key(level): i for i, level in enumerate(levels) if level != MISSING_LEVEL}
+    missing_code = levels.index(MISSING_LEVEL) if MISSING_LEVEL in levels else -1
+    codes = [
+        lookup[category_key(v)] if pd.notna(v) else missing_code
+        for v in values.astype(object).tolist()
+    ]
+    result = np.asarray(codes, dtype=np.int64)
+    if (result < 0).any():
+        raise ValueError("missing value in a column that had none when the encoder was fitted")
+    return result
+
+
+def _block_to_json(block: Block) -> dict[str, Any]:
+    if isinstance(block, NumericBlock):
+        return {
+            "type": "numeric",
+            "column": block.column,
+            "kind": block.kind.value,
+            "index": block.index,
+            "indicator": block.indicator,
+        }
+    return {
+        "type": "categorical",
+        "column": block.column,
+        "start": block.start,
+        "levels": list(block.levels),
+        "is_indicator": block.is_indicator,
+    }
+
+
+def _block_from_json(data: dict[str, Any]) -> Block:
+    if data["type"] == "numeric":
+        return NumericBlock(
+            data["column"], ColumnKind(data["kind"]), int(data["index"]), data["indicator"]
+        )
+    return CategoricalBlock(
+        data["column"], int(data["start"]), tuple(data["levels"]), bool(data["is_indicator"])
+    )

@@ -1,0 +1,150 @@
+"""Model files: one safetensors file holding the weights, with every other piece of state (schema,
+encoder layout, config, versions, seed, a hash of the training data — never the data) as JSON in
+its header. Loading never unpickles and never runs code from the file.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load_file, save_file
+
+import jumeau
+from jumeau.data.schema import Schema
+from jumeau.errors import JumeauError
+
+if TYPE_CHECKING:
+    from jumeau.generators.base import Generator
+
+FILE_FORMAT = "jumeau-model"
+FILE_FORMAT_VERSION = 1
+
+
+class ModelFileError(JumeauError):
+    """A model file is missing, corrupted, truncated, foreign or from an incompatible version."""
+
+
+def save_generator(generator: Generator, path: Path) -> Path:
+    from jumeau.generators.encoding import TabularEncoder
+
+    encoder: TabularEncoder = generator.encoder_
+    encoder_meta, arrays = encoder.state()
+    model_meta, model_arrays = generator._state()
+    arrays = {k: np.ascontiguousarray(v) for k, v in (arrays | model_arrays).items()}
+    header = {
+        "model": generator.name,
+        "config": generator.get_params(),
+        "schema": generator.schema_.model_dump(mode="json"),
+        "encoder": encoder_meta,
+        "state": model_meta,
+        "seed": generator.seed_,
+        "training": {"rows": generator.training_rows_, "sha256": generator.training_sha256_},
+        "versions": versions(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.partial")
+    try:
+        save_file(
+            arrays,
+            str(temporary),
+            metadata={
+                "format": FILE_FORMAT,
+                "format_version": str(FILE_FORMAT_VERSION),
+                "jumeau": json.dumps(header),
+            },
+        )
+        temporary.replace(path)  # atomic: an interrupted save never leaves half a model file
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def load_generator(path: str | Path) -> Generator:
+    """Read a model file written by `Generator.save`, with a clear error for any bad file."""
+    from jumeau.generators.encoding import TabularEncoder
+    from jumeau.generators.registry import generator_class
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: model file not found")
+    header_text, arrays = _read(path)
+    try:
+        header = json.loads(header_text)
+        model_class = generator_class(header["model"])
+        generator = model_class(**header["config"])
+        schema = Schema.model_validate(header["schema"])
+        generator.encoder_ = TabularEncoder.from_state(header["encoder"], arrays, schema)
+        generator.schema_ = schema
+        generator._load_state(header["state"], arrays)
+        generator.seed_ = header["seed"]
+        generator.training_rows_ = header["training"]["rows"]
+        generator.training_sha256_ = header["training"]["sha256"]
+    except ModelFileError:
+        raise
+    except (JumeauError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(
+            f"{path}: the model file is damaged or inconsistent ({type(exc).__name__}: "
+            f"{str(exc)[:120]}); fit the model again"
+        ) from None
+    generator.file_versions_ = header.get("versions", {})
+    return generator
+
+
+def _read(path: Path) -> tuple[str, dict[str, np.ndarray]]:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+        if len(head) < 8:
+            raise ModelFileError(
+                f"{path}: not a jumeau model file (too short); fit the model again"
+            )
+        arrays = load_file(str(path))
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="numpy") as reader:
+            metadata = reader.metadata() or {}
+    except ModelFileError:
+        raise
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ModelFileError(
+            f"{path}: not a readable jumeau model file (corrupted or truncated: {str(exc)[:100]})"
+        ) from None
+    if metadata.get("format") != FILE_FORMAT:
+        raise ModelFileError(
+            f"{path}: a safetensors file, but not a jumeau model (no jumeau header)"
+        )
+    version = metadata.get("format_version", "?")
+    if version != str(FILE_FORMAT_VERSION):
+        raise ModelFileError(
+            f"{path}: model file format {version}, this jumeau {jumeau.__version__} reads format "
+            f"{FILE_FORMAT_VERSION}; fit the model again with this version"
+        )
+    return metadata.get("jumeau", ""), arrays
+
+
+def versions() -> dict[str, Any]:
+    """Package versions an output records, so that a result can be reproduced."""
+    import pandas
+    import scipy
+    import sklearn
+
+    found = {
+        "jumeau": jumeau.__version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pandas.__version__,
+        "scipy": scipy.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
+    try:
+        import torch
+
+        found["torch"] = torch.__version__
+    except ImportError:  # pragma: no cover - torch is a dependency, but the copula needs none
+        pass
+    return found
