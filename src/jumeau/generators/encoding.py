@@ -3,7 +3,10 @@
 - Numbers (continuous, integer, datetime as days) become *normal scores* through their empirical
   quantiles: a skewed lab value or a bounded score becomes a standard-normal coordinate, and the
   way back never leaves the observed range (so hard bounds hold by construction). Integers are
-  rounded on the way back.
+  rounded on the way back. A column with heavy ties (a Karnofsky score in steps of 10, calories
+  recorded in steps of 25: at most half as many distinct values as observations) goes back through
+  the step-shaped inverse CDF, so it keeps to the values such a column takes; a column of mostly
+  distinct values is interpolated, so its artificial values are new ones.
 - Categories (binary, categorical, ordinal) become one-hot blocks; missing is one more level.
 - A number that can be missing gets a two-level block (present / missing) beside it, so artificial
   patients carry realistic missingness patterns; its own coordinate is then masked out of the
@@ -73,6 +76,7 @@ class TabularEncoder:
         self.blocks_: list[Block] = []
         self.knots_: dict[str, np.ndarray] = {}
         self.levels_: dict[str, np.ndarray] = {}  # cdf level of each knot
+        self.edges_: dict[str, np.ndarray] = {}  # upper cdf edge of each value (tied columns)
         width = 0
         for name in self.schema_.names:
             column = self.schema_.columns[name]
@@ -87,6 +91,9 @@ class TabularEncoder:
             numbers = numeric_values(values, column.kind)
             observed = numbers[~np.isnan(numbers)]
             self.knots_[name], self.levels_[name] = _quantile_knots(observed, self.max_knots)
+            distinct, counts = np.unique(observed, return_counts=True)
+            if 1 < distinct.size <= min(self.max_knots, observed.size // 2):
+                self.edges_[name] = np.cumsum(counts) / observed.size
             indicator = None
             if np.isnan(numbers).any():
                 indicator = len(self.blocks_) + 1
@@ -143,6 +150,10 @@ class TabularEncoder:
 
     def from_scores(self, column: str, scores: np.ndarray) -> np.ndarray:
         knots, levels = self.knots_[column], self.levels_[column]
+        if column in self.edges_:  # tied column: step inverse, onto the values it takes
+            edges = self.edges_[column]
+            position = np.searchsorted(edges, ndtr(scores), side="left")
+            return knots[np.minimum(position, len(knots) - 1)]
         return np.interp(ndtr(scores), levels, knots)
 
     # ------------------------------------------------------------------ inverse
@@ -177,6 +188,7 @@ class TabularEncoder:
         }
         arrays = {f"encoder.knots.{k}": v for k, v in self.knots_.items()}
         arrays |= {f"encoder.levels.{k}": v for k, v in self.levels_.items()}
+        arrays |= {f"encoder.edges.{k}": v for k, v in self.edges_.items()}
         return meta, arrays
 
     @classmethod
@@ -192,6 +204,11 @@ class TabularEncoder:
         }
         encoder.levels_ = {
             b.column: arrays[f"encoder.levels.{b.column}"] for b in encoder.numeric_blocks
+        }
+        encoder.edges_ = {
+            b.column: arrays[f"encoder.edges.{b.column}"]
+            for b in encoder.numeric_blocks
+            if f"encoder.edges.{b.column}" in arrays
         }
         return encoder
 

@@ -1,0 +1,1 @@
+"""Pieces shared by the neural generators (VAE, RHVAE): likelihood, networks, training loop."""

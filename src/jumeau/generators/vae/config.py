@@ -1,0 +1,29 @@
+"""Hyper-parameters of the mixed-type VAE. Defaults are sized for cohorts of 100 to 10,000
+patients: a user with 150 patients should not have to tune anything."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class VAEConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    latent_dim: int | None = Field(
+        default=None, ge=1, le=128, description="Latent size (default: about half the columns)."
+    )
+    hidden_dim: int | None = Field(
+        default=None, ge=4, le=2048, description="Hidden width (default: from rows and columns)."
+    )
+    n_layers: int = Field(default=2, ge=1, le=6)
+    epochs: int = Field(default=400, ge=1, description="Upper bound; early stopping ends sooner.")
+    batch_size: int = Field(default=64, ge=2)
+    learning_rate: float = Field(default=2e-3, gt=0, le=1)
+    weight_decay: float = Field(default=1e-4, ge=0)
+    beta: float = Field(default=1.0, gt=0, description="Weight of the KL term.")
+    kl_warmup: int = Field(default=20, ge=0, description="Epochs over which the KL weight rises.")
+    patience: int = Field(
+        default=40, ge=1, description="Epochs without improvement before stopping."
+    )
+    validation_share: float = Field(default=0.15, gt=0, lt=0.5)
+    clip_norm: float = Field(default=5.0, gt=0)

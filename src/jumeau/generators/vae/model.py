@@ -1,0 +1,147 @@
+"""Mixed-type VAE: MLP encoder and decoder, per-type likelihood, KL with annealing; samples from
+the N(0, I) prior. The RHVAE extends this model (same encoder, decoder and likelihood)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from jumeau.generators.base import Generator
+from jumeau.generators.neural.likelihood import MixedLikelihood
+from jumeau.generators.neural.networks import default_hidden, default_latent_dim, mlp
+from jumeau.generators.neural.training import TrainingHistory, split_validation, train
+from jumeau.generators.vae.config import VAEConfig
+
+LOGVAR_RANGE = (-8.0, 4.0)
+
+
+class VAEModule(nn.Module):
+    """Encoder q(z|x) and decoder p(x|z) as MLPs."""
+
+    def __init__(self, width: int, n_params: int, latent_dim: int, hidden: int, layers: int):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.encoder = mlp([width] + [hidden] * layers + [2 * latent_dim])
+        self.decoder = mlp([latent_dim] + [hidden] * layers + [n_params])
+
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        mean, logvar = self.encoder(x).chunk(2, dim=-1)
+        return mean, logvar.clamp(*LOGVAR_RANGE)
+
+    def decode(self, z: Tensor) -> Tensor:
+        return self.decoder(z)
+
+
+class VAE(Generator):
+    """Mixed-type variational autoencoder (Kingma & Welling 2014) sampled from its prior."""
+
+    name: ClassVar[str] = "vae"
+    config_class = VAEConfig
+    config: VAEConfig
+
+    # ------------------------------------------------------------------ building
+    def _build(self, width: int, n_rows: int) -> None:
+        self.likelihood_ = MixedLikelihood(self.encoder_)
+        self.latent_dim_ = self.config.latent_dim or default_latent_dim(len(self.schema_.names))
+        self.hidden_dim_ = self.config.hidden_dim or default_hidden(n_rows, width)
+        self.module_ = self._make_module(width)
+
+    def _make_module(self, width: int) -> VAEModule:
+        return VAEModule(
+            width,
+            self.likelihood_.n_params,
+            self.latent_dim_,
+            self.hidden_dim_,
+            self.config.n_layers,
+        )
+
+    # ------------------------------------------------------------------ training
+    def _kl_weight(self, epoch: int | None) -> float:
+        warmup = self.config.kl_warmup
+        if epoch is None:  # validation: the full objective
+            return self.config.beta
+        return self.config.beta * (min(1.0, (epoch + 1) / warmup) if warmup else 1.0)
+
+    def _loss(self, x: Tensor, mask: Tensor, epoch: int | None) -> Tensor:
+        mean, logvar = self.module_.encode(x)
+        z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+        log_likelihood = self.likelihood_.log_prob(self.module_.decode(z), x, mask)
+        kl = 0.5 * (mean**2 + logvar.exp() - 1.0 - logvar).sum(-1)
+        return -(log_likelihood - self._kl_weight(epoch) * kl).mean()
+
+    def _fit_matrix(
+        self, matrix: np.ndarray, mask: np.ndarray, *, seed: int, progress: bool
+    ) -> None:
+        rng = np.random.default_rng(seed)
+        with torch.random.fork_rng():  # never disturb the caller's global torch RNG
+            torch.manual_seed(seed)
+            self._build(matrix.shape[1], matrix.shape[0])
+            train_rows, validation_rows = split_validation(
+                len(matrix), self.config.validation_share, rng
+            )
+            x, m = torch.as_tensor(matrix), torch.as_tensor(mask)
+            self.history_ = self._train(x, m, train_rows, validation_rows, progress, seed)
+            self._after_training(x, m)
+
+    def _train(
+        self,
+        x: Tensor,
+        m: Tensor,
+        train_rows: np.ndarray,
+        validation_rows: np.ndarray,
+        progress: bool,
+        seed: int,
+    ) -> TrainingHistory:
+        generator = torch.Generator().manual_seed(seed)
+        return train(
+            self.module_,
+            self._loss,
+            x[train_rows],
+            m[train_rows],
+            validation=(x[validation_rows], m[validation_rows]),
+            epochs=self.config.epochs,
+            batch_size=self.config.batch_size,
+            learning_rate=self.config.learning_rate,
+            weight_decay=self.config.weight_decay,
+            patience=self.config.patience,
+            clip_norm=self.config.clip_norm,
+            progress=progress,
+            label=f"fitting {self.name}",
+            generator=generator,
+        )
+
+    def _after_training(self, x: Tensor, m: Tensor) -> None:
+        """Hook for models that keep something about the training set (the RHVAE's metric)."""
+
+    # ------------------------------------------------------------------ sampling
+    def _latent_samples(self, n: int, generator: torch.Generator) -> Tensor:
+        return torch.randn(n, self.latent_dim_, generator=generator)
+
+    @torch.no_grad()
+    def _sample_matrix(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        z = self._latent_samples(n, generator)
+        params = self.module_.decode(z)
+        return self.likelihood_.sample(params, generator).numpy()
+
+    # ------------------------------------------------------------------ persistence
+    def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        meta = {"latent_dim": self.latent_dim_, "hidden_dim": self.hidden_dim_}
+        arrays = {f"module.{k}": v.detach().numpy() for k, v in self.module_.state_dict().items()}
+        return meta, arrays
+
+    def _load_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.likelihood_ = MixedLikelihood(self.encoder_)
+        self.latent_dim_ = int(meta["latent_dim"])
+        self.hidden_dim_ = int(meta["hidden_dim"])
+        self.module_ = self._make_module(self.encoder_.width_)
+        weights = {
+            k.removeprefix("module."): torch.as_tensor(v)
+            for k, v in arrays.items()
+            if k.startswith("module.")
+        }
+        self.module_.load_state_dict(weights)
+        self.module_.eval()
