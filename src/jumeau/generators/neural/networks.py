@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+
 from torch import nn
 
 
 def mlp(sizes: list[int], *, dropout: float = 0.0) -> nn.Sequential:
     """Linear layers with SiLU between them (none after the last)."""
     layers: list[nn.Module] = []
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(fan_in, fan_out))
         if i < len(sizes) - 2:
             layers.append(nn.SiLU())

@@ -42,7 +42,7 @@ def split_validation(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Shuffled train / validation row positions (validation at least `minimum` rows)."""
     order = rng.permutation(n_rows)
-    n_validation = max(minimum, int(round(share * n_rows)))
+    n_validation = max(minimum, round(share * n_rows))
     n_validation = min(n_validation, n_rows // 3)
     return order[n_validation:], order[:n_validation]
 
