@@ -99,6 +99,7 @@ class Cohort:
         source: str | None = None,
         sha256: str | None = None,
         dialect: CsvDialect | None = None,
+        artificial: bool = False,
     ) -> None:
         if not isinstance(data, pd.DataFrame):
             raise DataError(f"expected a pandas DataFrame, got {type(data).__name__}")
@@ -107,7 +108,8 @@ class Cohort:
         self.source = source or "<DataFrame>"
         _check_frame(data, self.source)
         self.schema = schema
-        self.data = coerce_frame(data, schema, self.source)
+        self.artificial = artificial
+        self.data = coerce_frame(data, schema, self.source, artificial=artificial)
         self.sha256 = sha256 or frame_sha256(data)
         self.dialect = dialect
 
@@ -244,8 +246,14 @@ def _check_frame(frame: pd.DataFrame, source: str) -> None:
         )
 
 
-def coerce_frame(raw: pd.DataFrame, schema: Schema, source: str) -> pd.DataFrame:
-    """Type every schema column; fail on the first column the data contradicts."""
+def coerce_frame(
+    raw: pd.DataFrame, schema: Schema, source: str, *, artificial: bool = False
+) -> pd.DataFrame:
+    """Type every schema column; fail on the first column the data contradicts.
+
+    `artificial` output may legitimately have an empty or constant column (a small sample, or a
+    `where=` that fixes a category): those checks are for data a model will learn from.
+    """
     raw = raw.rename(columns=str).reset_index(drop=True)
     absent = [name for name in schema.names if name not in raw.columns]
     if absent:
@@ -264,18 +272,24 @@ def coerce_frame(raw: pd.DataFrame, schema: Schema, source: str) -> pd.DataFrame
             stacklevel=3,
         )
     typed = {
-        name: coerce_column(name, raw[name], column, schema, source)
+        name: coerce_column(name, raw[name], column, schema, source, artificial=artificial)
         for name, column in schema.columns.items()
     }
     return pd.DataFrame(typed, index=raw.index)
 
 
 def coerce_column(
-    name: str, raw: pd.Series, column: Column, schema: Schema, source: str
+    name: str,
+    raw: pd.Series,
+    column: Column,
+    schema: Schema,
+    source: str,
+    *,
+    artificial: bool = False,
 ) -> pd.Series:
     series = clean_text(raw)
     where = schema.locate("columns", name)
-    if column.modelled and series.isna().all():
+    if column.modelled and not artificial and series.isna().all():
         raise DataError(
             f"{source}: column '{name}' has no values (all missing); delete it, or mark it "
             f"`role: excluded` in the schema"
@@ -296,7 +310,7 @@ def coerce_column(
         result = values
     else:  # identifiers and free text are kept as they are, never modelled
         result = series.astype(object)
-    if column.modelled:
+    if column.modelled and not artificial:
         _warn_if_constant(name, result, source)
     return result.rename(name)
 

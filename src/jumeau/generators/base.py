@@ -26,6 +26,13 @@ from jumeau.errors import JumeauError
 from jumeau.generators.encoding import TabularEncoder
 
 
+def check_seed(seed: object) -> int:
+    """Seeds are non-negative whole numbers (numpy integers accepted), stored as plain int."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise JumeauError(f"seed must be a non-negative whole number, not {seed!r}")
+    return int(seed)
+
+
 class SamplingError(JumeauError):
     """A `where=` condition (or the clinical rules) could not be met often enough."""
 
@@ -97,6 +104,7 @@ class Generator(ABC):
                 "use jumeau.Cohort.from_frame(df) or jumeau.load_cohort(path)"
             )
         cohort.require_trainable()
+        seed = check_seed(seed)
         self.encoder_ = TabularEncoder().fit(cohort)
         self.schema_ = self.encoder_.schema_
         matrix, mask = self.encoder_.transform(cohort.data)
@@ -122,7 +130,7 @@ class Generator(ABC):
         self._check_fitted()
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
             raise JumeauError(f"n must be a positive whole number of patients, not {n!r}")
-        seed = secrets.randbits(32) if seed is None else int(seed)
+        seed = secrets.randbits(32) if seed is None else check_seed(seed)
         rng = np.random.default_rng(seed)
         condition = parse_rule(where, self.schema_, where="where") if where else None
         report = SamplingReport(seed=seed, requested=int(n), where=where)
@@ -148,11 +156,13 @@ class Generator(ABC):
         if accepted < n:
             raise SamplingError(self._shortfall_message(report, accepted))
         frame = pd.concat(kept, ignore_index=True).iloc[:n].reset_index(drop=True)
-        return Cohort(frame, self.schema_, source=f"jumeau:{self.name}:seed={seed}")
+        return Cohort(
+            frame, self.schema_, source=f"jumeau:{self.name}:seed={seed}", artificial=True
+        )
 
     def _decode(self, matrix: np.ndarray) -> pd.DataFrame:
         frame = self.encoder_.inverse_transform(matrix)
-        return Cohort(frame, self.schema_, source=f"jumeau:{self.name}").data
+        return Cohort(frame, self.schema_, source=f"jumeau:{self.name}", artificial=True).data
 
     def _accept(self, batch: pd.DataFrame, condition: Any, report: SamplingReport) -> np.ndarray:
         cohort = Cohort.__new__(Cohort)  # already typed: skip re-coercion of every batch

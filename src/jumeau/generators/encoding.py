@@ -247,8 +247,9 @@ def _from_numbers(numbers: np.ndarray, kind: ColumnKind) -> Any:
         return pd.array(np.where(np.isnan(rounded), np.nan, rounded), dtype="Float64").astype(
             "Int64"
         )
-    if kind is ColumnKind.DATETIME:
-        return _EPOCH + pd.to_timedelta(np.round(numbers), unit="D")
+    if kind is ColumnKind.DATETIME:  # keep the time of day: round to the second, not the day
+        seconds = np.round(numbers * 86400.0)
+        return _EPOCH + pd.to_timedelta(seconds, unit="s")
     return numbers
 
 
@@ -265,6 +266,10 @@ def _quantile_knots(observed: np.ndarray, max_knots: int) -> tuple[np.ndarray, n
         levels = (np.arange(max_knots) + 0.5) / max_knots
         knots = np.quantile(observed, levels)
         knots[0], knots[-1] = observed[0], observed[-1]
+        # a value repeated across several knots gets the middle of its cdf range (interp on
+        # repeated knots would give it the top)
+        knots, inverse = np.unique(knots, return_inverse=True)
+        levels = np.bincount(inverse, weights=levels) / np.bincount(inverse)
     if knots.size == 1:  # a constant column: one knot, score 0
         return np.array([knots[0], knots[0]]), np.array([0.5 - 1e-9, 0.5 + 1e-9])
     return knots.astype(np.float64), levels.astype(np.float64)

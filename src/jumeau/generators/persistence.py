@@ -5,8 +5,11 @@ its header. Loading never unpickles and never runs code from the file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
+from contextlib import suppress
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +48,7 @@ def save_generator(generator: Generator, path: Path) -> Path:
         "seed": generator.seed_,
         "training": {"rows": generator.training_rows_, "sha256": generator.training_sha256_},
         "versions": versions(),
+        "weights_sha256": arrays_sha256(arrays),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.partial")
@@ -75,6 +79,13 @@ def load_generator(path: str | Path) -> Generator:
     header_text, arrays = _read(path)
     try:
         header = json.loads(header_text)
+        if not isinstance(header, dict):
+            raise TypeError("the JSON header is not an object")
+        if header.get("weights_sha256") != arrays_sha256(arrays):
+            raise ModelFileError(
+                f"{path}: the weights do not match their checksum (the file is corrupted); "
+                "fit the model again or restore the file from a backup"
+            )
         model_class = generator_class(header["model"])
         generator = model_class(**header["config"])
         schema = Schema.model_validate(header["schema"])
@@ -87,9 +98,11 @@ def load_generator(path: str | Path) -> Generator:
     except ModelFileError:
         raise
     except (JumeauError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        detail = " ".join(str(exc).split())
+        detail = detail if len(detail) <= 120 else detail[:117].rsplit(" ", 1)[0] + "..."
         raise ModelFileError(
             f"{path}: the model file is damaged or inconsistent ({type(exc).__name__}: "
-            f"{str(exc)[:120]}); fit the model again"
+            f"{detail}); fit the model again"
         ) from None
     generator.file_versions_ = header.get("versions", {})
     return generator
@@ -141,10 +154,18 @@ def versions() -> dict[str, Any]:
         "scipy": scipy.__version__,
         "scikit-learn": sklearn.__version__,
     }
-    try:
-        import torch
-
-        found["torch"] = torch.__version__
-    except ImportError:  # pragma: no cover - torch is a dependency, but the copula needs none
-        pass
+    # read the installed version without importing torch (the copula needs none)
+    with suppress(metadata.PackageNotFoundError):
+        found["torch"] = metadata.version("torch")
     return found
+
+
+def arrays_sha256(arrays: dict[str, np.ndarray]) -> str:
+    """Checksum of the weights, so that a corrupted file is refused at load, not at sampling."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(name.encode())
+        digest.update(str(array.dtype).encode() + str(array.shape).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()

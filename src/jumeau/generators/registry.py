@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 _REGISTRY: dict[str, tuple[str, str]] = {
     "copula": ("jumeau.generators.copula.model", "GaussianCopula"),
     "vae": ("jumeau.generators.vae.model", "VAE"),
+    "rhvae": ("jumeau.generators.rhvae.model", "RHVAE"),
 }
 
 

@@ -1,0 +1,37 @@
+"""Hyper-parameters of the RHVAE (Chadebec, Thibeau-Sutre, Burgos & Allassonnière, TPAMI 2022)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from jumeau.generators.vae.config import VAEConfig
+
+
+class RHVAEConfig(VAEConfig):
+    # training flow
+    n_leapfrog: int = Field(default=3, ge=1, le=20, description="Leapfrog steps per forward pass.")
+    leapfrog_step: float = Field(default=0.01, gt=0, le=1)
+    fixed_point_steps: int = Field(
+        default=3, ge=1, le=10, description="Iterations solving each implicit leapfrog step."
+    )
+    beta_zero: float = Field(
+        default=0.3, gt=0, le=1, description="Initial tempering inverse temperature."
+    )
+    temperature: float = Field(default=1.5, gt=0, description="Width T of the metric's kernels.")
+    regularization: float = Field(default=0.01, gt=0, description="λ in G⁻¹(z) = Σ LLᵀ w(z) + λI.")
+    max_gradient: float = Field(
+        default=100.0, gt=0, description="Clamp on per-patient leapfrog gradient norms (stability)."
+    )
+    # generation
+    sampler: Literal["geometry", "prior"] = Field(
+        default="geometry",
+        description="geometry: HMC on √det G⁻¹(z) started at training codes; prior: N(0, I).",
+    )
+    mcmc_steps: int = Field(default=20, ge=1, le=1000)
+    mcmc_leapfrog: int = Field(default=8, ge=1, le=100)
+    mcmc_step_size: float = Field(default=0.1, gt=0, le=5)
+    nearest_centroids: int = Field(
+        default=32, ge=1, description="Centroids used to evaluate the metric (the rest weigh ~0)."
+    )

@@ -1,0 +1,240 @@
+"""Riemannian Hamiltonian VAE on mixed clinical data.
+
+Same encoder, decoder and per-type likelihood as the VAE (it subclasses it); what changes:
+
+- Training: z₀ ~ q(z|x) is moved by K steps of a *generalised* leapfrog integrator of the
+  Hamiltonian H(z, ρ) = U(z) + ½ ρᵀG⁻¹(z)ρ with U(z) = −log p(x|z) − log p(z) + ½ log det G(z),
+  with tempering of the momentum between steps, and the ELBO is taken at z_K. The two implicit
+  half-steps are solved by fixed-point iteration; the metric's part of ∂H/∂z is in closed form
+  (`metric.kinetic_gradient`), only ∂U/∂z goes through autograd.
+- Generation: latent codes are drawn by HMC from π(z) ∝ √det G⁻¹(z), chains started at the
+  training codes — the geometry-aware sampler of the paper — or, for comparison on the same fitted
+  model, from the N(0, I) prior (`sampler="prior"`).
+
+Known failure modes of public code, handled here: NaN losses and exploding leapfrog norms (the
+per-patient gradients are clamped, log-variances and metric diagonals are bounded, log-determinants
+go through Cholesky, non-finite batches are skipped and counted, gradients are clipped), and the
+O(N) metric evaluation at sampling time (only the nearest centroids enter; see `metric.py`).
+
+Note for data protection: like any kernel method, the fitted metric keeps one latent code (and one
+metric factor) per training patient in the model file. They are not records, but treat an RHVAE
+model file with the care due to the training data.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from jumeau.data.cohort import Cohort
+from jumeau.generators.rhvae.config import RHVAEConfig
+from jumeau.generators.rhvae.metric import (
+    MetricNetwork,
+    NearestMetric,
+    inverse_metric,
+    kinetic_gradient,
+    log_det,
+)
+from jumeau.generators.vae.model import VAE, VAEModule
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+class RHVAEModule(VAEModule):
+    def __init__(self, width: int, n_params: int, latent_dim: int, hidden: int, layers: int):
+        super().__init__(width, n_params, latent_dim, hidden, layers)
+        self.metric = MetricNetwork(width, hidden, latent_dim)
+
+
+class RHVAE(VAE):
+    """Geometry-aware VAE for small cohorts (see module docstring)."""
+
+    name: ClassVar[str] = "rhvae"
+    config_class = RHVAEConfig
+    config: RHVAEConfig
+    module_: RHVAEModule
+
+    def _make_module(self, width: int) -> RHVAEModule:
+        return RHVAEModule(
+            width,
+            self.likelihood_.n_params,
+            self.latent_dim_,
+            self.hidden_dim_,
+            self.config.n_layers,
+        )
+
+    # ------------------------------------------------------------------ training
+    def _potential_gradient(
+        self, z: Tensor, x: Tensor, mask: Tensor, centroids: Tensor, matrices: Tensor
+    ) -> Tensor:
+        """∂U/∂z with U(z) = −log p(x|z) + ½‖z‖² − ½ log det G⁻¹(z); graph kept for training."""
+        config = self.config
+        log_likelihood = self.likelihood_.log_prob(self.module_.decode(z), x, mask)
+        inverse = inverse_metric(z, centroids, matrices, config.temperature, config.regularization)
+        potential = -log_likelihood + 0.5 * z.pow(2).sum(-1) - 0.5 * log_det(inverse)
+        (gradient,) = torch.autograd.grad(potential.sum(), z, create_graph=True)
+        return _clamp_rows(gradient, config.max_gradient)
+
+    def _flow(
+        self, z: Tensor, x: Tensor, mask: Tensor, centroids: Tensor, matrices: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """K generalised-leapfrog steps with tempering; returns (z_K, ρ_K)."""
+        c = self.config
+        step, temperature, lam = c.leapfrog_step, c.temperature, c.regularization
+        rho = torch.randn_like(z) / math.sqrt(c.beta_zero)
+        beta_sqrt_old = math.sqrt(c.beta_zero)
+
+        def dH_dz(z_: Tensor, rho_: Tensor, potential: Tensor) -> Tensor:
+            kinetic = kinetic_gradient(z_, rho_, centroids, matrices, temperature)
+            return potential + _clamp_rows(kinetic, c.max_gradient)
+
+        for k in range(1, c.n_leapfrog + 1):
+            potential = self._potential_gradient(z, x, mask, centroids, matrices)
+            rho_half = rho
+            for _ in range(c.fixed_point_steps):  # ρ½ = ρ − ε/2 ∂H/∂z(z, ρ½)
+                rho_half = rho - 0.5 * step * dH_dz(z, rho_half, potential)
+            velocity = _apply(inverse_metric(z, centroids, matrices, temperature, lam), rho_half)
+            z_next = z + step * velocity
+            for _ in range(c.fixed_point_steps):  # z' = z + ε/2 (G⁻¹(z) + G⁻¹(z')) ρ½
+                inverse_next = inverse_metric(z_next, centroids, matrices, temperature, lam)
+                z_next = z + 0.5 * step * (velocity + _apply(inverse_next, rho_half))
+            z = z_next
+            potential = self._potential_gradient(z, x, mask, centroids, matrices)
+            rho = rho_half - 0.5 * step * dH_dz(z, rho_half, potential)
+            beta_sqrt = _tempering(k, c.n_leapfrog, c.beta_zero)
+            rho = rho * (beta_sqrt_old / beta_sqrt)
+            beta_sqrt_old = beta_sqrt
+        return z, rho
+
+    def _loss(self, x: Tensor, mask: Tensor, epoch: int | None) -> Tensor:
+        c = self.config
+        mean, logvar = self.module_.encode(x)
+        eps0 = torch.randn_like(mean)
+        z0 = mean + torch.exp(0.5 * logvar) * eps0
+        factors = self.module_.metric(x)
+        matrices = factors @ factors.transpose(-1, -2)
+        z, rho = self._flow(z0, x, mask, mean, matrices)
+        log_likelihood = self.likelihood_.log_prob(self.module_.decode(z), x, mask)
+        d = z.shape[-1]
+        log_prior = -0.5 * (z.pow(2).sum(-1) + d * _LOG_2PI)
+        inverse = inverse_metric(z, mean, matrices, c.temperature, c.regularization)
+        quadratic = (rho * _apply(inverse, rho)).sum(-1)
+        log_rho = -0.5 * (quadratic + d * _LOG_2PI) + 0.5 * log_det(inverse)  # N(ρ; 0, G(z))
+        log_q = -0.5 * (eps0.pow(2).sum(-1) + d * _LOG_2PI) - 0.5 * logvar.sum(-1)
+        kl_weight = self._kl_weight(epoch)
+        # Annealing weighs the latent terms as the VAE's KL warm-up does.
+        objective = log_likelihood + kl_weight * (log_prior + log_rho - log_q)
+        return -objective.mean()
+
+    @torch.no_grad()
+    def _after_training(self, x: Tensor, m: Tensor) -> None:
+        """Keep each training patient's code and metric matrix: they define G⁻¹ from now on."""
+        mean, _ = self.module_.encode(x)
+        factors = self.module_.metric(x)
+        self.centroids_ = mean.detach().clone()
+        self.matrices_ = (factors @ factors.transpose(-1, -2)).detach().clone()
+
+    # ------------------------------------------------------------------ sampling
+    def sample(
+        self,
+        n: int,
+        *,
+        seed: int | None = None,
+        where: str | None = None,
+        sampler: str | None = None,
+    ) -> Cohort:
+        """As `Generator.sample`; `sampler="prior"` draws codes from N(0, I) instead of the
+        geometry-aware sampler, on the same fitted model."""
+        chosen = sampler or self.config.sampler
+        if chosen not in ("geometry", "prior"):
+            from jumeau.errors import JumeauError
+
+            raise JumeauError(f"sampler must be 'geometry' or 'prior', not {chosen!r}")
+        self._active_sampler = chosen
+        try:
+            return super().sample(n, seed=seed, where=where)
+        finally:
+            del self._active_sampler
+
+    def _latent_samples(self, n: int, generator: torch.Generator) -> Tensor:
+        if getattr(self, "_active_sampler", self.config.sampler) == "prior":
+            return super()._latent_samples(n, generator)
+        return self._geometry_samples(n, generator)
+
+    def _geometry_samples(self, n: int, generator: torch.Generator) -> Tensor:
+        """HMC on log π(z) = log √det G⁻¹(z), one chain per sample, started at training codes,
+        with a per-chain step size adapted during the first half of the chain."""
+        c = self.config
+        metric = NearestMetric(
+            self.centroids_, self.matrices_, c.temperature, c.regularization, c.nearest_centroids
+        )
+        start = torch.randint(len(self.centroids_), (n,), generator=generator)
+        z = self.centroids_[start].clone()
+        step = torch.full((n, 1), c.mcmc_step_size)
+
+        def grad_log_density(z_: Tensor) -> tuple[Tensor, Tensor]:
+            with torch.enable_grad():
+                leaf = z_.detach().requires_grad_(True)
+                value = metric.log_sqrt_det_inverse(leaf)
+                (gradient,) = torch.autograd.grad(value.sum(), leaf)
+            return value.detach(), _clamp_rows(gradient, c.max_gradient)
+
+        log_p, gradient = grad_log_density(z)
+        for iteration in range(c.mcmc_steps):
+            rho = torch.randn(z.shape, generator=generator)
+            energy = -log_p + 0.5 * rho.pow(2).sum(-1)
+            z_new, rho_new, grad_new = z, rho + 0.5 * step * gradient, gradient
+            for leap in range(c.mcmc_leapfrog):
+                z_new = z_new + step * rho_new
+                log_p_new, grad_new = grad_log_density(z_new)
+                if leap < c.mcmc_leapfrog - 1:
+                    rho_new = rho_new + step * grad_new
+            rho_new = rho_new + 0.5 * step * grad_new
+            energy_new = -log_p_new + 0.5 * rho_new.pow(2).sum(-1)
+            accept_prob = torch.exp(torch.clamp(energy - energy_new, max=0.0))
+            accept_prob = torch.nan_to_num(accept_prob, nan=0.0)
+            accepted = torch.rand(n, generator=generator) < accept_prob
+            z = torch.where(accepted[:, None], z_new, z)
+            log_p = torch.where(accepted, log_p_new, log_p)
+            gradient = torch.where(accepted[:, None], grad_new, gradient)
+            if iteration < c.mcmc_steps // 2:  # adapt toward ~65 % acceptance
+                factor = torch.where(accept_prob[:, None] > 0.65, 1.1, 0.9)
+                step = (step * factor).clamp(1e-4, 2.0)
+        return z
+
+    # ------------------------------------------------------------------ persistence
+    def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        meta, arrays = super()._state()
+        arrays["rhvae.centroids"] = self.centroids_.numpy()
+        arrays["rhvae.matrices"] = self.matrices_.numpy()
+        return meta, arrays
+
+    def _load_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        super()._load_state(meta, arrays)
+        self.centroids_ = torch.as_tensor(arrays["rhvae.centroids"])
+        self.matrices_ = torch.as_tensor(arrays["rhvae.matrices"])
+
+
+def _apply(matrices: Tensor, vectors: Tensor) -> Tensor:
+    return torch.einsum("bij,bj->bi", matrices, vectors)
+
+
+def _clamp_rows(values: Tensor, max_norm: float) -> Tensor:
+    """Rescale rows whose norm exceeds `max_norm`, and zero non-finite rows."""
+    values = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    norms = values.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    return values * torch.clamp(max_norm / norms, max=1.0)
+
+
+def _tempering(k: int, total: int, beta_zero: float) -> float:
+    """√β_k of the quadratic tempering schedule (Caterini et al. 2018), from √β₀ up to 1."""
+    inverse_sqrt_beta_zero = 1.0 / math.sqrt(beta_zero)
+    value = (1 - inverse_sqrt_beta_zero) * (k / total) ** 2 + inverse_sqrt_beta_zero
+    return 1.0 / value
+
+
+__all__ = ["RHVAE", "RHVAEModule"]
