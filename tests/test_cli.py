@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -28,7 +31,16 @@ def test_lists_bundled_datasets():
 
 
 @pytest.mark.parametrize(
-    "verb", [("datasets",), ("schema", "infer"), ("schema", "check"), ("validate",), ("demo",)]
+    "verb",
+    [
+        ("datasets",),
+        ("schema", "infer"),
+        ("schema", "check"),
+        ("validate",),
+        ("fit",),
+        ("sample",),
+        ("demo",),
+    ],
 )
 def test_help_shows_an_example(verb):
     result = _run(*verb, "--help")
@@ -81,11 +93,55 @@ def test_unknown_dataset_suggests():
 
 
 def test_demo_writes_its_outputs(tmp_path):
-    result = _run("demo", "--output", str(tmp_path / "out"), "--dataset", "lung")
+    folder = tmp_path / "out"
+    args = ["demo", "--output", str(folder), "--dataset", "lung", "--model", "copula", "-n", "300"]
+    result = _run(*args)
     assert result.exit_code == 0, result.output
-    written = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert written == ["lung.csv", "lung.inferred.yaml", "lung.schema.yaml"]
-    assert "OK" in result.output
+    written = sorted(p.name for p in folder.iterdir())
+    assert written == [
+        "artificial.csv",
+        "artificial.csv.provenance.json",
+        "lung.csv",
+        "lung.schema.yaml",
+        "model.jumeau",
+        "summary.json",
+    ]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert set(summary) == {"artificial", "ceiling (real holdout)"}
+    assert 0.0 <= summary["artificial"]["dcr_share"] <= 1.0
+    provenance = json.loads((folder / "artificial.csv.provenance.json").read_text())
+    assert provenance["fit_seed"] == 0 and len(provenance["training_data"]["sha256"]) == 64
+    assert len(pd.read_csv(folder / "artificial.csv")) == 300
+
+
+def test_fit_then_sample(tmp_path):
+    data, model = tmp_path / "gbsg2.csv", tmp_path / "m.jumeau"
+    assert _run("datasets", "gbsg2", "-o", str(data)).exit_code == 0
+    fitted = _run("fit", str(data), "--model", "copula", "-o", str(model), "--quiet")
+    assert fitted.exit_code == 0, fitted.output
+    output = tmp_path / "art.csv"
+    sampled = _run("sample", str(model), "-n", "50", "--where", "age > 60", "-o", str(output))
+    assert sampled.exit_code == 0, sampled.output
+    frame = pd.read_csv(output)
+    assert len(frame) == 50 and (frame["age"] > 60).all()
+    assert (tmp_path / "art.csv.provenance.json").exists()
+
+
+def test_fit_with_bad_parameter_and_unknown_model(tmp_path):
+    data = tmp_path / "gbsg2.csv"
+    _run("datasets", "gbsg2", "-o", str(data))
+    bad = _run("fit", str(data), "--model", "vae", "-p", "lattent=3", "-o", str(tmp_path / "m"))
+    assert bad.exit_code == 2 and "lattent" in bad.output
+    unknown = _run("fit", str(data), "--model", "vea", "-o", str(tmp_path / "m"))
+    assert unknown.exit_code == 2 and "did you mean 'vae'" in unknown.output
+
+
+def test_sample_from_a_corrupted_model_file(tmp_path):
+    bad = tmp_path / "bad.jumeau"
+    bad.write_bytes(b"not a model at all")
+    result = _run("sample", str(bad), "-n", "5", "-o", str(tmp_path / "x.csv"))
+    assert result.exit_code == 2 and "bad.jumeau" in result.output
+    assert not (tmp_path / "x.csv").exists()
 
 
 def test_warnings_are_printed(tmp_path):

@@ -10,11 +10,15 @@ from jumeau.generators.vae.config import VAEConfig
 
 
 class RHVAEConfig(VAEConfig):
-    # training flow
+    # training: the encoder/decoder are warmed up with the VAE objective (cheap), then the full
+    # RHVAE objective (leapfrog flow + metric network) trains for at most `flow_epochs`
+    flow_epochs: int = Field(default=120, ge=1)
+    flow_patience: int = Field(default=20, ge=1)
+    flow_batch_size: int = Field(default=128, ge=2)
     n_leapfrog: int = Field(default=3, ge=1, le=20, description="Leapfrog steps per forward pass.")
     leapfrog_step: float = Field(default=0.01, gt=0, le=1)
     fixed_point_steps: int = Field(
-        default=3, ge=1, le=10, description="Iterations solving each implicit leapfrog step."
+        default=2, ge=1, le=10, description="Iterations solving each implicit leapfrog step."
     )
     beta_zero: float = Field(
         default=0.3, gt=0, le=1, description="Initial tempering inverse temperature."
@@ -32,6 +36,13 @@ class RHVAEConfig(VAEConfig):
     mcmc_steps: int = Field(default=20, ge=1, le=1000)
     mcmc_leapfrog: int = Field(default=8, ge=1, le=100)
     mcmc_step_size: float = Field(default=0.1, gt=0, le=5)
+    mcmc_max_step: float = Field(default=0.5, gt=0, le=5, description="Cap of the adapted step.")
+    prior_weight: float = Field(
+        default=1.0,
+        ge=0,
+        description="Weight of log N(z; 0, I) added to log √det G⁻¹(z): √det G⁻¹ alone is flat "
+        "(improper) far from the data, where chains would drift; 0 gives the paper's density.",
+    )
     nearest_centroids: int = Field(
         default=32, ge=1, description="Centroids used to evaluate the metric (the rest weigh ~0)."
     )

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from jumeau.data.cohort import Cohort
+from jumeau.generators.neural.training import TrainingHistory, train
 from jumeau.generators.rhvae.config import RHVAEConfig
 from jumeau.generators.rhvae.metric import (
     MetricNetwork,
@@ -110,7 +111,43 @@ class RHVAE(VAE):
             beta_sqrt_old = beta_sqrt
         return z, rho
 
+    def _train(
+        self,
+        x: Tensor,
+        m: Tensor,
+        train_rows: np.ndarray,
+        validation_rows: np.ndarray,
+        progress: bool,
+        seed: int,
+    ) -> TrainingHistory:
+        """Warm up encoder and decoder with the VAE objective, then train the RHVAE objective."""
+        self._phase = "vae"
+        warmup = super()._train(x, m, train_rows, validation_rows, progress, seed)
+        self._phase = "flow"
+        flow = train(
+            self.module_,
+            self._loss,
+            x[train_rows],
+            m[train_rows],
+            validation=(x[validation_rows], m[validation_rows]),
+            epochs=self.config.flow_epochs,
+            batch_size=self.config.flow_batch_size,
+            learning_rate=self.config.learning_rate,
+            weight_decay=self.config.weight_decay,
+            patience=self.config.flow_patience,
+            clip_norm=self.config.clip_norm,
+            progress=progress,
+            label="fitting rhvae (Riemannian flow)",
+            generator=torch.Generator().manual_seed(seed + 1),
+        )
+        del self._phase
+        self.warmup_history_ = warmup
+        return flow
+
     def _loss(self, x: Tensor, mask: Tensor, epoch: int | None) -> Tensor:
+        if getattr(self, "_phase", "flow") == "vae":
+            return super()._loss(x, mask, epoch)
+        epoch = None  # the flow phase follows the warm-up: full KL weight throughout
         c = self.config
         mean, logvar = self.module_.encode(x)
         eps0 = torch.randn_like(mean)
@@ -179,7 +216,9 @@ class RHVAE(VAE):
         def grad_log_density(z_: Tensor) -> tuple[Tensor, Tensor]:
             with torch.enable_grad():
                 leaf = z_.detach().requires_grad_(True)
-                value = metric.log_sqrt_det_inverse(leaf)
+                value = metric.log_sqrt_det_inverse(leaf) - 0.5 * c.prior_weight * leaf.pow(2).sum(
+                    -1
+                )
                 (gradient,) = torch.autograd.grad(value.sum(), leaf)
             return value.detach(), _clamp_rows(gradient, c.max_gradient)
 
@@ -203,7 +242,7 @@ class RHVAE(VAE):
             gradient = torch.where(accepted[:, None], grad_new, gradient)
             if iteration < c.mcmc_steps // 2:  # adapt toward ~65 % acceptance
                 factor = torch.where(accept_prob[:, None] > 0.65, 1.1, 0.9)
-                step = (step * factor).clamp(1e-4, 2.0)
+                step = (step * factor).clamp(1e-4, c.mcmc_max_step)
         return z
 
     # ------------------------------------------------------------------ persistence
