@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from jumeau.data.cohort import Cohort
-from jumeau.generators.neural.training import TrainingHistory, train
+from jumeau.generators.neural.training import TrainingHistory
 from jumeau.generators.rhvae.config import RHVAEConfig
 from jumeau.generators.rhvae.metric import (
     MetricNetwork,
@@ -124,21 +124,16 @@ class RHVAE(VAE):
         self._phase = "vae"
         warmup = super()._train(x, m, train_rows, validation_rows, progress, seed)
         self._phase = "flow"
-        flow = train(
-            self.module_,
-            self._loss,
-            x[train_rows],
-            m[train_rows],
-            validation=(x[validation_rows], m[validation_rows]),
+        flow = self._train_phase(
+            x,
+            m,
+            (train_rows, validation_rows),
             epochs=self.config.flow_epochs,
             batch_size=self.config.flow_batch_size,
-            learning_rate=self.config.learning_rate,
-            weight_decay=self.config.weight_decay,
             patience=self.config.flow_patience,
-            clip_norm=self.config.clip_norm,
             progress=progress,
             label="fitting rhvae (Riemannian flow)",
-            generator=torch.Generator().manual_seed(seed + 1),
+            seed=seed + 1,
         )
         del self._phase
         self.warmup_history_ = warmup

@@ -95,22 +95,47 @@ class VAE(Generator):
         progress: bool,
         seed: int,
     ) -> TrainingHistory:
-        generator = torch.Generator().manual_seed(seed)
+        return self._train_phase(
+            x,
+            m,
+            (train_rows, validation_rows),
+            epochs=self.config.epochs,
+            batch_size=self.config.batch_size,
+            patience=self.config.patience,
+            progress=progress,
+            label=f"fitting {self.name}",
+            seed=seed,
+        )
+
+    def _train_phase(
+        self,
+        x: Tensor,
+        m: Tensor,
+        rows: tuple[np.ndarray, np.ndarray],
+        *,
+        epochs: int,
+        batch_size: int,
+        patience: int,
+        progress: bool,
+        label: str,
+        seed: int,
+    ) -> TrainingHistory:
+        train_rows, validation_rows = rows
         return train(
             self.module_,
             self._loss,
             x[train_rows],
             m[train_rows],
             validation=(x[validation_rows], m[validation_rows]),
-            epochs=self.config.epochs,
-            batch_size=self.config.batch_size,
+            epochs=epochs,
+            batch_size=batch_size,
             learning_rate=self.config.learning_rate,
             weight_decay=self.config.weight_decay,
-            patience=self.config.patience,
+            patience=patience,
             clip_norm=self.config.clip_norm,
             progress=progress,
-            label=f"fitting {self.name}",
-            generator=generator,
+            label=label,
+            generator=torch.Generator().manual_seed(seed),
         )
 
     def _after_training(self, x: Tensor, m: Tensor) -> None:
