@@ -25,11 +25,17 @@ from jumeau.data.schema import Schema
 from jumeau.errors import JumeauError
 from jumeau.generators.encoding import TabularEncoder
 
+MAX_SEED = 2**63 - 1  # what every random generator used here (numpy, torch) accepts
+
 
 def check_seed(seed: object) -> int:
-    """Seeds are non-negative whole numbers (numpy integers accepted), stored as plain int."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise JumeauError(f"seed must be a non-negative whole number, not {seed!r}")
+    """Seeds are whole numbers from 0 to 2⁶³ − 1 (numpy integers accepted), stored as plain int."""
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, (int, np.integer))
+        or not 0 <= seed <= MAX_SEED
+    ):
+        raise JumeauError(f"seed must be a whole number from 0 to 2**63 - 1, not {seed!r}")
     return int(seed)
 
 

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from jumeau.data.cohort import Cohort
+from jumeau.generators.base import MAX_SEED
 from jumeau.generators.neural.training import TrainingHistory
 from jumeau.generators.rhvae.config import RHVAEConfig
 from jumeau.generators.rhvae.metric import (
@@ -133,7 +134,7 @@ class RHVAE(VAE):
             patience=self.config.flow_patience,
             progress=progress,
             label="fitting rhvae (Riemannian flow)",
-            seed=seed + 1,
+            seed=(seed + 1) % (MAX_SEED + 1),  # a different stream from the warm-up's
         )
         del self._phase
         self.warmup_history_ = warmup
@@ -181,7 +182,7 @@ class RHVAE(VAE):
     ) -> Cohort:
         """As `Generator.sample`; `sampler="prior"` draws codes from N(0, I) instead of the
         geometry-aware sampler, on the same fitted model."""
-        chosen = sampler or self.config.sampler
+        chosen = self.config.sampler if sampler is None else sampler
         if chosen not in ("geometry", "prior"):
             from jumeau.errors import JumeauError
 
