@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 
 from jumeau.datasets import load
@@ -33,3 +36,37 @@ def gbsg2():
 @pytest.fixture(scope="session")
 def lung():
     return load("lung")
+
+
+def _list_lengths(node: Any) -> list[int]:
+    if isinstance(node, dict):
+        return [n for value in node.values() for n in _list_lengths(value)]
+    if isinstance(node, list):
+        return [len(node), *(n for value in node for n in _list_lengths(value))]
+    return []
+
+
+@pytest.fixture
+def assert_no_training_row() -> Callable[..., None]:
+    """Check a model file's JSON header: no training row in any common text layout, and no list
+    as long as the training data."""
+
+    def check(text: str, cohort: Any, numeric: list[str]) -> None:
+        rows = cohort.modelled.astype(object).to_numpy().tolist()
+        numbers = cohort.data[numeric].astype(object).to_numpy().tolist()
+        for row, values in zip(rows, numbers, strict=True):
+            shown = [str(v) for v in row]
+            for candidate in (
+                str(tuple(row)),
+                json.dumps(shown),
+                json.dumps([None if pd.isna(v) else v for v in values]),
+                ", ".join(shown),
+                ",".join(shown),
+                ", ".join(map(str, values)),
+                ",".join(map(str, values)),
+                " ".join(map(str, values)),
+            ):
+                assert candidate not in text
+        assert max(_list_lengths(json.loads(text))) < len(cohort)
+
+    return check
