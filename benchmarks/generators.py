@@ -18,11 +18,12 @@ holdout against the train part for shapes, pairs and detection; for the DCR shar
 split in two halves A and B, A playing the artificial cohort and B the holdout.
 
 Models: ``copula``, ``vae``, ``rhvae`` (geometry-aware sampler) and ``rhvae-prior`` (the *same*
-fitted RHVAE sampled from its N(0, I) prior) from jumeau; SDV's ``GaussianCopulaSynthesizer`` and
-``TVAESynthesizer`` with default settings on the modelled columns; pythae's ``RHVAE`` with its
-default configuration, trained on the very matrix jumeau's encoder produces and decoded back
-through the same encoder (opt-in ``pythae-rhvae-unit``: the same, with numbers handed to pythae
-as uniform scores in (0, 1), which its sigmoid decoder can reach). The peers are optional
+fitted RHVAE sampled from its N(0, I) prior) from jumeau; SDV's ``GaussianCopulaSynthesizer``
+and ``TVAESynthesizer`` with default settings on the modelled columns; adversarial random forests
+(``arf``, arfpy defaults; ``fit_arf`` names the two gaps its adapter fills); pythae's ``RHVAE``
+with its default configuration, trained on the very matrix jumeau's encoder produces and decoded
+back through the same encoder (opt-in ``pythae-rhvae-unit``: the same, with numbers handed to
+pythae as uniform scores in (0, 1), which its sigmoid decoder can reach). The peers are optional
 (``pip install -e ".[bench]"``); without them their rows read "not installed".
 
 Run ``python benchmarks/generators.py --quick`` for a smoke test (one seed, one dataset, few
@@ -65,6 +66,7 @@ from jumeau.evaluation import (
     distance_to_closest_record,
     pair_trends,
 )
+from jumeau.evaluation.attacks import numpy_global_seed
 from jumeau.generators.base import Generator
 from jumeau.generators.encoding import TabularEncoder, modelled_schema
 from jumeau.generators.registry import make_generator
@@ -126,6 +128,7 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("rhvae-prior", "rhvae", options=(("sampler", "prior"),)),
         ModelSpec("sdv-copula", "sdv-copula", requires="sdv"),
         ModelSpec("sdv-tvae", "sdv-tvae", requires="sdv"),
+        ModelSpec("arf", "arf", requires="arfpy"),
         ModelSpec("pythae-rhvae", "pythae-rhvae", requires="pythae"),
         ModelSpec("pythae-rhvae-unit", "pythae-rhvae-unit", requires="pythae", default=False),
     )
@@ -217,6 +220,67 @@ def fit_sdv(kind: str) -> FitFunction:
     return fit
 
 
+# ---------------------------------------------------------------------- ARF (arfpy)
+ARF_MISSING = "__missing"  # suffix of the indicator columns the adapter adds for missing values
+ARF_TEXT_MISSING = "__missing__"
+
+
+@dataclass
+class ARFFitted:
+    model: Any
+    train: Cohort
+    indicators: tuple[str, ...]  # columns that had missing values, in the adapter's encoding
+    batch_size: int | None = None
+
+    def sample(self, n: int, seed: int, options: dict[str, Any]) -> Cohort:
+        with numpy_global_seed(seed), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = self.model.forge(n=n)
+        for name in self.indicators:
+            frame.loc[frame[name + ARF_MISSING].astype(str) == "yes", name] = np.nan
+            frame = frame.drop(columns=name + ARF_MISSING)
+            if frame[name].dtype == object:
+                frame[name] = frame[name].replace(ARF_TEXT_MISSING, np.nan)
+        return to_artificial(frame, self.train)
+
+
+def fit_arf(train: Cohort, seed: int, settings: Settings) -> Fitted:
+    """Adversarial random forests (Watson et al., AISTATS 2023) through arfpy, defaults.
+
+    arfpy accepts no missing value and crashes on a leaf where a column is constant (scipy's
+    truncated normal refuses a zero scale). The adapter therefore (1) replaces a missing number
+    by the column median and a missing category by its own level, with a yes/no indicator column
+    per such column that ARF models like any other category and that puts the gaps back after
+    sampling; (2) gives constant leaves a 1e-9 spread, so they return their value as arfpy
+    intends. Nothing else is changed.
+    """
+    from arfpy import arf
+
+    frame = sdv_frame(train)
+    indicators: list[str] = []
+    extra: dict[str, pd.Series] = {}
+    for name in frame.columns:
+        gaps = frame[name].isna()
+        if not gaps.any():
+            continue
+        indicators.append(name)
+        extra[name + ARF_MISSING] = gaps.map({True: "yes", False: "no"})
+        if frame[name].dtype == object:
+            frame[name] = frame[name].fillna(ARF_TEXT_MISSING)
+        else:
+            frame[name] = frame[name].fillna(frame[name].median())
+    frame = pd.concat([frame, pd.DataFrame(extra, index=frame.index)], axis=1)
+    with numpy_global_seed(seed), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = arf.arf(x=frame, verbose=False, random_state=seed % 2**32)
+        model.forde()
+    params = model.params
+    constant = params["max"] <= params["min"]
+    params.loc[constant, "max"] = params.loc[constant, "min"] + 1e-9
+    params["sd"] = params["sd"].where(params["sd"] > 0, 1e-9)
+    return ARFFitted(model, train, tuple(indicators))
+
+
 # ---------------------------------------------------------------------- pythae
 PYTHAE_SAMPLER_BATCH = 500  # RHVAESampler.sample's default batch_size
 
@@ -306,6 +370,7 @@ FITTERS: dict[str, FitFunction] = {
     "rhvae": fit_jumeau("rhvae"),
     "sdv-copula": fit_sdv("copula"),
     "sdv-tvae": fit_sdv("tvae"),
+    "arf": fit_arf,
     "pythae-rhvae": fit_pythae(unit_scale=False),
     "pythae-rhvae-unit": fit_pythae(unit_scale=True),
 }

@@ -38,7 +38,7 @@ from jumeau.generators.rhvae import RHVAE, RHVAEConfig
 from jumeau.generators.rhvae import model as rhvae_model
 from jumeau.generators.rhvae.metric import (
     MetricNetwork,
-    NearestMetric,
+    SamplingMetric,
     inverse_metric,
     kinetic_gradient,
     log_det,
@@ -727,28 +727,42 @@ def test_log_det_matches_torch_logdet() -> None:
     assert torch.allclose(log_det(inverse), torch.logdet(inverse), atol=1e-9)
 
 
-def test_nearest_metric_with_every_centroid_is_the_full_metric() -> None:
+def _full_log_det_and_gradient(
+    z: torch.Tensor, centroids: torch.Tensor, matrices: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The reference: autograd through log det of the full O(N) metric."""
+    leaf = z.clone().requires_grad_(True)
+    value = log_det(inverse_metric(leaf, centroids, matrices, 1.5, 0.01))
+    (gradient,) = torch.autograd.grad(value.sum(), leaf)
+    return value.detach(), gradient
+
+
+@pytest.mark.parametrize("dense_limit", [10_000, 0], ids=["dense", "nearest"])
+def test_sampling_metric_matches_autograd_on_the_full_metric(dense_limit: int) -> None:
     z, centroids, matrices = _metric_example()
-    metric = NearestMetric(centroids, matrices, 1.5, 0.01, k=len(centroids))
-    expected = 0.5 * torch.logdet(inverse_metric(z, centroids, matrices, 1.5, 0.01))
-    assert torch.allclose(metric.log_sqrt_det_inverse(z), expected, atol=1e-9)
-    too_many = NearestMetric(centroids, matrices, 1.5, 0.01, k=1000)
-    assert too_many.k == len(centroids)
-    assert torch.allclose(too_many.log_sqrt_det_inverse(z), expected, atol=1e-9)
+    expected_value, expected_gradient = _full_log_det_and_gradient(z, centroids, matrices)
+    metric = SamplingMetric(centroids, matrices, 1.5, 0.01, k=1000, dense_limit=dense_limit)
+    assert metric.k == len(centroids)
+    value, gradient = metric.log_det_and_gradient(z)
+    assert expected_gradient.abs().max() > 1e-2  # the check means something
+    assert torch.allclose(value, expected_value, atol=1e-9)
+    assert torch.allclose(gradient, expected_gradient, atol=1e-8)
 
 
-def test_nearest_metric_with_few_centroids_is_close_when_the_rest_weigh_nothing() -> None:
+def test_sampling_metric_with_few_centroids_is_close_when_the_rest_weigh_nothing() -> None:
     _, near, near_matrices = _metric_example(n=4, batch=1)
     _, far, far_matrices = _metric_example(n=30, batch=1, seed=1)
     centroids = torch.cat([near * 0.3, far + 20.0])  # the far ones weigh exp(-~300) here
     matrices = torch.cat([near_matrices, far_matrices])
     z = torch.randn(6, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64) * 0.3
-    full = 0.5 * log_det(inverse_metric(z, centroids, matrices, 1.5, 0.01))
-    metric = NearestMetric(centroids, matrices, 1.5, 0.01, k=4)
-    assert torch.allclose(metric.log_sqrt_det_inverse(z), full, atol=1e-8)
+    full_value, full_gradient = _full_log_det_and_gradient(z, centroids, matrices)
+    nearest = SamplingMetric(centroids, matrices, 1.5, 0.01, k=4, dense_limit=0)
+    value, gradient = nearest.log_det_and_gradient(z)
+    assert torch.allclose(value, full_value, atol=1e-8)
+    assert torch.allclose(gradient, full_gradient, atol=1e-8)
     # and the approximation is not trivial: with one centroid only, it differs
-    one = NearestMetric(centroids, matrices, 1.5, 0.01, k=1).log_sqrt_det_inverse(z)
-    assert not torch.allclose(one, full, atol=1e-3)
+    one = SamplingMetric(centroids, matrices, 1.5, 0.01, k=1, dense_limit=0)
+    assert not torch.allclose(one.log_det_and_gradient(z)[0], full_value, atol=1e-3)
 
 
 def test_metric_network_gives_lower_triangular_factors_with_a_positive_diagonal() -> None:

@@ -106,7 +106,7 @@ class Cohort:
         if not isinstance(schema, Schema):
             raise SchemaError(f"expected a jumeau Schema, got {type(schema).__name__}")
         self.source = source or "<DataFrame>"
-        _check_frame(data, self.source)
+        _check_frame(data, self.source, allow_empty=artificial)
         self.schema = schema
         self.artificial = artificial
         self.data = coerce_frame(data, schema, self.source, artificial=artificial)
@@ -156,9 +156,10 @@ class Cohort:
     def subset(self, rows: Sequence[int] | np.ndarray) -> Cohort:
         """A cohort of some rows (positions), with the same schema."""
         return Cohort(
-            self.data.iloc[np.asarray(rows)].reset_index(drop=True),
+            self.data.iloc[np.asarray(rows, dtype=np.int64)].reset_index(drop=True),
             self.schema,
             source=self.source,
+            artificial=self.artificial,
         )
 
     def select(self, where: str) -> np.ndarray:
@@ -232,10 +233,11 @@ def compiled_rule(text: str, schema: Schema) -> Expression:
 
 
 # ---------------------------------------------------------------------- coercion
-def _check_frame(frame: pd.DataFrame, source: str) -> None:
+def _check_frame(frame: pd.DataFrame, source: str, *, allow_empty: bool = False) -> None:
+    """Structural checks; an artificial cohort may be empty (a filter can remove everyone)."""
     if frame.shape[1] == 0:
         raise DataError(f"{source}: the data has no columns")
-    if len(frame) == 0:
+    if len(frame) == 0 and not allow_empty:
         raise DataError(f"{source}: the data has columns but no rows")
     names = [str(c) for c in frame.columns]
     repeated = [n for n in dict.fromkeys(names) if names.count(n) > 1]

@@ -7,6 +7,7 @@ between two patients is the mean over columns.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,26 +40,47 @@ class DistanceToClosestRecord:
         return int((self.to_train == 0).sum())
 
 
+class GowerSpace:
+    """Cohorts as feature matrices with the scales of the Gower distance, fixed by `train`."""
+
+    def __init__(self, train: Cohort, other: Cohort) -> None:
+        self.schema = train.schema
+        self.columns = shared_columns(train, other)
+        self.categorical = np.array(
+            [train.schema.columns[c].kind in CATEGORY_KINDS for c in self.columns], dtype=bool
+        )
+        self.train = self.features(train)
+        if len(self.train) and self.train.shape[1]:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column
+                ranges = np.nanmax(self.train, axis=0) - np.nanmin(self.train, axis=0)
+        else:
+            ranges = np.ones(len(self.columns))
+        self.ranges = np.where((ranges > 0) & ~self.categorical, ranges, 1.0)
+
+    def features(self, cohort: Cohort) -> np.ndarray:
+        return feature_matrix(cohort.data, self.schema, self.columns)
+
+    def closest(self, queries: np.ndarray, references: np.ndarray) -> np.ndarray:
+        """Per query row: the Gower distance to the closest reference row."""
+        return _closest(queries, references, self.ranges, self.categorical)
+
+
 def distance_to_closest_record(
     train: Cohort, holdout: Cohort, artificial: Cohort, *, seed: int = 0
 ) -> DistanceToClosestRecord:
     """DCRs with train and holdout of equal size (the larger is subsampled), so that a model
     which learned the distribution is as close to one as to the other."""
     rng = np.random.default_rng(seed)
-    columns = shared_columns(train, artificial)
-    categorical = np.array([train.schema.columns[c].kind in CATEGORY_KINDS for c in columns])
-    x_train = feature_matrix(train.data, train.schema, columns)
-    x_holdout = feature_matrix(holdout.data, train.schema, columns)
-    x_art = feature_matrix(artificial.data, train.schema, columns)
+    space = GowerSpace(train, artificial)
+    x_train, x_holdout, x_art = space.train, space.features(holdout), space.features(artificial)
     size = min(len(x_train), len(x_holdout))
     train_part = x_train[rng.choice(len(x_train), size, replace=False)]
     holdout_part = x_holdout[rng.choice(len(x_holdout), size, replace=False)]
-    ranges = np.nanmax(x_train, axis=0) - np.nanmin(x_train, axis=0)
-    ranges = np.where((ranges > 0) & ~categorical, ranges, 1.0)
     return DistanceToClosestRecord(
-        to_train=_closest(x_art, train_part, ranges, categorical),
-        to_holdout=_closest(x_art, holdout_part, ranges, categorical),
-        holdout_to_train=_closest(x_holdout, x_train, ranges, categorical),
+        to_train=space.closest(x_art, train_part),
+        to_holdout=space.closest(x_art, holdout_part),
+        holdout_to_train=space.closest(x_holdout, x_train),
     )
 
 
@@ -66,6 +88,8 @@ def _closest(
     queries: np.ndarray, references: np.ndarray, ranges: np.ndarray, categorical: np.ndarray
 ) -> np.ndarray:
     result = np.empty(len(queries))
+    if len(references) == 0:
+        return np.full(len(queries), np.inf)
     ref = references[None, :, :]
     for start in range(0, len(queries), CHUNK):
         q = queries[start : start + CHUNK, None, :]

@@ -36,7 +36,7 @@ from jumeau.generators.neural.training import TrainingHistory
 from jumeau.generators.rhvae.config import RHVAEConfig
 from jumeau.generators.rhvae.metric import (
     MetricNetwork,
-    NearestMetric,
+    SamplingMetric,
     inverse_metric,
     kinetic_gradient,
     log_det,
@@ -199,33 +199,33 @@ class RHVAE(VAE):
         return self._geometry_samples(n, generator)
 
     def _geometry_samples(self, n: int, generator: torch.Generator) -> Tensor:
-        """HMC on log π(z) = log √det G⁻¹(z), one chain per sample, started at training codes,
-        with a per-chain step size adapted during the first half of the chain."""
+        """HMC on log π(z) = (p/2)·log det G⁻¹(z) − (w/2)·‖z‖², one chain per sample, started at
+        training codes, with a per-chain step size adapted during the first half of the chain.
+
+        The gradient is written out in closed form (`SamplingMetric`), not taken by autograd."""
         c = self.config
-        metric = NearestMetric(
+        metric = SamplingMetric(
             self.centroids_, self.matrices_, c.temperature, c.regularization, c.nearest_centroids
         )
+        power = self.density_power_
+
+        def log_density(z_: Tensor) -> tuple[Tensor, Tensor]:
+            value, gradient = metric.log_det_and_gradient(z_)
+            value = 0.5 * power * value - 0.5 * c.prior_weight * z_.pow(2).sum(-1)
+            gradient = 0.5 * power * gradient - c.prior_weight * z_
+            return value, _clamp_rows(gradient, c.max_gradient)
+
         start = torch.randint(len(self.centroids_), (n,), generator=generator)
         z = self.centroids_[start].clone()
         step = torch.full((n, 1), c.mcmc_step_size)
-
-        def grad_log_density(z_: Tensor) -> tuple[Tensor, Tensor]:
-            with torch.enable_grad():
-                leaf = z_.detach().requires_grad_(True)
-                value = metric.log_sqrt_det_inverse(leaf) - 0.5 * c.prior_weight * leaf.pow(2).sum(
-                    -1
-                )
-                (gradient,) = torch.autograd.grad(value.sum(), leaf)
-            return value.detach(), _clamp_rows(gradient, c.max_gradient)
-
-        log_p, gradient = grad_log_density(z)
+        log_p, gradient = log_density(z)
         for iteration in range(c.mcmc_steps):
             rho = torch.randn(z.shape, generator=generator)
             energy = -log_p + 0.5 * rho.pow(2).sum(-1)
             z_new, rho_new, grad_new = z, rho + 0.5 * step * gradient, gradient
             for leap in range(c.mcmc_leapfrog):
                 z_new = z_new + step * rho_new
-                log_p_new, grad_new = grad_log_density(z_new)
+                log_p_new, grad_new = log_density(z_new)
                 if leap < c.mcmc_leapfrog - 1:
                     rho_new = rho_new + step * grad_new
             rho_new = rho_new + 0.5 * step * grad_new
@@ -240,6 +240,12 @@ class RHVAE(VAE):
                 factor = torch.where(accept_prob[:, None] > 0.65, 1.1, 0.9)
                 step = (step * factor).clamp(1e-4, c.mcmc_max_step)
         return z
+
+    @property
+    def density_power_(self) -> float:
+        """p in π(z) ∝ det G⁻¹(z)^(p/2): the configured value, or 2/d by default."""
+        power = self.config.density_power
+        return 2.0 / self.latent_dim_ if power is None else power
 
     # ------------------------------------------------------------------ persistence
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
