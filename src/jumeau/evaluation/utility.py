@@ -323,11 +323,23 @@ def evaluate_utility(
         task=task,
         trtr=score_training(task, real, test, schema, seed),
         tstr=score_training(task, artificial.data, test, schema, seed),
-        augmentation={
-            k: score_training(task, augmented(real, artificial.data, k), test, schema, seed)
-            for k in factors
-        },
+        augmentation=augmentation_curve(task, real, artificial.data, holdout, factors, seed),
     )
+
+
+def augmentation_curve(
+    task: UtilityTask,
+    real: pd.DataFrame,
+    artificial: pd.DataFrame,
+    holdout: Cohort,
+    factors: Sequence[int],
+    seed: int,
+) -> dict[int, UtilityScores]:
+    """Scores on the holdout of real + k × artificial patients, for each factor k."""
+    return {
+        k: score_training(task, augmented(real, artificial, k), holdout.data, holdout.schema, seed)
+        for k in factors
+    }
 
 
 FitAndSample = Callable[[Cohort, int, int], Cohort]  # (real patients, n, seed) → artificial
@@ -363,16 +375,7 @@ def small_cohort_augmentation(
                 progress(f"small cohort {size} patients, repeat {repeat + 1}/{repeats}")
             artificial = fit_and_sample(small, max(factors) * size, run_seed)
             runs.append(
-                {
-                    k: score_training(
-                        task,
-                        augmented(small.data, artificial.data, k),
-                        holdout.data,
-                        train.schema,
-                        run_seed,
-                    )
-                    for k in factors
-                }
+                augmentation_curve(task, small.data, artificial.data, holdout, factors, run_seed)
             )
         results[size] = runs
     return results
