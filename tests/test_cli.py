@@ -40,6 +40,8 @@ def test_lists_bundled_datasets():
         ("fit",),
         ("sample",),
         ("demo",),
+        ("run",),
+        ("report",),
     ],
 )
 def test_help_shows_an_example(verb):
@@ -104,11 +106,15 @@ def test_demo_writes_its_outputs(tmp_path):
         "lung.csv",
         "lung.schema.yaml",
         "model.jumeau",
-        "summary.json",
+        "report.html",
+        "report.json",
+        "split.json",
     ]
-    summary = json.loads((folder / "summary.json").read_text())
-    assert set(summary) == {"artificial", "ceiling (real holdout)"}
-    assert 0.0 <= summary["artificial"]["dcr_share"] <= 1.0
+    report = json.loads((folder / "report.json").read_text())
+    assert set(report["fidelity"]) == {"artificial", "ceiling"}
+    assert 0.0 <= report["privacy"]["dcr_share"] <= 1.0
+    assert report["meta"]["seed"] == 0 and report["sizes"]["artificial"] == 300
+    assert "report.html" in result.output
     provenance = json.loads((folder / "artificial.csv.provenance.json").read_text())
     assert provenance["fit_seed"] == 0 and len(provenance["training_data"]["sha256"]) == 64
     assert len(pd.read_csv(folder / "artificial.csv")) == 300

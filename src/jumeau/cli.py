@@ -5,7 +5,6 @@ Exit codes: 0 success, 1 the data break some rule (validate), 2 an error the use
 
 from __future__ import annotations
 
-import json
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -19,12 +18,17 @@ from rich.console import Console
 from rich.table import Table
 
 import jumeau
+from jumeau import workflow
 from jumeau.data import Cohort, Schema, load_cohort
 from jumeau.data.datasets import dataset_schema, list_datasets, load_dataset
-from jumeau.data.loading import read_table
+from jumeau.data.loading import read_table, write_text_atomically
 from jumeau.errors import JumeauError
+from jumeau.evaluation.attacks import AttackSettings
+from jumeau.evaluation.evaluate import Evaluation, EvaluationSettings
+from jumeau.evaluation.similarity import DEFAULT_PERCENTILE
 from jumeau.generators import available_generators, load_generator, make_generator
 from jumeau.generators.provenance import write_provenance
+from jumeau.workflow import load_artificial
 
 app = typer.Typer(
     name="jumeau",
@@ -159,7 +163,7 @@ def schema_infer(
             view.add_row(name, entry.kind.value, entry.role.value, entry.why or "")
         out.print(view)
         if output is not None:
-            _write_atomically(output, schema.to_yaml())
+            write_text_atomically(output, schema.to_yaml())
             out.print(f"wrote {output}: edit it (units, labels, bounds, rules), then validate")
         else:
             out.print(schema.to_yaml(), highlight=False)
@@ -283,6 +287,159 @@ def sample(
     _run(run)
 
 
+def _settings(
+    seed: int,
+    target: str | None,
+    attacks: bool,
+    quasi_identifiers: str | None,
+    secrets: str | None,
+    filter_percentile: float,
+) -> EvaluationSettings:
+    def names(text: str | None) -> list[str] | None:
+        return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+    return EvaluationSettings(
+        seed=seed,
+        target=target,
+        run_attacks=attacks,
+        attacks=AttackSettings(
+            quasi_identifiers=names(quasi_identifiers), secrets=names(secrets), seed=seed
+        ),
+        filter_percentile=filter_percentile,
+    )
+
+
+TargetOption = Annotated[
+    str | None,
+    typer.Option("--target", help="Outcome column for utility (default: the schema's target)."),
+]
+AttacksOption = Annotated[
+    bool, typer.Option("--attacks/--no-attacks", help="Run anonymeter's three attacks.")
+]
+QuasiOption = Annotated[
+    str | None,
+    typer.Option(
+        "--quasi-identifiers", help="Comma-separated columns an attacker knows (default: by name)."
+    ),
+]
+SecretsOption = Annotated[
+    str | None,
+    typer.Option("--secrets", help="Comma-separated columns the inference attack guesses."),
+]
+PercentileOption = Annotated[
+    float,
+    typer.Option(
+        "--filter-percentile",
+        help="Similarity filter: percentile of holdout → train distances below which an "
+        "artificial patient is removed.",
+    ),
+]
+
+
+def _print_run(evaluation: Evaluation, files: dict[str, Path]) -> None:
+    table = Table(title="Validation summary (ceiling: an independent real sample)")
+    for column in ("topic", "measured", "threshold", ""):
+        table.add_column(column)
+    marks = {True: "[green]✓[/]", False: "[red]✗[/]", None: "—"}
+    for verdict in evaluation.verdicts:
+        table.add_row(verdict.topic, verdict.value, verdict.threshold, marks[verdict.ok])
+    out.print(table)
+    for name, path in files.items():
+        out.print(f"{name}: {path}")
+
+
+@app.command(
+    "run",
+    epilog="Example: [bold]jumeau run patients.csv --model rhvae -n 5000 --target outcome "
+    "-o outdir/[/]",
+)
+def run_command(
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet file of real patients.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for every output.")],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help=f"One of {', '.join(available_generators())}.")
+    ] = "rhvae",
+    n: Annotated[int, typer.Option("-n", help="Artificial patients to write.")] = 5000,
+    schema: Annotated[
+        Path | None, typer.Option("--schema", "-s", help="Schema YAML (default: inferred).")
+    ] = None,
+    target: TargetOption = None,
+    seed: Annotated[int, typer.Option(help="Seed of the whole run.")] = 0,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Hyper-parameter key=value (repeatable)."),
+    ] = None,
+    use_filter: Annotated[
+        bool, typer.Option("--filter/--no-filter", help="Apply the similarity filter.")
+    ] = True,
+    filter_percentile: PercentileOption = DEFAULT_PERCENTILE,
+    attacks: AttacksOption = True,
+    quasi_identifiers: QuasiOption = None,
+    secrets: SecretsOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
+    sep: SepOption = None,
+    decimal: DecimalOption = None,
+    encoding: EncodingOption = None,
+) -> None:
+    """Split, fit, sample, filter, evaluate and write the validation report, in one go."""
+
+    def go() -> None:
+        cohort = load_cohort(data, schema, sep=sep, decimal=decimal, encoding=encoding)
+        result = workflow.run(
+            cohort,
+            output,
+            model=model,
+            n=n,
+            seed=seed,
+            target=target,
+            params=_parse_params(param or []),
+            settings=_settings(
+                seed, target, attacks, quasi_identifiers, secrets, filter_percentile
+            ),
+            use_filter=use_filter,
+            progress=not quiet,
+            say=None if quiet else (lambda text: err.print(f"[dim]… {text}[/]")),
+        )
+        _print_run(result.evaluation, result.files)
+
+    _run(go)
+
+
+@app.command(
+    "report",
+    epilog="Example: [bold]jumeau report --real train.csv --holdout holdout.csv "
+    "--artificial artificial.csv -o report/[/]",
+)
+def report_command(
+    real: Annotated[Path, typer.Option("--real", help="Real patients the generator saw.")],
+    holdout: Annotated[Path, typer.Option("--holdout", help="Real patients it never saw.")],
+    artificial: Annotated[Path, typer.Option("--artificial", help="Artificial patients.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the report.")],
+    schema: Annotated[
+        Path | None, typer.Option("--schema", "-s", help="Schema YAML (default: inferred).")
+    ] = None,
+    target: TargetOption = None,
+    seed: Annotated[int, typer.Option(help="Seed of the evaluation.")] = 0,
+    filter_percentile: PercentileOption = DEFAULT_PERCENTILE,
+    attacks: AttacksOption = True,
+    quasi_identifiers: QuasiOption = None,
+    secrets: SecretsOption = None,
+) -> None:
+    """Evaluate any artificial cohort, including one made by another tool."""
+
+    def go() -> None:
+        train = load_cohort(real, schema)
+        held = load_cohort(holdout, train.schema)
+        made = load_artificial(artificial, train.schema)
+        settings = _settings(seed, target, attacks, quasi_identifiers, secrets, filter_percentile)
+        evaluation, html_path, json_path = workflow.report_only(
+            train, held, made, output, settings=settings, say=lambda t: err.print(f"[dim]… {t}[/]")
+        )
+        _print_run(evaluation, {"report": html_path, "report_json": json_path})
+
+    _run(go)
+
+
 @app.command("demo", epilog="Example: [bold]jumeau demo --output demo-output[/]")
 def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the outputs.")] = Path(
@@ -293,47 +450,34 @@ def demo(
     n: Annotated[int, typer.Option("-n", help="Artificial patients to write.")] = 5000,
     seed: Annotated[int, typer.Option(help="Seed of the whole run.")] = 0,
 ) -> None:
-    """The main job on a bundled real dataset: validate, split, fit, sample, summarise."""
-    from jumeau.evaluation.summary import summarise, train_holdout_split
+    """`jumeau run` on a bundled real dataset: writes it with its data dictionary, validates it,
+    then splits, fits, samples, filters, evaluates and writes the validation report."""
 
-    def run() -> None:
+    def go() -> None:
         output.mkdir(parents=True, exist_ok=True)
         cohort = load_dataset(dataset)
         data_path = cohort.to_csv(output / f"{dataset}.csv")
         schema_path = output / f"{dataset}.schema.yaml"
-        _write_atomically(schema_path, cohort.schema.to_yaml())
+        write_text_atomically(schema_path, cohort.schema.to_yaml())
         checked = load_cohort(data_path, schema_path)
-        out.print(f"[bold]1. loaded and validated[/] {checked} ({schema_path}):")
+        out.print(f"[bold]loaded and validated[/] {checked} ({schema_path}):")
         _print_validation(checked, checked.validate())
-        train, holdout = train_holdout_split(checked, share=0.3, seed=seed)
-        out.print(f"[bold]2. split[/] {len(train)} training / {len(holdout)} holdout patients")
-        generator = make_generator(model).fit(train, seed=seed)
-        model_path = generator.save(output / "model.jumeau")
-        out.print(f"[bold]3. fitted[/] {generator!r} -> {model_path}")
-        artificial = generator.sample(n, seed=seed)
-        artificial_path = artificial.to_csv(output / "artificial.csv")
-        write_provenance(artificial_path, generator, model_file=model_path)
-        report = generator.last_sampling_
         out.print(
-            f"[bold]4. sampled[/] {len(artificial)} artificial patients -> {artificial_path} "
-            f"({report.rejection_rate:.1%} of draws rejected by bounds and rules)"
+            f"[bold]running[/] jumeau run {data_path} --schema {schema_path} --model {model} "
+            f"-n {n} --seed {seed} -o {output}"
         )
-        summary = summarise(train, holdout, artificial.subset(range(len(train))), seed=seed)
-        summary_path = output / "summary.json"
-        _write_atomically(summary_path, json.dumps(summary, indent=2))
-        table = Table(title="5. artificial vs real training patients (ceiling: real holdout)")
-        labels = ["shapes", "pairs", "AUC", "|AUC-0.5|", "DCR share", "copies"]
-        for column in ["", *labels]:
-            table.add_column(column)
-        for row, scores in summary.items():
-            table.add_row(row, *(f"{v:.3f}" if v % 1 else f"{v:.0f}" for v in scores.values()))
-        out.print(table)
-        out.print(
-            "detection AUC: 0.5 = indistinguishable; DCR share: ≈0.5 = no memorisation "
-            f"(details in {summary_path}; the full validation report is in progress)"
+        result = workflow.run(
+            checked,
+            output,
+            model=model,
+            n=n,
+            seed=seed,
+            say=lambda text: err.print(f"[dim]… {text}[/]"),
         )
+        _print_run(result.evaluation, result.files)
+        out.print(f"[bold]validation report:[/] {result.files['report'].resolve()}")
 
-    _run(run)
+    _run(go)
 
 
 def _print_validation(cohort: Cohort, report: jumeau.data.ValidationReport) -> None:
@@ -352,13 +496,6 @@ def _print_validation(cohort: Cohort, report: jumeau.data.ValidationReport) -> N
     for v in report.violations:
         table.add_row(v.check, v.detail, str(v.n_rows), ", ".join(map(str, v.example_rows)))
     out.print(table)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file so that a failure never leaves half a file behind."""
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
 
 
 def main() -> None:

@@ -214,3 +214,15 @@ def frame_sha256(frame: pd.DataFrame) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__
+
+
+def write_text_atomically(path: str | Path, text: str) -> Path:
+    """Write through a temporary file renamed into place: a failure never leaves half a file."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.partial")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jumeau.data.loading import write_text_atomically
 from jumeau.generators.persistence import versions
 
 if TYPE_CHECKING:
@@ -35,12 +36,8 @@ def provenance(generator: Generator, *, model_file: Path | None = None) -> dict[
 def write_provenance(output: Path, generator: Generator, *, model_file: Path | None = None) -> Path:
     """Write `<output>.provenance.json` beside an artificial cohort (atomically)."""
     path = output.with_name(output.name + ".provenance.json")
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_text(
-        json.dumps(provenance(generator, model_file=model_file), indent=2), encoding="utf-8"
-    )
-    temporary.replace(path)
-    return path
+    text = json.dumps(provenance(generator, model_file=model_file), indent=2)
+    return write_text_atomically(path, text)
 
 
 def file_sha256(path: Path) -> str:

@@ -1,0 +1,216 @@
+"""The end-to-end job behind `jumeau run`: split, fit, sample, filter, evaluate, report.
+
+Everything it writes goes to one folder: `artificial.csv` (the filtered cohort, with its
+provenance), `model.jumeau`, `report.html`, `report.json` and `split.json` (which rows of the input
+were held out — row positions, never values — so that `jumeau report` can be re-run). Nothing is
+written before the step that produces it succeeded, and each file is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from jumeau.data.cohort import Cohort
+from jumeau.data.loading import read_table, write_text_atomically
+from jumeau.data.schema import CATEGORY_KINDS, Schema
+from jumeau.errors import DataError, JumeauError, JumeauWarning
+from jumeau.evaluation.evaluate import Evaluation, EvaluationSettings, evaluate
+from jumeau.evaluation.similarity import filter_close
+from jumeau.evaluation.utility import utility_task
+from jumeau.generators.base import Generator
+from jumeau.generators.encoding import modelled_schema
+from jumeau.generators.provenance import write_provenance
+from jumeau.generators.registry import make_generator
+from jumeau.report import report_meta, write_report
+
+HOLDOUT_SHARE = 0.3
+TOP_UP_ROUNDS = 5  # extra sampling rounds to replace patients the similarity filter removed
+
+
+@dataclass
+class RunResult:
+    output: Path
+    artificial: Cohort
+    evaluation: Evaluation
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def split_cohort(
+    cohort: Cohort, *, share: float = HOLDOUT_SHARE, seed: int = 0, target: str | None = None
+) -> tuple[Cohort, Cohort, np.ndarray]:
+    """Seeded train/holdout split, stratified on the outcome (target or event) when it is a
+    category whose every level has at least two patients. Returns the holdout row positions."""
+    if not 0.0 < share < 1.0:
+        raise JumeauError(f"the holdout share must be between 0 and 1, not {share}")
+    positions = np.arange(len(cohort))
+    n_holdout = round(share * len(cohort))
+    if n_holdout < 2 or len(cohort) - n_holdout < 2:
+        raise JumeauError(
+            f"{len(cohort)} patients are too few to hold {share:.0%} out; "
+            "at least a few patients are needed on each side"
+        )
+    task = utility_task(cohort.schema, target)
+    labels = None
+    if task is not None and cohort.schema.columns[task.target].kind in CATEGORY_KINDS:
+        values = cohort.data[task.target].astype(object).map(str)
+        counts = values.value_counts()
+        if counts.min() >= 2 and len(counts) <= n_holdout:
+            labels = values.to_numpy()
+    train_rows, holdout_rows = train_test_split(
+        positions, test_size=n_holdout, random_state=seed % 2**32, stratify=labels
+    )
+    train_rows, holdout_rows = np.sort(train_rows), np.sort(holdout_rows)
+    return cohort.subset(train_rows), cohort.subset(holdout_rows), holdout_rows
+
+
+def filtered_sample(
+    generator: Generator,
+    n: int,
+    train: Cohort,
+    holdout: Cohort,
+    *,
+    seed: int,
+    percentile: float,
+    where: str | None = None,
+) -> tuple[Cohort, int]:
+    """n artificial patients that pass the similarity filter: sample, filter, and sample again
+    to replace the removed ones (a few rounds). Returns the cohort and how many were removed."""
+    rng = np.random.default_rng(seed)
+    kept: list[pd.DataFrame] = []
+    removed = 0
+    missing, first = n, None
+    for _round in range(TOP_UP_ROUNDS + 1):
+        if missing <= 0:
+            break
+        batch = generator.sample(max(missing, 1), seed=int(rng.integers(2**62)), where=where)
+        first = first or batch
+        result = filter_close(batch, train, holdout, percentile=percentile)
+        removed += result.n_removed
+        kept.append(result.kept.data)
+        missing -= len(result.kept)
+    assert first is not None
+    data = pd.concat(kept, ignore_index=True).iloc[:n]
+    if len(data) < n:
+        warnings.warn(
+            f"only {len(data)} of {n} artificial patients passed the similarity filter after "
+            f"{TOP_UP_ROUNDS} extra rounds: the model sits close to its training patients",
+            JumeauWarning,
+            stacklevel=2,
+        )
+    cohort = Cohort(data, first.schema, source=first.source, artificial=True)
+    return cohort, removed
+
+
+def run(
+    cohort: Cohort,
+    output: str | Path,
+    *,
+    model: str = "rhvae",
+    n: int = 5000,
+    seed: int = 0,
+    target: str | None = None,
+    params: dict[str, Any] | None = None,
+    settings: EvaluationSettings | None = None,
+    use_filter: bool = True,
+    progress: bool = True,
+    say: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Split (stratified, seeded), fit, sample n patients, filter, evaluate, write the report."""
+    tell = say or (lambda _text: None)
+    folder = Path(output)
+    cohort.require_trainable()
+    settings = settings or EvaluationSettings(seed=seed, target=target)
+    train, holdout, holdout_rows = split_cohort(cohort, seed=seed, target=target)
+    tell(f"split: {len(train)} training / {len(holdout)} holdout patients")
+    generator = make_generator(model, **(params or {}))
+    generator.fit(train, seed=seed, progress=progress)
+    tell(f"fitted {generator!r}")
+    if use_filter:
+        artificial, removed = filtered_sample(
+            generator, n, train, holdout, seed=seed, percentile=settings.filter_percentile
+        )
+        tell(f"sampled {len(artificial)} artificial patients ({removed} removed by the filter)")
+    else:
+        artificial = generator.sample(n, seed=seed)
+        tell(f"sampled {len(artificial)} artificial patients (similarity filter off)")
+
+    def fit_and_sample(real: Cohort, count: int, run_seed: int) -> Cohort:
+        small = make_generator(model, **(params or {})).fit(real, seed=run_seed, progress=False)
+        return small.sample(count, seed=run_seed)
+
+    evaluation = evaluate(
+        train, holdout, artificial, settings, fit_and_sample=fit_and_sample, progress=tell
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"model": generator.save(folder / "model.jumeau")}
+    files["artificial"] = artificial.to_csv(folder / "artificial.csv")
+    files["provenance"] = write_provenance(
+        files["artificial"], generator, model_file=files["model"]
+    )
+    files["split"] = write_text_atomically(
+        folder / "split.json",
+        json.dumps(
+            {
+                "seed": seed,
+                "holdout_share": HOLDOUT_SHARE,
+                "input_sha256": cohort.sha256,
+                "holdout_rows": holdout_rows.tolist(),
+            }
+        )
+        + "\n",
+    )
+    meta = report_meta(
+        seed=seed,
+        inputs={"data": cohort.sha256, "train": train.sha256, "holdout": holdout.sha256},
+        title=f"Validation report — {model} on {cohort.schema.name or cohort.source}",
+        extra={"model": model, "params": generator.get_params(), "n_requested": n},
+    )
+    files["report"], files["report_json"] = write_report(
+        evaluation, train, artificial, folder, meta
+    )
+    return RunResult(folder, artificial, evaluation, files)
+
+
+def load_artificial(path: str | Path, schema: Schema) -> Cohort:
+    """An artificial cohort from a file (any tool's), checked against the real data's schema:
+    the modelled columns, without identifiers (which an artificial cohort never carries)."""
+    table = read_table(path)
+    expected = modelled_schema(schema)
+    missing = [c for c in expected.names if c not in table.frame.columns]
+    if missing:
+        raise DataError(
+            f"{table.source}: the artificial cohort lacks column(s) {', '.join(missing)} "
+            "of the real data"
+        )
+    frame = table.frame[expected.names]
+    return Cohort(frame, expected, source=table.source, sha256=table.sha256, artificial=True)
+
+
+def report_only(
+    train: Cohort,
+    holdout: Cohort,
+    artificial: Cohort,
+    output: str | Path,
+    *,
+    settings: EvaluationSettings | None = None,
+    say: Callable[[str], None] | None = None,
+) -> tuple[Evaluation, Path, Path]:
+    """Evaluate any artificial cohort (another tool's included) and write its report."""
+    settings = settings or EvaluationSettings()
+    evaluation = evaluate(train, holdout, artificial, settings, progress=say)
+    meta = report_meta(
+        seed=settings.seed,
+        inputs={"train": train.sha256, "holdout": holdout.sha256, "artificial": artificial.sha256},
+        title=f"Validation report — {artificial.source}",
+    )
+    html_path, json_path = write_report(evaluation, train, artificial, output, meta)
+    return evaluation, html_path, json_path
