@@ -63,7 +63,7 @@ def split_cohort(
     if task is not None and cohort.schema.columns[task.target].kind in CATEGORY_KINDS:
         values = cohort.data[task.target].astype(object).map(str)
         counts = values.value_counts()
-        if counts.min() >= 2 and len(counts) <= n_holdout:
+        if counts.min() >= 2 and len(counts) <= min(n_holdout, len(cohort) - n_holdout):
             labels = values.to_numpy()
     train_rows, holdout_rows = train_test_split(
         positions, test_size=n_holdout, random_state=seed % 2**32, stratify=labels
@@ -83,7 +83,10 @@ def filtered_sample(
     where: str | None = None,
 ) -> tuple[Cohort, int]:
     """n artificial patients that pass the similarity filter: sample, filter, and sample again
-    to replace the removed ones (a few rounds). Returns the cohort and how many were removed."""
+    to replace the removed ones (a few rounds). Returns the cohort and how many were removed
+    (drawn = len(cohort) + removed, unless the rounds ran out)."""
+    if n < 1:
+        raise JumeauError(f"ask for at least one artificial patient, not {n}")
     rng = np.random.default_rng(seed)
     kept: list[pd.DataFrame] = []
     removed = 0
@@ -92,7 +95,8 @@ def filtered_sample(
         if missing <= 0:
             break
         batch = generator.sample(max(missing, 1), seed=int(rng.integers(2**62)), where=where)
-        first = first or batch
+        if first is None:
+            first = batch
         result = filter_close(batch, train, holdout, percentile=percentile)
         removed += result.n_removed
         kept.append(result.kept.data)
@@ -134,13 +138,21 @@ def run(
     generator = make_generator(model, **(params or {}))
     generator.fit(train, seed=seed, progress=progress)
     tell(f"fitted {generator!r}")
+    sampling: dict[str, Any] = {"requested": n, "seed": seed, "similarity_filter": use_filter}
     if use_filter:
         artificial, removed = filtered_sample(
             generator, n, train, holdout, seed=seed, percentile=settings.filter_percentile
         )
+        sampling |= {"drawn": len(artificial) + removed, "removed_by_filter": removed}
         tell(f"sampled {len(artificial)} artificial patients ({removed} removed by the filter)")
+        if len(artificial) == 0:
+            raise JumeauError(
+                f"the similarity filter removed every artificial patient: {model} copies its "
+                "training patients; try another model or fewer epochs"
+            )
     else:
         artificial = generator.sample(n, seed=seed)
+        sampling["drawn"] = len(artificial)
         tell(f"sampled {len(artificial)} artificial patients (similarity filter off)")
 
     def fit_and_sample(real: Cohort, count: int, run_seed: int) -> Cohort:
@@ -150,11 +162,13 @@ def run(
     evaluation = evaluate(
         train, holdout, artificial, settings, fit_and_sample=fit_and_sample, progress=tell
     )
+    if use_filter:
+        evaluation.filtered_while_sampling = (sampling["drawn"], sampling["removed_by_filter"])
     folder.mkdir(parents=True, exist_ok=True)
     files = {"model": generator.save(folder / "model.jumeau")}
     files["artificial"] = artificial.to_csv(folder / "artificial.csv")
     files["provenance"] = write_provenance(
-        files["artificial"], generator, model_file=files["model"]
+        files["artificial"], generator, model_file=files["model"], sampling=sampling
     )
     files["split"] = write_text_atomically(
         folder / "split.json",

@@ -12,15 +12,6 @@ from jumeau.evaluation import column_shapes, detection_auc, distance_to_closest_
 from jumeau.evaluation.summary import summarise, train_holdout_split
 
 
-@pytest.fixture(scope="module")
-def thirds():
-    """gbsg2 split in three: train, holdout, and an independent real sample."""
-    cohort = load("gbsg2")
-    order = np.random.default_rng(0).permutation(len(cohort))
-    a, b, c = np.array_split(order, 3)
-    return cohort.subset(a), cohort.subset(b), cohort.subset(c)
-
-
 def _mean(scores: dict) -> float:
     return float(np.mean(list(scores.values())))
 

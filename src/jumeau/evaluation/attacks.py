@@ -109,12 +109,15 @@ def run_attacks(
     if settings.secrets is None:
         secrets = default_secrets(train, columns)
     ori, syn, control = (_attack_frame(c, columns) for c in (train, artificial, holdout))
+    # Linkability and inference attack distinct patients of each set: at most that many attacks.
+    # Singling-out queries are built from the artificial cohort and are not so bounded.
     n_attacks = max(1, min(settings.n_attacks, len(ori), len(control)))
     report = AttackReport(
         settings={
             "quasi_identifiers": known,
             "secrets": secrets,
-            "n_attacks": n_attacks,
+            "n_attacks": n_attacks,  # linkability and inference
+            "n_attacks_singling_out": settings.n_attacks,
             "seed": settings.seed,
             "confidence_level": CONFIDENCE,
         }
@@ -123,12 +126,18 @@ def run_attacks(
 
     def singling_out() -> Any:
         evaluator = SinglingOutEvaluator(
-            ori=ori, syn=syn, control=control, n_attacks=n_attacks, seed=settings.seed
+            ori=ori, syn=syn, control=control, n_attacks=settings.n_attacks, seed=settings.seed
         )
         return evaluator.evaluate(mode="multivariate")
 
     report.results.append(
-        _attack("singling_out", "multivariate, 3 columns", n_attacks, singling_out, settings.seed)
+        _attack(
+            "singling_out",
+            "multivariate, 3 columns",
+            settings.n_attacks,
+            singling_out,
+            settings.seed,
+        )
     )
 
     first, second = (known, others) if known and others else _halves(columns)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from jumeau.data.cohort import Cohort
+from jumeau.errors import JumeauError
 from jumeau.evaluation.attacks import AttackReport, AttackSettings, run_attacks
 from jumeau.evaluation.fidelity import column_shapes, detection_auc, pair_trends
 from jumeau.evaluation.privacy import distance_to_closest_record
@@ -122,10 +123,22 @@ class Evaluation:
     utility: UtilityReport | None
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # Set by `jumeau run`: the filter already ran while sampling (drawn, removed), so the
+    # cohort evaluated here passes it by construction; the verdict reports the sampling's rate.
+    filtered_while_sampling: tuple[int, int] | None = None
 
     @property
     def verdicts(self) -> list[Verdict]:
         return verdicts(self)
+
+    @property
+    def sampling_pass_rate(self) -> float:
+        """Share of drawn patients that passed the similarity filter (while sampling, if it ran
+        then; else on the evaluated cohort)."""
+        if self.filtered_while_sampling is None:
+            return self.similarity.pass_rate
+        drawn, removed = self.filtered_while_sampling
+        return 1.0 - removed / drawn if drawn else 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -143,6 +156,15 @@ class Evaluation:
                 "dcr_artificial_quantiles": _quantiles(self.dcr_artificial),
                 "dcr_holdout_quantiles": _quantiles(self.dcr_holdout),
                 "similarity_filter": self.similarity.to_dict(),
+                "similarity_filter_while_sampling": (
+                    None
+                    if self.filtered_while_sampling is None
+                    else {
+                        "drawn": self.filtered_while_sampling[0],
+                        "removed": self.filtered_while_sampling[1],
+                        "pass_rate": self.sampling_pass_rate,
+                    }
+                ),
                 "attacks": self.attacks.to_dict() if self.attacks else None,
             },
             "utility": self.utility.to_dict() if self.utility else None,
@@ -184,6 +206,10 @@ def evaluate(
     `fit_and_sample(real, n, seed)` refits the generator on few patients for the small-cohort
     augmentation study; without it that study is skipped (an external tool's cohort)."""
     settings = settings or EvaluationSettings()
+    if len(artificial) == 0:
+        raise JumeauError("the artificial cohort is empty: there is nothing to evaluate")
+    if len(train) < 2 or len(holdout) < 2:
+        raise JumeauError("the evaluation needs at least two training and two holdout patients")
     seed = settings.seed
     say = progress or (lambda _text: None)
     timings: dict[str, float] = {}
@@ -250,7 +276,7 @@ def evaluate(
         dcr_share=dcr.share_closer_to_train,
         ceiling_dcr_share=ceiling_dcr.share_closer_to_train,
         exact_copies=dcr.exact_copies,
-        dcr_artificial=dcr.to_train,
+        dcr_artificial=dcr.to_all_train,
         dcr_holdout=dcr.holdout_to_train,
         similarity=similarity,
         attacks=attacks,
@@ -296,18 +322,29 @@ def verdicts(result: Evaluation) -> list[Verdict]:
         ),
         _privacy_verdict(result),
         _near_copy_verdict(result),
-        Verdict(
-            "similarity filter",
-            f"{result.similarity.pass_rate:.2%} passed",
-            f"≥ {FILTER_PASS_MIN:.0%}",
-            result.similarity.pass_rate >= FILTER_PASS_MIN,
-            f"{result.similarity.n_removed} artificial patient(s) were closer to a training "
-            "patient than real outsiders come, and were removed.",
-        ),
+        _filter_verdict(result),
     ]
     lines.extend(_attack_verdicts(result.attacks))
     lines.append(_utility_verdict(result.utility))
     return lines
+
+
+def _filter_verdict(result: Evaluation) -> Verdict:
+    rate = result.sampling_pass_rate
+    if result.filtered_while_sampling is None:
+        removed, drawn = result.similarity.n_removed, result.similarity.n_input
+        what = "would be removed before sharing"
+    else:
+        drawn, removed = result.filtered_while_sampling
+        what = "were removed while sampling and replaced"
+    return Verdict(
+        "similarity filter",
+        f"{rate:.2%} passed ({removed} of {drawn} drawn)",
+        f"≥ {FILTER_PASS_MIN:.0%}",
+        rate >= FILTER_PASS_MIN,
+        f"{removed} artificial patient(s) were closer to a training patient than real outsiders "
+        f"come, and {what}.",
+    )
 
 
 def _privacy_verdict(result: Evaluation) -> Verdict:

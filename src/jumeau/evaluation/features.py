@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from jumeau.data.cohort import Cohort
 from jumeau.data.schema import CATEGORY_KINDS, Schema
@@ -35,3 +36,11 @@ def feature_matrix(frame: pd.DataFrame, schema: Schema, columns: list[str]) -> n
         else:
             features.append(numeric_values(frame[name], column.kind))
     return np.column_stack(features) if features else np.zeros((len(frame), 0))
+
+
+def one_thread() -> threadpool_limits:
+    """Run scikit-learn's gradient boosting on one OpenMP thread. Its OpenMP workers spin while
+    waiting: on a machine whose cores are busy with other work, two of them fighting over two
+    cores made one detection fit take minutes instead of half a second. Small cohorts gain
+    little from threads anyway."""
+    return threadpool_limits(limits=1, user_api="openmp")

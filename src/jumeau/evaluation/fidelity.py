@@ -14,7 +14,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from jumeau.data.cohort import Cohort
 from jumeau.data.schema import CATEGORY_KINDS
-from jumeau.evaluation.features import category_codes, feature_matrix, shared_columns
+from jumeau.evaluation.features import category_codes, feature_matrix, one_thread, shared_columns
 from jumeau.generators.encoding import numeric_values
 
 BINS_FOR_MIXED_PAIRS = 5
@@ -83,13 +83,16 @@ def detection_auc(real: Cohort, artificial: Cohort, *, folds: int = 5, seed: int
     categorical = [real.schema.columns[c].kind in CATEGORY_KINDS for c in columns]
     predictions = np.zeros(len(y))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for train_rows, test_rows in splitter.split(x, y):
-        classifier = HistGradientBoostingClassifier(
-            categorical_features=np.array(categorical, dtype=bool) if any(categorical) else None,
-            random_state=seed,
-        )
-        classifier.fit(x[train_rows], y[train_rows])
-        predictions[test_rows] = classifier.predict_proba(x[test_rows])[:, 1]
+    with one_thread():
+        for train_rows, test_rows in splitter.split(x, y):
+            classifier = HistGradientBoostingClassifier(
+                categorical_features=np.array(categorical, dtype=bool)
+                if any(categorical)
+                else None,
+                random_state=seed,
+            )
+            classifier.fit(x[train_rows], y[train_rows])
+            predictions[test_rows] = classifier.predict_proba(x[test_rows])[:, 1]
     return float(roc_auc_score(y, predictions))
 
 

@@ -24,8 +24,10 @@ class DistanceToClosestRecord:
     """DCRs of artificial patients to the training and holdout patients, and what follows."""
 
     to_train: np.ndarray  # per artificial patient: distance to the closest training patient
+    # of a training subsample as large as the holdout (what the DCR share compares)
     to_holdout: np.ndarray  # ... to the closest holdout patient (same number of patients)
     holdout_to_train: np.ndarray  # per holdout patient: distance to the closest training one
+    to_all_train: np.ndarray  # per artificial patient: distance to the closest of *all* training
 
     @property
     def share_closer_to_train(self) -> float:
@@ -36,8 +38,9 @@ class DistanceToClosestRecord:
 
     @property
     def exact_copies(self) -> int:
-        """Artificial patients identical to a training patient on every modelled column."""
-        return int((self.to_train == 0).sum())
+        """Artificial patients identical to a training patient (any of them) on every modelled
+        column."""
+        return int((self.to_all_train == 0).sum())
 
 
 class GowerSpace:
@@ -75,12 +78,17 @@ def distance_to_closest_record(
     space = GowerSpace(train, artificial)
     x_train, x_holdout, x_art = space.train, space.features(holdout), space.features(artificial)
     size = min(len(x_train), len(x_holdout))
-    train_part = x_train[rng.choice(len(x_train), size, replace=False)]
+    subsample = rng.choice(len(x_train), size, replace=False)
     holdout_part = x_holdout[rng.choice(len(x_holdout), size, replace=False)]
+    to_all_train = space.closest(x_art, x_train)
+    # with no subsampling the two are the same distances (the subsample is a permutation)
+    full = size == len(x_train)
+    to_train = to_all_train if full else space.closest(x_art, x_train[subsample])
     return DistanceToClosestRecord(
-        to_train=space.closest(x_art, train_part),
+        to_train=to_train,
         to_holdout=space.closest(x_art, holdout_part),
         holdout_to_train=space.closest(x_holdout, x_train),
+        to_all_train=to_all_train,
     )
 
 

@@ -30,7 +30,7 @@ from sklearn.preprocessing import StandardScaler
 from jumeau.data.cohort import Cohort
 from jumeau.data.schema import CATEGORY_KINDS, Role, Schema
 from jumeau.errors import JumeauError
-from jumeau.evaluation.features import category_codes
+from jumeau.evaluation.features import category_codes, one_thread
 from jumeau.generators.encoding import numeric_values
 
 TaskKind = Literal["classification", "regression", "survival"]
@@ -112,7 +112,7 @@ def score_training(
     """Fit every model of the task on `training`, score on `holdout`."""
     result = UtilityScores(n_train=len(training))
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), one_thread():
             warnings.simplefilter("ignore")  # convergence chatter of small, imbalanced fits
             if task.kind == "survival":
                 result.scores = _survival_scores(task, training, holdout, schema)

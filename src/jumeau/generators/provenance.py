@@ -18,7 +18,14 @@ if TYPE_CHECKING:
     from jumeau.generators.base import Generator
 
 
-def provenance(generator: Generator, *, model_file: Path | None = None) -> dict[str, Any]:
+def provenance(
+    generator: Generator,
+    *,
+    model_file: Path | None = None,
+    sampling: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """`sampling` describes a cohort drawn in several calls (e.g. topped up after filtering);
+    by default the generator's last sampling call is recorded."""
     record: dict[str, Any] = {
         "model": generator.name,
         "config": generator.get_params(),
@@ -26,17 +33,25 @@ def provenance(generator: Generator, *, model_file: Path | None = None) -> dict[
         "training_data": {"rows": generator.training_rows_, "sha256": generator.training_sha256_},
         "versions": versions(),
     }
-    if hasattr(generator, "last_sampling_"):
+    if sampling is not None:
+        record["sampling"] = sampling
+    elif hasattr(generator, "last_sampling_"):
         record["sampling"] = generator.last_sampling_.as_dict()
     if model_file is not None:
         record["model_file"] = {"path": str(model_file), "sha256": file_sha256(model_file)}
     return record
 
 
-def write_provenance(output: Path, generator: Generator, *, model_file: Path | None = None) -> Path:
+def write_provenance(
+    output: Path,
+    generator: Generator,
+    *,
+    model_file: Path | None = None,
+    sampling: dict[str, Any] | None = None,
+) -> Path:
     """Write `<output>.provenance.json` beside an artificial cohort (atomically)."""
     path = output.with_name(output.name + ".provenance.json")
-    text = json.dumps(provenance(generator, model_file=model_file), indent=2)
+    text = json.dumps(provenance(generator, model_file=model_file, sampling=sampling), indent=2)
     return write_text_atomically(path, text)
 
 

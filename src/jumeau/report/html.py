@@ -111,7 +111,8 @@ def _attack_table(result: Evaluation) -> str:
     return (
         "<table><tr><th>attack</th><th>what</th><th>risk [95% CI]</th><th>success on training"
         "</th><th>on holdout (control)</th><th>random guess</th></tr>" + "".join(rows) + "</table>"
-        f"<p class='muted'>anonymeter, {settings['n_attacks']} attacks each; quasi-identifiers: "
+        f"<p class='muted'>anonymeter: {settings['n_attacks_singling_out']} singling-out queries, "
+        f"{settings['n_attacks']} linkability and inference attacks; quasi-identifiers: "
         f"{_e(', '.join(settings['quasi_identifiers']) or 'none recognised')}. The risk is the "
         "attacker's success on training patients beyond their success on unseen (holdout) "
         "patients.</p>"
