@@ -10,8 +10,8 @@ little Gaussian noise (sd 0.05). Only the time is measured: the sampler's arithm
 depend on where the codes came from. Each cell: seconds to draw ``--n`` latent codes (the HMC
 alone, then with decoding and rule checks), mean ± sd over ``--repeats``.
 
-    python benchmarks/sampler_scaling.py                 # N = 400 (as fitted), 1,000, 4,000, 10,000
-    python benchmarks/sampler_scaling.py --quick         # N = 400 and 1,000, 500 codes
+    python benchmarks/sampler_scaling.py                 # N = 686 (as fitted), 1,000, 4,000, 10,000
+    python benchmarks/sampler_scaling.py --quick         # N = 686 and 1,000, 500 codes
 """
 
 from __future__ import annotations

@@ -77,11 +77,12 @@ def kinetic_gradient(
 class SamplingMetric:
     """log det G⁻¹(z) and its gradient in closed form, for the geometry-aware sampler.
 
-    ∂/∂z log det G⁻¹ = Σᵢ tr(G⁻¹(z)⁻¹ Mᵢ) ∂wᵢ/∂z with ∂wᵢ/∂z = −2 wᵢ (z − cᵢ)/T². Written out,
-    every sum over patients is a dense matrix product ([B, N] × [N, d²]) that BLAS runs fast;
-    autograd through the same expression costs several times more. Past `dense_limit` training
+    ∂/∂z log det G⁻¹ = Σᵢ tr(G Mᵢ) ∂wᵢ/∂z with G = (G⁻¹)⁻¹ and ∂wᵢ/∂z = −2 wᵢ (z − cᵢ)/T².
+    Written out, every sum over patients is a dense matrix product that BLAS runs fast (autograd
+    through the same expression costs several times more); the symmetric d × d matrices are
+    stored by their upper triangle, which halves those products. Past `dense_limit` training
     patients only the `k` nearest centroids enter (the others weigh exp(−d²/T²) ≈ 0), so memory
-    and time stay bounded for N in the tens of thousands.
+    stays bounded for N in the tens of thousands.
     """
 
     def __init__(
@@ -93,41 +94,61 @@ class SamplingMetric:
         k: int,
         dense_limit: int = 4096,
     ) -> None:
+        d = centroids.shape[-1]
+        self.rows, self.cols = torch.triu_indices(d, d)
         self.centroids = centroids
-        self.matrices = matrices
-        self.flat = matrices.reshape(len(matrices), -1)
+        self.centroid_norms = centroids.pow(2).sum(-1)
+        self.upper = matrices[:, self.rows, self.cols].contiguous()  # [N, d(d+1)/2]
+        self.upper_t = self.upper.T.contiguous()
+        # tr(G M) = Σ over the upper triangle of G·M, off-diagonal terms counted twice
+        self.twice_off_diagonal = torch.where(self.rows == self.cols, 1.0, 2.0).to(centroids.dtype)
         self.temperature = temperature
         self.lam = lam
         self.k = min(k, len(centroids))
         self.dense = len(centroids) <= dense_limit
 
+    def _squared_distances(self, z: Tensor) -> Tensor:
+        """‖z − cᵢ‖² as ‖z‖² + ‖cᵢ‖² − 2 z·cᵢ: one matrix product (several times faster than
+        cdist here); clamped at 0 against rounding."""
+        cross = z @ self.centroids.T
+        squared = z.pow(2).sum(-1, keepdim=True) + self.centroid_norms - 2.0 * cross
+        return squared.clamp_min(0.0)
+
+    def _symmetric(self, upper: Tensor, d: int) -> Tensor:
+        full = torch.zeros(len(upper), d, d, dtype=torch.float64)
+        full[:, self.rows, self.cols] = upper.double()
+        full[:, self.cols, self.rows] = upper.double()
+        return full
+
     def log_det_and_gradient(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """log det G⁻¹(z) [B] and its gradient [B, d]."""
         d = z.shape[-1]
         scale = 1.0 / self.temperature**2
+        squared_all = self._squared_distances(z)
         if self.dense:
             differences = None
-            squared = torch.cdist(z, self.centroids).pow(2)
-            weights = torch.exp(-squared * scale)  # [B, N]
-            inverse = (weights @ self.flat).reshape(-1, d, d)
+            weights = torch.exp(-squared_all * scale)  # [B, N]
+            inverse_upper = weights @ self.upper
         else:
-            squared, index = torch.topk(
-                torch.cdist(z, self.centroids).pow(2), self.k, dim=-1, largest=False
-            )
+            squared, index = torch.topk(squared_all, self.k, dim=-1, largest=False)
             weights = torch.exp(-squared * scale)  # [B, k]
-            chosen = self.flat[index]  # [B, k, d²]
-            inverse = torch.einsum("bk,bkf->bf", weights, chosen).reshape(-1, d, d)
+            chosen = self.upper[index]  # [B, k, d(d+1)/2]
+            inverse_upper = torch.einsum("bk,bkf->bf", weights, chosen)
             differences = z[:, None, :] - self.centroids[index]  # [B, k, d]
         # The d × d algebra runs in float64: M's eigenvalues span up to 1e8 against λ.
-        inverse = inverse.double() + self.lam * torch.eye(d, dtype=torch.float64)
+        inverse = self._symmetric(inverse_upper, d) + self.lam * torch.eye(d, dtype=torch.float64)
         factor, _ = torch.linalg.cholesky_ex(inverse)
         diagonal = torch.diagonal(factor, dim1=-2, dim2=-1).clamp_min(1e-12)
         value = 2.0 * torch.log(diagonal).sum(-1)
-        metric = torch.cholesky_inverse(factor).to(z.dtype).reshape(len(z), -1)  # G(z)
+        # G = L⁻ᵀ L⁻¹ from the Cholesky factor (faster than cholesky_inverse for small d)
+        eye = torch.eye(d, dtype=torch.float64).expand(len(z), d, d)
+        factor_inverse = torch.linalg.solve_triangular(factor, eye, upper=False)
+        metric = factor_inverse.transpose(-1, -2) @ factor_inverse
+        metric_upper = metric[:, self.rows, self.cols].to(z.dtype) * self.twice_off_diagonal
         if differences is None:
-            coefficient = (metric @ self.flat.T) * weights  # tr(G Mᵢ) wᵢ: [B, N]
+            coefficient = (metric_upper @ self.upper_t) * weights  # tr(G Mᵢ) wᵢ: [B, N]
             pulled = coefficient.sum(-1, keepdim=True) * z - coefficient @ self.centroids
         else:
-            coefficient = torch.einsum("bf,bkf->bk", metric, chosen) * weights
+            coefficient = torch.einsum("bf,bkf->bk", metric_upper, chosen) * weights
             pulled = torch.einsum("bk,bkd->bd", coefficient, differences)
         return value.to(z.dtype), -2.0 * scale * pulled
