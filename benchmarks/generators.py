@@ -58,6 +58,7 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from jumeau.data.cohort import Cohort
+from jumeau.data.loading import write_text_atomically
 from jumeau.data.schema import CATEGORY_KINDS, ColumnKind
 from jumeau.datasets import load
 from jumeau.evaluation import (
@@ -801,9 +802,7 @@ def write_json(run: Run, path: Path, finished: bool) -> None:
         "footnotes": notes,
         "measurements": [asdict(m) | {"failed": m.failed} for m in run.measurements],
     }
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-    temporary.replace(path)
+    write_text_atomically(path, json.dumps(payload, indent=2, default=str) + "\n")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

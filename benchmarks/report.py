@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import sys
@@ -61,6 +60,7 @@ from jumeau.generators.persistence import versions
 from jumeau.generators.provenance import write_provenance
 from jumeau.generators.registry import available_generators, make_generator
 from jumeau.report import report_meta, write_report
+from jumeau.report.html import json_safe
 from jumeau.workflow import HOLDOUT_SHARE, filtered_sample, split_cohort
 
 DEFAULT_DATASETS = ("breast_cancer", "gbsg2", "lung")
@@ -252,27 +252,12 @@ def _steps(
         )
         write_report(evaluation, train, artificial, folder, meta)
         timings[RENDER] = time.perf_counter() - start
-    record.evaluation = _finite(evaluation.to_dict())
+    record.evaluation = json_safe(evaluation.to_dict())
 
 
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
-
-
-def _finite(value: Any) -> Any:
-    """Plain JSON values: numpy scalars as Python numbers, NaN and infinities as None."""
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_finite(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 # ---------------------------------------------------------------------- tables
@@ -550,11 +535,7 @@ def write_json(
         "total_seconds": time.perf_counter() - clock.started,
         "records": [r.to_dict() for r in records],
     }
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_text(
-        json.dumps(_finite(payload), indent=2, allow_nan=False) + "\n", encoding="utf-8"
-    )
-    temporary.replace(path)
+    write_text_atomically(path, json.dumps(json_safe(payload), indent=2, allow_nan=False) + "\n")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

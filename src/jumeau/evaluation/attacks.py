@@ -102,12 +102,16 @@ def run_attacks(
             'the privacy attacks need anonymeter: pip install "jumeau[privacy]"'
         ) from exc
     columns = shared_columns(train, artificial)
-    known = _chosen_columns(settings.quasi_identifiers, columns, "quasi-identifier")
-    if settings.quasi_identifiers is None:
-        known = quasi_identifiers(columns)
-    secrets = _chosen_columns(settings.secrets, columns, "secret")
-    if settings.secrets is None:
-        secrets = default_secrets(train, columns)
+    known = (
+        quasi_identifiers(columns)
+        if settings.quasi_identifiers is None
+        else _checked_columns(settings.quasi_identifiers, columns, "quasi-identifier")
+    )
+    secrets = (
+        default_secrets(train, columns)
+        if settings.secrets is None
+        else _checked_columns(settings.secrets, columns, "secret")
+    )
     ori, syn, control = (_attack_frame(c, columns) for c in (train, artificial, holdout))
     # Linkability and inference attack distinct patients of each set: at most that many attacks.
     # Singling-out queries are built from the artificial cohort and are not so bounded.
@@ -183,9 +187,7 @@ def default_secrets(cohort: Cohort, columns: Sequence[str]) -> list[str]:
     return []
 
 
-def _chosen_columns(chosen: Sequence[str] | None, columns: Sequence[str], what: str) -> list[str]:
-    if chosen is None:
-        return []
+def _checked_columns(chosen: Sequence[str], columns: Sequence[str], what: str) -> list[str]:
     unknown = [c for c in chosen if c not in columns]
     if unknown:
         raise JumeauError(

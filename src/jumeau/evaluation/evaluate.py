@@ -26,8 +26,12 @@ from jumeau.errors import JumeauError
 from jumeau.evaluation.attacks import AttackReport, AttackSettings, run_attacks
 from jumeau.evaluation.fidelity import column_shapes, detection_auc, pair_trends
 from jumeau.evaluation.privacy import distance_to_closest_record
-from jumeau.evaluation.similarity import DEFAULT_PERCENTILE, SimilarityFilter, filter_close
-from jumeau.evaluation.summary import train_holdout_split
+from jumeau.evaluation.similarity import (
+    DEFAULT_PERCENTILE,
+    SimilarityFilter,
+    filter_by_distances,
+)
+from jumeau.evaluation.summary import ceiling_distance_to_closest_record
 from jumeau.evaluation.utility import (
     AUGMENTATION_FACTORS,
     SMALL_COHORT_SIZES,
@@ -227,11 +231,15 @@ def evaluate(
     dcr = timed(
         "distances", lambda: distance_to_closest_record(train, holdout, artificial, seed=seed)
     )
-    half_a, half_b = train_holdout_split(holdout, share=0.5, seed=seed)
-    ceiling_dcr = distance_to_closest_record(train, half_b, half_a, seed=seed)
+    ceiling_dcr = ceiling_distance_to_closest_record(train, holdout, seed=seed)
     similarity = timed(
-        "similarity filter",
-        lambda: filter_close(artificial, train, holdout, percentile=settings.filter_percentile),
+        "similarity filter",  # from the distances just computed: nothing is measured twice
+        lambda: filter_by_distances(
+            artificial,
+            dcr.to_all_train,
+            dcr.holdout_to_train,
+            percentile=settings.filter_percentile,
+        ),
     )
     attacks = None
     if settings.run_attacks:

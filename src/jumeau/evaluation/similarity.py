@@ -58,14 +58,28 @@ def filter_close(
 ) -> SimilarityFilter:
     """Remove artificial patients closer to a training patient than the `percentile`-th
     percentile of the holdout patients' distances to the training set (Gower DCR)."""
-    if not 0.0 <= percentile <= 100.0:
-        raise JumeauError(f"percentile must be between 0 and 100, not {percentile}")
     if len(holdout) == 0:
         raise JumeauError("the similarity filter needs holdout patients to set its threshold")
     space = GowerSpace(train, artificial)
     holdout_dcr = space.closest(space.features(holdout), space.train)
-    threshold = float(np.percentile(holdout_dcr, percentile))
     to_train = space.closest(space.features(artificial), space.train)
+    return filter_by_distances(artificial, to_train, holdout_dcr, percentile=percentile)
+
+
+def filter_by_distances(
+    artificial: Cohort,
+    to_train: np.ndarray,
+    holdout_to_train: np.ndarray,
+    *,
+    percentile: float = DEFAULT_PERCENTILE,
+) -> SimilarityFilter:
+    """`filter_close` from distances already measured: each artificial patient's and each
+    holdout patient's Gower distance to the closest of all training patients."""
+    if not 0.0 <= percentile <= 100.0:
+        raise JumeauError(f"percentile must be between 0 and 100, not {percentile}")
+    if len(holdout_to_train) == 0:
+        raise JumeauError("the similarity filter needs holdout patients to set its threshold")
+    threshold = float(np.percentile(holdout_to_train, percentile))
     copies = to_train == 0.0
     removed = copies | (to_train < threshold)
     kept = Cohort(

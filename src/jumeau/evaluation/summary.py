@@ -9,7 +9,7 @@ import numpy as np
 
 from jumeau.data.cohort import Cohort
 from jumeau.evaluation.fidelity import column_shapes, detection_auc, pair_trends
-from jumeau.evaluation.privacy import distance_to_closest_record
+from jumeau.evaluation.privacy import DistanceToClosestRecord, distance_to_closest_record
 
 
 def train_holdout_split(
@@ -21,6 +21,15 @@ def train_holdout_split(
     return cohort.subset(order[n_holdout:]), cohort.subset(order[:n_holdout])
 
 
+def ceiling_distance_to_closest_record(
+    train: Cohort, holdout: Cohort, *, seed: int = 0
+) -> DistanceToClosestRecord:
+    """The DCRs an independent real sample reaches: the holdout split in two, one half playing
+    the artificial cohort and the other the holdout (its DCR share is ≈ 0.5)."""
+    half_a, half_b = train_holdout_split(holdout, share=0.5, seed=seed)
+    return distance_to_closest_record(train, half_b, half_a, seed=seed)
+
+
 def summarise(
     train: Cohort, holdout: Cohort, artificial: Cohort, *, seed: int = 0
 ) -> dict[str, Any]:
@@ -29,8 +38,7 @@ def summarise(
     For the ceiling's DCR share the holdout is split in two: one half plays the artificial cohort,
     the other the holdout — an independent real sample scores ≈ 0.5.
     """
-    half_a, half_b = train_holdout_split(holdout, share=0.5, seed=seed)
-    ceiling_dcr = distance_to_closest_record(train, half_b, half_a, seed=seed)
+    ceiling_dcr = ceiling_distance_to_closest_record(train, holdout, seed=seed)
     dcr = distance_to_closest_record(train, holdout, artificial, seed=seed)
     return {
         "artificial": _scores(train, artificial, dcr.share_closer_to_train, dcr.exact_copies, seed),

@@ -237,8 +237,7 @@ def _survival_scores(
 
     assert task.time is not None
     x_train, x_test = _aligned(training, holdout, schema, task.features)
-    medians = np.nanmedian(np.where(np.isnan(x_train), np.nan, x_train), axis=0)
-    medians = np.nan_to_num(medians)
+    medians = np.nan_to_num(np.nanmedian(x_train, axis=0))  # an all-missing column: 0
     x_train = np.where(np.isnan(x_train), medians, x_train)
     x_test = np.where(np.isnan(x_test), medians, x_test)
     spread = x_train.std(0)
@@ -266,9 +265,8 @@ def _event_indicator(frame: pd.DataFrame, schema: Schema, event: str) -> np.ndar
     (0/1, no/yes, alive/dead as written in the data dictionary)."""
     levels = list(schema.columns[event].categories or [])
     if levels:
-        codes = category_codes(frame[event], levels).astype(float)
-        codes[codes < 0] = np.nan
-        return (codes == len(levels) - 1).astype(float) + np.where(np.isnan(codes), np.nan, 0.0)
+        codes = category_codes(frame[event], levels)
+        return np.where(codes < 0, np.nan, (codes == len(levels) - 1).astype(float))
     return numeric_values(frame[event], schema.columns[event].kind)
 
 

@@ -16,6 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from jumeau.data.cohort import Cohort
 from jumeau.data.loading import write_text_atomically
 from jumeau.evaluation.evaluate import Evaluation, Verdict
@@ -244,7 +246,7 @@ def write_report(
     """Write report.html and report.json into `directory` (atomically: no half-written file)."""
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
-    payload = _finite({"meta": meta, **result.to_dict()})
+    payload = json_safe({"meta": meta, **result.to_dict()})
     text = json.dumps(payload, indent=2, default=_jsonable, allow_nan=False)
     json_path = write_text_atomically(folder / "report.json", text + "\n")
     html = render_html(result, real, artificial, meta)
@@ -252,13 +254,16 @@ def write_report(
     return html_path, json_path
 
 
-def _finite(value: Any) -> Any:
-    """NaN and infinities become null: strict JSON, readable by any tool."""
+def json_safe(value: Any) -> Any:
+    """Plain JSON values: numpy arrays and scalars as Python ones, NaN and infinities as null
+    (strict JSON, readable by any tool)."""
     if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None

@@ -173,22 +173,18 @@ def distance_histograms(result: Evaluation) -> bytes:
     finite = values[np.isfinite(values)]
     high = float(np.percentile(finite, 99)) if finite.size else 1.0
     bins = np.linspace(0, max(high, 1e-6), 40).tolist()
-    axis.hist(
-        np.clip(result.dcr_artificial, 0, high),
-        bins=bins,
-        density=True,
-        alpha=0.55,
-        color=ARTIFICIAL,
-        label="artificial → closest training patient",
-    )
-    axis.hist(
-        np.clip(result.dcr_holdout, 0, high),
-        bins=bins,
-        density=True,
-        alpha=0.55,
-        color=HOLDOUT,
-        label="real holdout → closest training patient",
-    )
+    for distances, colour, who in (
+        (result.dcr_artificial, ARTIFICIAL, "artificial"),
+        (result.dcr_holdout, HOLDOUT, "real holdout"),
+    ):
+        axis.hist(
+            np.clip(distances, 0, high),
+            bins=bins,
+            density=True,
+            alpha=0.55,
+            color=colour,
+            label=f"{who} → closest training patient",
+        )
     axis.axvline(result.similarity.threshold, color="black", linestyle="--", linewidth=1)
     axis.set_xlabel("Gower distance to the closest training patient")
     axis.legend(fontsize=8)
