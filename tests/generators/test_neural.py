@@ -309,6 +309,80 @@ def test_rhvae_geometry_codes_stay_near_the_training_codes(
     assert distances["geometry"] < 0.75 * distances["prior"]
 
 
+@pytest.mark.parametrize(("n", "draws", "thinning"), [(7, 4, 2), (9, 1, 1), (5, 8, 3)])
+def test_rhvae_geometry_sampler_returns_exactly_n_codes_for_any_draws_per_chain(
+    n: int, draws: int, thinning: int, fitted: dict[tuple[str, str], VAE]
+) -> None:
+    model = fitted["rhvae", "lung"]
+    assert isinstance(model, RHVAE)
+    original = model.config
+    model.config = original.model_copy(update={"mcmc_draws": draws, "mcmc_thinning": thinning})
+    try:
+        codes = model._geometry_samples(n, torch.Generator().manual_seed(0))
+        again = model._geometry_samples(n, torch.Generator().manual_seed(0))
+    finally:
+        model.config = original
+    assert codes.shape == (n, model.latent_dim_)
+    assert torch.isfinite(codes).all()
+    assert torch.equal(codes, again)  # seeded
+    assert len(torch.unique(codes, dim=0)) > 1
+
+
+def test_rhvae_draws_from_one_chain_are_not_copies_of_each_other(
+    fitted: dict[tuple[str, str], VAE],
+) -> None:
+    """With 4 draws per chain, the codes of one chain are 4 different points (the chain moved)."""
+    model = fitted["rhvae", "lung"]
+    assert isinstance(model, RHVAE)
+    codes = model._geometry_samples(400, torch.Generator().manual_seed(1))
+    assert model.config.mcmc_draws > 1
+    assert len(torch.unique(codes, dim=0)) > 0.8 * len(codes)
+
+
+def test_rhvae_sampler_with_neighbourhoods_matches_the_dense_one_in_distribution(
+    fitted: dict[tuple[str, str], VAE], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the dense limit each chain keeps its nearest codes for a trajectory; with enough of
+    them the sampled codes look like the dense sampler's (same mean distance to the data)."""
+    import jumeau.generators.rhvae.metric as metric_module
+
+    model = fitted["rhvae", "lung"]
+    assert isinstance(model, RHVAE)
+
+    def nearest_distance(codes: torch.Tensor) -> float:
+        return float(torch.cdist(codes, model.centroids_).min(-1).values.mean())
+
+    dense = model._geometry_samples(600, torch.Generator().manual_seed(2))
+    calls = []
+    original_init = metric_module.SamplingMetric.__init__
+
+    def sparse_init(self: SamplingMetric, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs | {"dense_limit": 0})
+        calls.append(self)
+
+    monkeypatch.setattr(metric_module.SamplingMetric, "__init__", sparse_init)
+    sparse = model._geometry_samples(600, torch.Generator().manual_seed(2))
+    assert calls and not calls[0].dense
+    assert torch.isfinite(sparse).all()
+    assert nearest_distance(sparse) == pytest.approx(nearest_distance(dense), rel=0.25)
+
+
+def test_sampling_metric_neighbourhood_holds_the_k_nearest_codes() -> None:
+    z, centroids, matrices = _metric_example(n=30, batch=6)
+    metric = SamplingMetric(centroids, matrices, 1.5, 0.01, k=5, dense_limit=0)
+    around = metric.neighbourhood(z, chunk=4)  # chunks smaller than the batch
+    assert around is not None
+    assert around.centroids.shape == (6, 5, 3)
+    expected = torch.cdist(z, centroids).topk(5, largest=False).indices
+    for row in range(6):
+        assert torch.equal(around.centroids[row], centroids[expected[row]])
+    # a neighbourhood given explicitly is used as is: the same value as one found on the fly
+    assert torch.allclose(
+        metric.log_det_and_gradient(z, around)[0], metric.log_det_and_gradient(z)[0]
+    )
+    assert SamplingMetric(centroids, matrices, 1.5, 0.01, k=5).neighbourhood(z) is None
+
+
 @pytest.mark.parametrize("sampler", ["hmc", "Prior", "GEOMETRY", 3])
 def test_invalid_sampler_name_raises(sampler: Any, fitted: dict[tuple[str, str], VAE]) -> None:
     model = fitted["rhvae", "lung"]

@@ -260,7 +260,7 @@ def test_missing_file_raises_model_file_error(tmp_path: Path) -> None:
 def test_messages_say_what_is_wrong(model_file: Path, tmp_path: Path) -> None:
     cases = {
         "format version 999": "format 999",
-        "foreign safetensors": "not a jumeau model",
+        "foreign safetensors": "not a jumeau-model file",
         "empty": "too short",
         "truncated": "corrupted or truncated",
         "damaged JSON header": "damaged",

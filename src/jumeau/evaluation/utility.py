@@ -247,20 +247,20 @@ def _survival_scores(
     frame = pd.DataFrame((x_train[:, usable] - mean) / scale, columns=names)
     time_kind = schema.columns[task.time].kind
     frame["duration"] = numeric_values(training[task.time], time_kind)
-    frame["event"] = _event_indicator(training, schema, task.target)
+    frame["event"] = event_indicator(training, schema, task.target)
     frame = frame.dropna()
     frame = frame[frame["duration"] > 0]
     model = CoxPHFitter(penalizer=COX_PENALIZER).fit(frame, "duration", "event")
     test = pd.DataFrame((x_test[:, usable] - mean) / scale, columns=names)
     durations = numeric_values(holdout[task.time], time_kind)
-    events = _event_indicator(holdout, schema, task.target)
+    events = event_indicator(holdout, schema, task.target)
     keep = ~np.isnan(durations) & ~np.isnan(events)
     risk = np.asarray(model.predict_partial_hazard(test)).ravel()
     index = concordance_index(durations[keep], -risk[keep], events[keep])
     return {"c_index": {"cox": float(index)}}
 
 
-def _event_indicator(frame: pd.DataFrame, schema: Schema, event: str) -> np.ndarray:
+def event_indicator(frame: pd.DataFrame, schema: Schema, event: str) -> np.ndarray:
     """1 for the event, 0 for censoring: the *last* level of a binary category is the event
     (0/1, no/yes, alive/dead as written in the data dictionary)."""
     levels = list(schema.columns[event].categories or [])

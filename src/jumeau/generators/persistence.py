@@ -50,19 +50,23 @@ def save_generator(generator: Generator, path: Path) -> Path:
         "versions": versions(),
         "weights_sha256": arrays_sha256(arrays),
     }
+    return write_model_file(path, arrays, header, FILE_FORMAT, FILE_FORMAT_VERSION)
+
+
+def write_model_file(
+    path: Path, arrays: dict[str, np.ndarray], header: dict[str, Any], kind: str, version: int
+) -> Path:
+    """safetensors arrays with the JSON header in the file's metadata, written atomically: an
+    interrupted save never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.partial")
     try:
         save_file(
-            arrays,
+            {k: np.ascontiguousarray(v) for k, v in arrays.items()},
             str(temporary),
-            metadata={
-                "format": FILE_FORMAT,
-                "format_version": str(FILE_FORMAT_VERSION),
-                "jumeau": json.dumps(header),
-            },
+            metadata={"format": kind, "format_version": str(version), "jumeau": json.dumps(header)},
         )
-        temporary.replace(path)  # atomic: an interrupted save never leaves half a model file
+        temporary.replace(path)
     finally:
         temporary.unlink(missing_ok=True)
     return path
@@ -76,7 +80,7 @@ def load_generator(path: str | Path) -> Generator:
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: model file not found")
-    header_text, arrays = _read(path)
+    header_text, arrays = read_model_file(path)
     try:
         header = json.loads(header_text)
         if not isinstance(header, dict):
@@ -108,7 +112,11 @@ def load_generator(path: str | Path) -> Generator:
     return generator
 
 
-def _read(path: Path) -> tuple[str, dict[str, np.ndarray]]:
+def read_model_file(
+    path: Path, kind: str = FILE_FORMAT, version: int = FILE_FORMAT_VERSION
+) -> tuple[str, dict[str, np.ndarray]]:
+    """The JSON header text and the arrays of a file written by `write_model_file`; a clear
+    `ModelFileError` for a truncated, corrupted or foreign file or another format version."""
     try:
         with path.open("rb") as handle:
             head = handle.read(8)
@@ -127,15 +135,15 @@ def _read(path: Path) -> tuple[str, dict[str, np.ndarray]]:
         raise ModelFileError(
             f"{path}: not a readable jumeau model file (corrupted or truncated: {str(exc)[:100]})"
         ) from None
-    if metadata.get("format") != FILE_FORMAT:
+    if metadata.get("format") != kind:
+        found = metadata.get("format")
+        what = f"a {found} file" if found else "a safetensors file"
+        raise ModelFileError(f"{path}: {what}, not a {kind} file")
+    written = metadata.get("format_version", "?")
+    if written != str(version):
         raise ModelFileError(
-            f"{path}: a safetensors file, but not a jumeau model (no jumeau header)"
-        )
-    version = metadata.get("format_version", "?")
-    if version != str(FILE_FORMAT_VERSION):
-        raise ModelFileError(
-            f"{path}: model file format {version}, this jumeau {jumeau.__version__} reads format "
-            f"{FILE_FORMAT_VERSION}; fit the model again with this version"
+            f"{path}: {kind} file format {written}, this jumeau {jumeau.__version__} reads format "
+            f"{version}; fit again with this version"
         )
     return metadata.get("jumeau", ""), arrays
 

@@ -39,7 +39,17 @@ class RHVAEConfig(VAEConfig):
         default="geometry",
         description="geometry: HMC on √det G⁻¹(z) started at training codes; prior: N(0, I).",
     )
-    mcmc_steps: int = Field(default=20, ge=1, le=1000)
+    mcmc_steps: int = Field(
+        default=20, ge=1, le=1000, description="HMC iterations before a chain's first draw."
+    )
+    mcmc_draws: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="Codes drawn from each chain, `mcmc_thinning` iterations apart: the burn-in "
+        "is shared by several patients (1 = one chain per patient, slowest).",
+    )
+    mcmc_thinning: int = Field(default=2, ge=1, le=100)
     mcmc_leapfrog: int = Field(default=8, ge=1, le=100)
     mcmc_step_size: float = Field(default=0.1, gt=0, le=5)
     mcmc_max_step: float = Field(default=0.5, gt=0, le=5, description="Cap of the adapted step.")
@@ -58,5 +68,8 @@ class RHVAEConfig(VAEConfig):
         "(improper) far from the data, where chains would drift; 0 gives the paper's density.",
     )
     nearest_centroids: int = Field(
-        default=32, ge=1, description="Centroids used to evaluate the metric (the rest weigh ~0)."
+        default=64,
+        ge=1,
+        description="Past 2,048 training patients, the codes nearest each chain that enter the "
+        "metric along a trajectory (the rest weigh ~0).",
     )

@@ -5,11 +5,14 @@ lower-triangular output of a metric network for patient i and cᵢ that patient'
 G⁻¹ is small (the space is "short") near the training codes and λI far from them.
 
 Evaluating it is O(N) in the number of training patients; at generation time it is written as dense
-matrix products, and past a few thousand patients only the k nearest centroids enter (the others
-weigh exp(−d²/T²) ≈ 0), which keeps sampling fast for N in the tens of thousands.
+matrix products, and past a couple of thousand patients each chain keeps the k codes nearest it for
+a whole trajectory (the others weigh exp(−d²/T²) ≈ 0), so sampling stays fast for N in the tens
+of thousands.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -74,15 +77,31 @@ def kinetic_gradient(
     return -pulled / temperature**2
 
 
+@dataclass(frozen=True)
+class Neighbourhood:
+    """The k codes nearest each chain, with their metric matrices (upper triangles), gathered
+    once and reused for a whole HMC trajectory: gathering and ranking N codes is the O(N) part,
+    and doing it once per trajectory rather than once per leapfrog step is what keeps sampling
+    from large cohorts fast."""
+
+    centroids: Tensor  # [B, k, d]
+    upper: Tensor  # [B, k, d(d+1)/2]
+
+
 class SamplingMetric:
     """log det G⁻¹(z) and its gradient in closed form, for the geometry-aware sampler.
 
     ∂/∂z log det G⁻¹ = Σᵢ tr(G Mᵢ) ∂wᵢ/∂z with G = (G⁻¹)⁻¹ and ∂wᵢ/∂z = −2 wᵢ (z − cᵢ)/T².
     Written out, every sum over patients is a dense matrix product that BLAS runs fast (autograd
     through the same expression costs several times more); the symmetric d × d matrices are
-    stored by their upper triangle, which halves those products. Past `dense_limit` training
-    patients only the `k` nearest centroids enter (the others weigh exp(−d²/T²) ≈ 0), so memory
-    stays bounded for N in the tens of thousands.
+    stored by their upper triangle, which halves those products.
+
+    Up to `dense_limit` training patients every code enters every evaluation. Past it, the sampler
+    asks for a `Neighbourhood` (the `k` nearest codes of each chain) at the start of each
+    trajectory and evaluates the metric on those only: the others weigh exp(−‖z − cᵢ‖²/T²) ≈ 0
+    along a trajectory of a few leapfrog steps, so the cost of an evaluation no longer grows with
+    N. The truncated density is used consistently for both ends of a trajectory (the Metropolis
+    test compares like with like).
     """
 
     def __init__(
@@ -92,10 +111,15 @@ class SamplingMetric:
         temperature: float,
         lam: float,
         k: int,
-        dense_limit: int = 4096,
+        dense_limit: int = 2048,
     ) -> None:
         d = centroids.shape[-1]
         self.rows, self.cols = torch.triu_indices(d, d)
+        # position in the upper triangle of every (row, col) of a full d × d matrix
+        position = torch.zeros(d, d, dtype=torch.long)
+        position[self.rows, self.cols] = torch.arange(len(self.rows))
+        position[self.cols, self.rows] = torch.arange(len(self.rows))
+        self.full_index = position.reshape(-1)
         self.centroids = centroids
         self.centroid_norms = centroids.pow(2).sum(-1)
         self.upper = matrices[:, self.rows, self.cols].contiguous()  # [N, d(d+1)/2]
@@ -114,29 +138,38 @@ class SamplingMetric:
         squared = z.pow(2).sum(-1, keepdim=True) + self.centroid_norms - 2.0 * cross
         return squared.clamp_min(0.0)
 
-    def _symmetric(self, upper: Tensor, d: int) -> Tensor:
-        full = torch.zeros(len(upper), d, d, dtype=torch.float64)
-        full[:, self.rows, self.cols] = upper.double()
-        full[:, self.cols, self.rows] = upper.double()
-        return full
+    def neighbourhood(self, z: Tensor, chunk: int = 1024) -> Neighbourhood | None:
+        """The k nearest codes of each row of z, or None when every code enters (small N).
+        Ranked by chunks of rows so that the B × N distance matrix is never held whole."""
+        if self.dense:
+            return None
+        index = torch.cat(
+            [
+                torch.topk(self._squared_distances(part), self.k, dim=-1, largest=False).indices
+                for part in z.split(chunk)
+            ]
+        )
+        return Neighbourhood(self.centroids[index], self.upper[index])
 
-    def log_det_and_gradient(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        """log det G⁻¹(z) [B] and its gradient [B, d]."""
+    def log_det_and_gradient(
+        self, z: Tensor, neighbourhood: Neighbourhood | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """log det G⁻¹(z) [B] and its gradient [B, d]; `neighbourhood` is required past
+        `dense_limit` patients (see `neighbourhood`)."""
         d = z.shape[-1]
         scale = 1.0 / self.temperature**2
-        squared_all = self._squared_distances(z)
-        if self.dense:
-            differences = None
-            weights = torch.exp(-squared_all * scale)  # [B, N]
+        if not self.dense and neighbourhood is None:
+            neighbourhood = self.neighbourhood(z)
+        if neighbourhood is None:
+            weights = torch.exp(-self._squared_distances(z) * scale)  # [B, N]
             inverse_upper = weights @ self.upper
         else:
-            squared, index = torch.topk(squared_all, self.k, dim=-1, largest=False)
-            weights = torch.exp(-squared * scale)  # [B, k]
-            chosen = self.upper[index]  # [B, k, d(d+1)/2]
-            inverse_upper = torch.einsum("bk,bkf->bf", weights, chosen)
-            differences = z[:, None, :] - self.centroids[index]  # [B, k, d]
+            differences = z[:, None, :] - neighbourhood.centroids  # [B, k, d]
+            weights = torch.exp(-differences.pow(2).sum(-1) * scale)  # [B, k]
+            inverse_upper = torch.einsum("bk,bkf->bf", weights, neighbourhood.upper)
         # The d × d algebra runs in float64: M's eigenvalues span up to 1e8 against λ.
-        inverse = self._symmetric(inverse_upper, d) + self.lam * torch.eye(d, dtype=torch.float64)
+        inverse = inverse_upper.double()[:, self.full_index].reshape(-1, d, d)
+        inverse = inverse + self.lam * torch.eye(d, dtype=torch.float64)
         factor, _ = torch.linalg.cholesky_ex(inverse)
         diagonal = torch.diagonal(factor, dim1=-2, dim2=-1).clamp_min(1e-12)
         value = 2.0 * torch.log(diagonal).sum(-1)
@@ -145,10 +178,10 @@ class SamplingMetric:
         factor_inverse = torch.linalg.solve_triangular(factor, eye, upper=False)
         metric = factor_inverse.transpose(-1, -2) @ factor_inverse
         metric_upper = metric[:, self.rows, self.cols].to(z.dtype) * self.twice_off_diagonal
-        if differences is None:
+        if neighbourhood is None:
             coefficient = (metric_upper @ self.upper_t) * weights  # tr(G Mᵢ) wᵢ: [B, N]
             pulled = coefficient.sum(-1, keepdim=True) * z - coefficient @ self.centroids
         else:
-            coefficient = torch.einsum("bf,bkf->bk", metric_upper, chosen) * weights
+            coefficient = torch.einsum("bf,bkf->bk", metric_upper, neighbourhood.upper) * weights
             pulled = torch.einsum("bk,bkd->bd", coefficient, differences)
         return value.to(z.dtype), -2.0 * scale * pulled
