@@ -70,6 +70,6 @@ class RHVAEConfig(VAEConfig):
     nearest_centroids: int = Field(
         default=64,
         ge=1,
-        description="Past 2,048 training patients, the codes nearest each chain that enter the "
+        description="Past 1,024 training patients, the codes nearest each chain that enter the "
         "metric along a trajectory (the rest weigh ~0).",
     )

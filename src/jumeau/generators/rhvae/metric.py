@@ -5,7 +5,7 @@ lower-triangular output of a metric network for patient i and cᵢ that patient'
 G⁻¹ is small (the space is "short") near the training codes and λI far from them.
 
 Evaluating it is O(N) in the number of training patients; at generation time it is written as dense
-matrix products, and past a couple of thousand patients each chain keeps the k codes nearest it for
+matrix products, and past a thousand patients each chain keeps the k codes nearest it for
 a whole trajectory (the others weigh exp(−d²/T²) ≈ 0), so sampling stays fast for N in the tens
 of thousands.
 """
@@ -111,7 +111,7 @@ class SamplingMetric:
         temperature: float,
         lam: float,
         k: int,
-        dense_limit: int = 2048,
+        dense_limit: int = 1024,
     ) -> None:
         d = centroids.shape[-1]
         self.rows, self.cols = torch.triu_indices(d, d)
