@@ -488,10 +488,13 @@ def demo(
 # ---------------------------------------------------------------------- prognostic scores
 def _training_cohort(data: Path, schema: Path | None, artificial: bool | None) -> Cohort:
     """The score's training patients; artificial when said so, or when jumeau's provenance
-    file lies beside them."""
-    cohort = load_cohort(data, schema)
+    file lies beside them. An artificial cohort is read against the real data's schema without
+    the identifier and excluded columns (which it never carries)."""
     if artificial is None:
         artificial = data.with_name(data.name + ".provenance.json").is_file()
+    if artificial and schema is not None:
+        return load_artificial(data, Schema.from_yaml(schema))
+    cohort = load_cohort(data, schema)
     return Cohort(
         cohort.data,
         cohort.schema,

@@ -142,3 +142,58 @@ def test_errors_are_one_line_with_exit_code_2(files: Path) -> None:
         "score", "validate", files / "nowhere.jumeau", files / "holdout.csv", "-o", files / "x"
     )
     assert missing.exit_code == 2 and "not found" in missing.output
+
+
+def test_artificial_cohort_without_excluded_columns_is_read_against_the_full_schema(
+    tmp_path: Path,
+) -> None:
+    """lung's schema excludes `inst`: the artificial file lacks it, the real file has it."""
+    (tmp_path / "lung.yaml").write_text(schema("lung").to_yaml(), encoding="utf-8")
+    real = load("lung").to_csv(tmp_path / "lung.csv")
+    assert (
+        _run(
+            "fit",
+            real,
+            "-s",
+            tmp_path / "lung.yaml",
+            "-m",
+            "copula",
+            "-o",
+            tmp_path / "c.jumeau",
+            "--quiet",
+        ).exit_code
+        == 0
+    )
+    assert (
+        _run("sample", tmp_path / "c.jumeau", "-n", "400", "-o", tmp_path / "art.csv").exit_code
+        == 0
+    )
+    assert "inst" not in pd.read_csv(tmp_path / "art.csv").columns
+    fitted = _run(
+        "score",
+        "fit",
+        tmp_path / "art.csv",
+        "-s",
+        tmp_path / "lung.yaml",
+        "--select",
+        "3",
+        "--model",
+        "reference",
+        "-o",
+        tmp_path / "s.jumeau",
+    )
+    assert fitted.exit_code == 0, fitted.output
+    validated = _run(
+        "score",
+        "validate",
+        tmp_path / "s.jumeau",
+        real,
+        "--bootstrap",
+        "5",
+        "-o",
+        tmp_path / "card",
+    )
+    assert validated.exit_code == 0, validated.output
+    card = json.loads((tmp_path / "card" / "card.json").read_text(encoding="utf-8"))
+    assert card["scores"][0]["training"]["artificial"] is True
+    assert card["scores"][0]["model"] == "cox"

@@ -55,7 +55,8 @@ def test_validation_on_real_holdout_has_sane_figures_and_intervals(
     assert auc.value > 0.9  # breast_cancer diagnosis is easy
     assert auc.low <= auc.value <= auc.high
     assert result.patients == len(holdout)
-    assert len(result.calibration_curve) == 10
+    assert len(result.calibration_curve) == min(10, len(holdout) // 20)
+    assert min(p["patients"] for p in result.calibration_curve) >= 20
     assert sum(p["patients"] for p in result.calibration_curve) == len(holdout)
     assert len(result.net_benefit["model"]) == len(THRESHOLDS)
     payload = result.to_dict()
@@ -84,3 +85,15 @@ def test_validation_needs_both_outcomes(breast_halves: tuple[Cohort, Cohort]) ->
         validate(score, benign, bootstrap=5)
     with pytest.raises(JumeauError, match="bootstrap"):
         validate(score, holdout, bootstrap=-1)
+
+
+def test_calibration_curve_never_summarises_fewer_than_20_patients() -> None:
+    rng = np.random.default_rng(0)
+    for n, bins in ((30, 0), (45, 2), (1000, 10)):
+        risk = rng.uniform(0, 1, n)
+        target = _binary((rng.random(n) < risk).astype(int).tolist())
+        from jumeau.prognostic.validation import _calibration_curve
+
+        curve = _calibration_curve(risk, target)
+        assert len(curve) == bins
+        assert all(point["patients"] >= 20 for point in curve)

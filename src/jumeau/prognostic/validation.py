@@ -29,6 +29,7 @@ from jumeau.prognostic.task import Outcome, outcome, survival_outcome
 
 THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 11))  # 5 % … 50 % risk
 CURVE_BINS = 10
+MIN_PATIENTS_PER_BIN = 20  # a calibration point never summarises fewer real patients
 DEFAULT_BOOTSTRAP = 200
 
 
@@ -208,15 +209,17 @@ def _net_benefit(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> tuple[list[floa
 
 
 def _calibration_curve(risk: np.ndarray, target: Outcome) -> list[dict[str, float]]:
-    """Mean predicted vs observed (weighted) risk in tenths of predicted risk (aggregates of
-    at least a tenth of the patients each: no single patient is identifiable)."""
+    """Mean predicted vs observed (weighted) risk in tenths of predicted risk — fewer groups on
+    small cohorts, so that each point summarises at least `MIN_PATIENTS_PER_BIN` patients and no
+    single patient can be read off the card."""
     known = target.known
     p, y, w = risk[known], target.label[known], target.weight[known]
-    if len(p) < CURVE_BINS:
+    bins = min(CURVE_BINS, len(p) // MIN_PATIENTS_PER_BIN)
+    if bins < 2:
         return []
     order = np.argsort(p, kind="stable")
     curve = []
-    for part in np.array_split(order, CURVE_BINS):
+    for part in np.array_split(order, bins):
         weight = w[part]
         curve.append(
             {
