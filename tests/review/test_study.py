@@ -1,0 +1,103 @@
+"""Drawing a study: shares, strata, orders, formats, tokens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from jumeau.data.cohort import Cohort
+from jumeau.errors import JumeauError
+from jumeau.review.store import Assignment, Record, Reviewer, StudyStore
+from jumeau.review.study import _decimals, create_study
+
+
+def test_a_study_has_the_asked_records_and_real_share(
+    real: Cohort, artificial: Cohort, study_path: Path
+) -> None:
+    made = create_study(
+        real, artificial, study_path, reviewers=["a", "b", "c"], records=40, real_share=0.25, seed=3
+    )
+    assert made.records == 40 and set(made.reviewer_tokens) == {"a", "b", "c"}
+    store = StudyStore(study_path)
+    with store.session() as session:
+        records = list(session.scalars(select(Record)))
+        assert sum(r.truth == "real" for r in records) == 10
+        assert all(len(r.id) == 16 for r in records)
+        orders = {}
+        for reviewer in session.scalars(select(Reviewer)):
+            rows = session.scalars(
+                select(Assignment)
+                .where(Assignment.reviewer_id == reviewer.id)
+                .order_by(Assignment.position)
+            )
+            orders[reviewer.name] = [a.record_id for a in rows]
+    for order in orders.values():
+        assert sorted(order) == sorted(r.id for r in records)  # everyone sees every record
+    assert orders["a"] != orders["b"] != orders["c"]  # each in their own order
+
+
+def test_the_draw_is_stratified_on_the_outcome(
+    real: Cohort, artificial: Cohort, study_path: Path
+) -> None:
+    create_study(real, artificial, study_path, reviewers=["a"], records=100, seed=0)
+    with StudyStore(study_path).session() as session:
+        records = list(session.scalars(select(Record)))
+    for source, cohort in (("real", real), ("artificial", artificial)):
+        shown = [r.payload["cens"] for r in records if r.truth == source]
+        expected = (cohort.data["cens"].astype(str) == "1").mean()
+        assert np.mean([v == "1" for v in shown]) == pytest.approx(expected, abs=0.011)
+
+
+def test_values_are_written_alike_whatever_their_source(
+    real: Cohort, artificial: Cohort, study_path: Path
+) -> None:
+    """gbsg2's numbers are integers: an artificial record must not show 61.73."""
+    create_study(real, artificial, study_path, reviewers=["a"], records=60, seed=1)
+    with StudyStore(study_path).session() as session:
+        records = list(session.scalars(select(Record)))
+    for column in ("age", "tsize", "pnodes", "progrec", "estrec", "time"):
+        for record in records:
+            value = record.payload[column]
+            assert value is None or value.lstrip("-").isdigit(), (column, value, record.truth)
+
+
+def test_decimals_follow_the_real_data() -> None:
+    import pandas as pd
+
+    assert _decimals(pd.Series([1.5, 2.25, 3.5, 4.0])) == 1
+    assert _decimals(pd.Series([12.0, 13.0])) == 0
+    assert _decimals(pd.Series([0.123456, 0.654321])) == 3
+
+
+def test_tokens_are_stored_hashed(real: Cohort, artificial: Cohort, study_path: Path) -> None:
+    made = create_study(real, artificial, study_path, reviewers=["a"], records=10)
+    content = study_path.read_bytes()
+    for token in [*made.reviewer_tokens.values(), made.admin_token]:
+        assert token.encode() not in content
+    assert made.links("http://h:1/")["a"] == f"http://h:1/login/{made.reviewer_tokens['a']}"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"reviewers": []}, "reviewer names"),
+        ({"reviewers": ["a", "a"]}, "each different"),
+        ({"reviewers": ["a"], "real_share": 1.0}, "between 0 and 1"),
+        ({"reviewers": ["a"], "records": 1}, "between 2 and"),
+        ({"reviewers": ["a"], "records": 1000}, "cohort has"),
+    ],
+)
+def test_bad_studies_are_refused(
+    real: Cohort, artificial: Cohort, study_path: Path, kwargs: dict, message: str
+) -> None:
+    with pytest.raises(JumeauError, match=message):
+        create_study(real, artificial, study_path, **kwargs)
+
+
+def test_a_database_holds_one_study(real: Cohort, artificial: Cohort, study_path: Path) -> None:
+    create_study(real, artificial, study_path, reviewers=["a"], records=10)
+    with pytest.raises(JumeauError, match="already holds a study"):
+        create_study(real, artificial, study_path, reviewers=["b"], records=10)
