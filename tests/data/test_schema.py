@@ -174,3 +174,21 @@ def test_with_rules_checks_the_new_rule():
 def test_unknown_column_lookup_suggests():
     with pytest.raises(SchemaError, match="did you mean 'age'"):
         Schema.from_yaml_text(GOOD)["ag"]
+
+
+def test_category_labels_give_words_and_survive_yaml(tmp_path):
+    column = Column(kind="ordinal", categories=[0, 1, 2], category_labels={0: "none", 2: "severe"})
+    assert column.category_word(0) == "none"
+    assert column.category_word("2") == "severe"  # a value read from a CSV as text
+    assert column.category_word(1) == "1"  # no label: the value itself
+    schema = Schema(name="t", columns={"grade": column})
+    path = tmp_path / "s.yaml"
+    schema.to_yaml(path)
+    assert Schema.from_yaml(path).columns["grade"].category_word(2.0) == "severe"
+
+
+def test_category_labels_must_name_categories():
+    with pytest.raises(ValueError, match="not categories: 3"):
+        Column(kind="binary", categories=[0, 1], category_labels={3: "x"})
+    with pytest.raises(ValueError, match="not categories"):
+        Column(kind="integer", category_labels={1: "x"})

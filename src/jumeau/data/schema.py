@@ -79,6 +79,10 @@ class Column(BaseModel):
     categories: list[Category] | None = Field(
         default=None, description="Allowed values; for ordinal columns, in clinical order."
     )
+    category_labels: dict[Category, str] | None = Field(
+        default=None,
+        description="Words shown for coded categories, e.g. {0: censored, 1: died} (review cards).",
+    )
     min: float | str | None = Field(default=None, description="Hard lower bound (clinical).")
     max: float | str | None = Field(default=None, description="Hard upper bound (clinical).")
     missing_allowed: bool = True
@@ -86,6 +90,15 @@ class Column(BaseModel):
         default=None, description="strptime format of a datetime column in files, e.g. %d/%m/%Y."
     )
     why: str | None = Field(default=None, description="Why inference guessed this kind.")
+
+    @field_validator("category_labels")
+    @classmethod
+    def _labels_by_canonical_value(
+        cls, value: dict[Category, str] | None
+    ) -> dict[Category, str] | None:
+        """Keys as canonical text ("1" for 1, 1.0 or "1"), so that a schema read back from YAML
+        or JSON equals the one written."""
+        return None if value is None else {category_key(k): v for k, v in value.items()}
 
     @field_validator("categories")
     @classmethod
@@ -113,6 +126,13 @@ class Column(BaseModel):
                 )
         elif self.categories is not None:
             raise ValueError(f"a {kind.value} column takes no `categories`; remove them")
+        if self.category_labels is not None:
+            known = {category_key(c) for c in self.categories or []}
+            unknown = sorted(str(k) for k in self.category_labels if category_key(k) not in known)
+            if unknown:
+                raise ValueError(
+                    f"`category_labels` names values that are not categories: {', '.join(unknown)}"
+                )
         if (self.min is not None or self.max is not None) and kind not in (
             NUMERIC_KINDS | {ColumnKind.DATETIME}
         ):
@@ -152,6 +172,11 @@ class Column(BaseModel):
     def modelled(self) -> bool:
         """Whether generators learn this column (identifiers and free text never are)."""
         return self.kind not in NEVER_MODELLED_KINDS and self.role not in NEVER_MODELLED_ROLES
+
+    def category_word(self, value: object) -> str:
+        """The word shown for a category value (the value itself when no label is given)."""
+        labels = {category_key(k): v for k, v in (self.category_labels or {}).items()}
+        return labels.get(category_key(value), str(value))
 
     def display_name(self, name: str) -> str:
         """Human label with unit, for reports and review cards."""

@@ -206,7 +206,7 @@ def _display(schema: Schema, column: str, value: Any, decimals: int | None) -> s
         return f"{round(float(value), places):.{places}f}"
     if kind is ColumnKind.DATETIME:
         return str(pd.Timestamp(value).date())
-    return str(value)
+    return schema.columns[column].category_word(value)
 
 
 def _groups(schema: Schema, columns: list[str]) -> list[dict[str, Any]]:
