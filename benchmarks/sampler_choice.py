@@ -98,9 +98,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
                 flush=True,
             )
+            save(args, results, finished=False)  # a crash later loses nothing measured
     print(table(results))
+    save(args, results, finished=True)
+    return 0
+
+
+def save(args: argparse.Namespace, results: dict[str, Any], finished: bool) -> None:
     payload = {
         "benchmark": "sampler_choice",
+        "finished": finished,
         "arguments": vars(args) | {"out": str(args.out)},
         "variants": VARIANTS,
         "versions": versions(),
@@ -108,7 +115,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "results": results,
     }
     write_text_atomically(args.out, json.dumps(payload, indent=2) + "\n")
-    return 0
 
 
 def table(results: dict[str, dict[str, list[dict[str, float]]]]) -> str:

@@ -555,7 +555,8 @@ def score_fit(
         score.save(str(output))
         kind = "artificial" if cohort.artificial else "real"
         out.print(
-            f"fitted a {score.model_.kind} score of {score.task_.describe()} on {len(cohort)} "
+            f"fitted a {score.model_.kind} score of {score.task_.describe(score.schema_)} on "
+            f"{len(cohort)} "
             f"{kind} patients -> {output}"
         )
         table = Table(title="chosen variables")
@@ -627,7 +628,7 @@ def score_validate(
             inputs["real_train"] = comparison.sha256
         meta = report_meta(seed=seed, inputs=inputs)
         html_path, json_path = write_card(card, output, meta)
-        table = Table(title=f"{score.task_.describe()} on {len(cohort)} real patients")
+        table = Table(title=f"{score.task_.describe(score.schema_)} on {len(cohort)} real patients")
         table.add_column("metric")
         for side in card.sides:
             table.add_column(side.label)

@@ -39,6 +39,12 @@ def test_binary_task_names_its_positive_level(linear_cohort: Cohort) -> None:
     task = prognostic_task(linear_cohort.schema, linear_cohort.data, target="outcome")
     assert (task.kind, task.positive) == ("binary", "yes")
     assert task.describe() == "outcome = yes"
+    assert task.describe(linear_cohort.schema) == "outcome: yes"
+
+
+def test_survival_task_reads_in_words(gbsg2: Cohort) -> None:
+    task = prognostic_task(gbsg2.schema, gbsg2.data, horizon=1825)
+    assert task.describe(gbsg2.schema) == "Recurrence or death observed within 1825 days"
     assert PrognosticTask.from_dict(task.to_dict()) == task
 
 

@@ -126,13 +126,13 @@ def build_card(
             "where the hospital provided real training patients; otherwise it is not known."
         )
     return ScoreCard(
-        task=score.task_.to_dict(),
+        task=score.task_.to_dict() | {"description": score.task_.describe(score.schema_)},
         sides=sides,
         comparison=comparison,
         generator_report=generator_report,
         intended_use=(
-            f"Estimate the risk of {score.task_.describe()} for patients like those of the "
-            "validation cohort, as an aid to clinical judgement, not a replacement for it."
+            f"Estimate the risk of {score.task_.describe(score.schema_)} for patients like those "
+            "of the validation cohort, as an aid to clinical judgement, not a replacement for it."
         ),
         limits=limits,
     )

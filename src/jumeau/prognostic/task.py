@@ -46,10 +46,20 @@ class PrognosticTask:
     def from_dict(cls, values: dict[str, Any]) -> PrognosticTask:
         return cls(**(values | {"candidates": tuple(values["candidates"])}))
 
-    def describe(self) -> str:
+    def describe(self, schema: Schema | None = None) -> str:
+        """The outcome in words: the schema's labels and units when given."""
+        outcome = self.outcome
+        if schema is not None and self.outcome in schema.columns:
+            column = schema.columns[self.outcome]
+            outcome = column.label or self.outcome
+            if self.kind == "binary":
+                return f"{outcome}: {column.category_word(self.positive)}"
         if self.kind == "binary":
-            return f"{self.outcome} = {self.positive}"
-        return f"{self.outcome} by {self.time} = {self.horizon:g}"
+            return f"{outcome} = {self.positive}"
+        unit = ""
+        if schema is not None and self.time in schema.columns:
+            unit = f" {schema.columns[self.time].unit or ''}".rstrip()
+        return f"{outcome} within {self.horizon:g}{unit}"
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,8 @@ def render_card_html(card: ScoreCard, meta: dict[str, Any]) -> str:
         )
     limits = "".join(f"<li>{_e(text)}</li>" for text in card.limits)
     variables = "".join(_variables_table(side) for side in sides)
-    title = meta.get("title") or f"Model card: risk of {card.task.get('outcome')}"
+    outcome = card.task.get("description") or card.task.get("outcome")
+    title = meta.get("title") or f"Model card: risk of {outcome}"
     horizon = card.task.get("horizon")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>
