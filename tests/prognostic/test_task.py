@@ -100,3 +100,15 @@ def test_survival_labels_by_hand() -> None:
     censoring = censoring_survival(times, events)
     assert censoring(np.array([2.0]), before=True)[0] == pytest.approx(1.0)
     assert censoring(np.array([2.0]))[0] == pytest.approx(0.75)
+
+
+def test_patients_censored_exactly_at_the_horizon_count_as_event_free() -> None:
+    """Follow-up capped at one year (time = min(T, 365)): the survivors are censored at τ."""
+    rng = np.random.default_rng(0)
+    true_times = rng.exponential(800, 2000)
+    times = np.minimum(true_times, 365.0)
+    events = (true_times <= 365).astype(float)
+    labels = survival_outcome(times, events, horizon=365.0)
+    assert labels.known.all()
+    weighted = np.sum(labels.weight * labels.label) / np.sum(labels.weight)
+    assert weighted == pytest.approx(1 - np.exp(-365 / 800), abs=0.03)

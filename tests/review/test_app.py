@@ -122,12 +122,25 @@ def test_malformed_votes_are_refused(app, study, changes: dict, status: int) -> 
 
 def test_oversized_bodies_are_refused(app, study) -> None:
     client = _client(app, study.reviewer_tokens["bob"])
-    response = client.post(
-        "/review/vote",
-        content=b"x" * 100_000,
-        headers={"content-type": "application/x-www-form-urlencoded"},
-    )
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    response = client.post("/review/vote", content=b"x" * 100_000, headers=form)
     assert response.status_code == 413
+
+    def chunks():  # no Content-Length: the body is counted as it arrives
+        for _ in range(100):
+            yield b"x" * 1000
+
+    chunked = client.post("/review/vote", content=chunks(), headers=form)
+    assert chunked.status_code == 411  # a form post declares its length
+    upload = client.post("/review/vote", files={"f": ("a.bin", b"x" * 10)})
+    assert upload.status_code == 415  # only plain form posts are accepted
+    assert "Record 1 of 12" in client.get("/review").text
+
+
+def test_a_non_ascii_csrf_value_is_refused_not_a_server_error(app, study) -> None:
+    client = _client(app, study.reviewer_tokens["bob"])
+    response, _ = _vote(client, csrf="é" * 10)
+    assert response.status_code == 403
 
 
 def test_the_owner_reads_results_and_closes_the_study(app, study) -> None:

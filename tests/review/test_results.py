@@ -55,14 +55,25 @@ def test_fleiss_kappa_by_hand() -> None:
     assert fleiss_kappa_of(_votes(labels), [1]) is None
 
 
-def test_records_needed_is_the_smallest_powered_study() -> None:
+def test_records_needed_is_where_power_stays_above_the_target() -> None:
     n = records_needed(0.6, 0.05, 0.8)
     assert n is not None and 150 < n < 250
 
     def power(m: int) -> float:
         k = int(binom.isf(0.025, m, 0.5)) + 1
         assert binomtest(k, m, 0.5).pvalue <= 0.05  # k correct answers reject chance
+        assert binomtest(k - 1, m, 0.5).pvalue > 0.05  # and k - 1 do not
         return float(binom.sf(k - 1, m, 0.6))
 
-    assert power(n) >= 0.8
-    assert all(power(m) < 0.8 for m in range(10, n))
+    assert all(power(m) >= 0.8 for m in range(n, n + 50))
+    assert power(n - 1) < 0.8  # n is the first size of that run
+
+
+def test_chance_is_the_majority_answer_in_an_unbalanced_study() -> None:
+    """30 % real: always answering "artificial" is right 70 % of the time, which is chance."""
+    truth = {f"r{i}": ("real" if i < 30 else "artificial") for i in range(100)}
+    lazy = _votes([(1, record, "artificial") for record in truth])
+    scores = reviewer_scores(lazy, truth, chance=0.7)
+    assert scores["accuracy"] == pytest.approx(0.7)
+    assert scores["p_value"] > 0.5
+    assert reviewer_scores(lazy, truth)["p_value"] < 0.001  # against 50 % it would look skilled

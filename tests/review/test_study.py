@@ -11,7 +11,7 @@ from sqlalchemy import select
 from jumeau.data.cohort import Cohort
 from jumeau.errors import JumeauError
 from jumeau.review.store import Assignment, Record, Reviewer, StudyStore
-from jumeau.review.study import _decimals, create_study
+from jumeau.review.study import _display, create_study, recording_step
 
 
 def test_a_study_has_the_asked_records_and_real_share(
@@ -45,9 +45,9 @@ def test_the_draw_is_stratified_on_the_outcome(
     create_study(real, artificial, study_path, reviewers=["a"], records=100, seed=0)
     with StudyStore(study_path).session() as session:
         records = list(session.scalars(select(Record)))
-    for source, cohort in (("real", real), ("artificial", artificial)):
+    expected = (real.data["cens"].astype(str) == "1").mean()  # the real share, for both sources
+    for source in ("real", "artificial"):
         shown = [r.payload["cens"] for r in records if r.truth == source]
-        expected = (cohort.data["cens"].astype(str) == "1").mean()
         assert set(shown) <= {"yes", "no (censored)"}  # coded categories shown in words
         assert np.mean([v == "yes" for v in shown]) == pytest.approx(expected, abs=0.011)
 
@@ -65,16 +65,40 @@ def test_values_are_written_alike_whatever_their_source(
             assert value is None or value.lstrip("-").isdigit(), (column, value, record.truth)
 
 
-def test_decimals_follow_the_real_data() -> None:
+def test_recording_steps_follow_the_real_data() -> None:
     import pandas as pd
 
-    assert _decimals(pd.Series([1.5, 2.25, 3.5, 4.0])) == 1
-    assert _decimals(pd.Series([12.0, 13.0])) == 0
-    assert _decimals(pd.Series([0.123456, 0.654321])) == 3
+    assert recording_step(pd.Series([70.5, 71.0, 68.5, 80.0])) == 0.5  # weights by halves
+    assert recording_step(pd.Series([120, 135, 140, 95])) == 5.0  # blood pressure by 5
+    assert recording_step(pd.Series([12.0, 13.0, 17.0])) == 1.0
+    assert recording_step(pd.Series([1.25, 2.75, 3.5])) == 0.25
+    assert recording_step(pd.Series([0.123456, 0.654321])) == 0.001
+
+
+@pytest.mark.parametrize(
+    ("value", "step", "shown"),
+    [
+        (71.26, 0.5, "71.5"),
+        (-0.04, 0.1, "0.0"),
+        (-0.3, 1.0, "0"),
+        (137.0, 5.0, "135"),
+        (1.3, 0.25, "1.25"),
+        (2.0, 0.001, "2.000"),
+    ],
+)
+def test_values_are_snapped_to_the_step_without_negative_zero(
+    value: float, step: float, shown: str
+) -> None:
+    from jumeau.data.schema import Column, Schema
+
+    schema = Schema(name="t", columns={"x": Column(kind="continuous")})
+    assert _display(schema, "x", value, step) == shown
 
 
 def test_tokens_are_stored_hashed(real: Cohort, artificial: Cohort, study_path: Path) -> None:
     made = create_study(real, artificial, study_path, reviewers=["a"], records=10)
+    for path in study_path.parent.glob(study_path.name + "*"):  # the file and its journal
+        assert path.stat().st_mode & 0o077 == 0, path  # owner only: real records inside
     content = study_path.read_bytes()
     for token in [*made.reviewer_tokens.values(), made.admin_token]:
         assert token.encode() not in content
@@ -102,3 +126,20 @@ def test_a_database_holds_one_study(real: Cohort, artificial: Cohort, study_path
     create_study(real, artificial, study_path, reviewers=["a"], records=10)
     with pytest.raises(JumeauError, match="already holds a study"):
         create_study(real, artificial, study_path, reviewers=["b"], records=10)
+
+
+def test_orders_cannot_be_recomputed_from_the_seed(
+    real: Cohort, artificial: Cohort, tmp_path: Path
+) -> None:
+    """The seed fixes which records are drawn, not where they are shown: a guessed seed must not
+    let anyone recompute which position is real."""
+    sequences, drawn = [], []
+    for name in ("one.db", "two.db"):
+        create_study(real, artificial, tmp_path / name, reviewers=["a"], records=40, seed=0)
+        with StudyStore(tmp_path / name).session() as session:
+            truth = {r.id: r for r in session.scalars(select(Record))}
+            order = session.scalars(select(Assignment).order_by(Assignment.position))
+            sequences.append([truth[a.record_id].truth for a in order])
+            drawn.append(sorted(str(sorted(r.payload.items())) for r in truth.values()))
+    assert drawn[0] == drawn[1]  # the same records ...
+    assert sequences[0] != sequences[1]  # ... in orders no seed gives away

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jumeau.data.cohort import Cohort
+from jumeau.errors import JumeauError
 from jumeau.prognostic.explain import (
     EffectCurve,
     agreement,
@@ -43,7 +44,8 @@ class ScoreSide:
             "model": self.score.model_.kind,
             "variables": self.score.variables_,
             "selection": None if selection is None else selection.to_dict(),
-            "training": self.score.training_,
+            # provenance without the file path (a hospital's paths are nobody else's business)
+            "training": {k: v for k, v in self.score.training_.items() if k != "source"},
             "validation": self.validation.to_dict(),
             "permutation_importance": self.importance,
             "mean_absolute_shap": self.shap_importance,
@@ -99,6 +101,11 @@ def build_card(
 ) -> ScoreCard:
     """Validate `score` on the real patients `real`; with `real_training` (real patients the
     score never saw either, distinct from `real`), also fit the same recipe on them and compare."""
+    if real_training is not None and real_training.sha256 == real.sha256:
+        raise JumeauError(
+            "the real training patients and the validation patients are the same data: the "
+            "comparison needs patients the validation never sees"
+        )
     trained_on = "artificial" if score.training_.get("artificial") else "real"
     sides = [
         evaluate_side(

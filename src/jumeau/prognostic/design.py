@@ -5,7 +5,7 @@ training cohort and stored in the score file as JSON, so the hospital's validati
 encoded exactly as the training ones were, whatever levels happen to occur in either cohort.
 Categories become 0/1 columns for every level but the first (the reference); the gradient
 boosting model keeps missing values as NaN (it routes them itself), the linear reference models
-see medians for numbers and the reference level for categories.
+see the training medians of every column (for a category's 0/1 columns, its most common level).
 """
 
 from __future__ import annotations

@@ -6,13 +6,15 @@
   same value of one variable, over a grid of that variable's values. Non-linear and U-shaped
   effects show as such (a Cox model would draw a monotone curve).
 - Per-patient explanations: SHAP values from the `shap` library's model-agnostic permutation
-  explainer (exact Shapley values for additive parts, a few hundred model calls per patient),
-  on probabilities, summed over a category's 0/1 columns so that each *variable* gets one value.
+  explainer, on probabilities, summed over a category's 0/1 columns so that each *variable* gets
+  one value. One forward and one reverse permutation per patient (2p + 1 model calls): exact for
+  additive models and an approximation for interacting trees; base + values = risk always.
 - Agreement: whether the artificial-trained score tells the same story as a real-trained one —
   Spearman rank correlation of their importances and overlap of their chosen variables.
 
-Effect curves list grid values (quantiles, not patients) and mean risks; SHAP values of real
-patients stay with the hospital (they are written to its own files only, never to a card).
+Effect curves list grid values (quantiles with at least 20 patients beyond each end, not
+patients) and mean risks; SHAP values of real patients stay with the hospital (they are written
+to its own files only, never to a card).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from jumeau.prognostic.selection import permutation_drops
 from jumeau.prognostic.task import outcome
 
 GRID_POINTS = 20
+MIN_PATIENTS_BEYOND = 20  # the same floor as the card's calibration points
 SHAP_BACKGROUND = 100
 
 
@@ -100,7 +103,9 @@ def effect_curves(
             observed = pd.to_numeric(frame[variable], errors="coerce").dropna().to_numpy(float)
             if len(observed) == 0:
                 continue
-            grid = np.unique(np.quantile(observed, np.linspace(0.05, 0.95, points))).tolist()
+            grid = _grid(observed, points)
+            if not grid:
+                continue
         risks = []
         for value in grid:
             changed = frame.copy()
@@ -108,6 +113,18 @@ def effect_curves(
             risks.append(float(np.mean(score.predict_risk(changed))))
         curves.append(EffectCurve(variable, grid, risks, levels is not None))
     return curves
+
+
+def _grid(observed: np.ndarray, points: int) -> list[float]:
+    """Quantiles from the 5th to the 95th percentile, narrowed so that at least
+    `MIN_PATIENTS_BEYOND` patients lie beyond each end (no grid value is an extreme patient's
+    own value on a small cohort); empty when the cohort is too small for that."""
+    n = len(observed)
+    low = max(0.05, MIN_PATIENTS_BEYOND / n)
+    high = min(0.95, 1 - MIN_PATIENTS_BEYOND / n)
+    if high <= low:
+        return []
+    return np.unique(np.quantile(observed, np.linspace(low, high, points))).tolist()
 
 
 def shap_values(

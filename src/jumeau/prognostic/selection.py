@@ -11,6 +11,7 @@ Variables, not feature columns, are shuffled: a category's 0/1 columns move toge
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,16 +96,21 @@ def select_variables(
     candidates = list(task.candidates)
     if k < 1:
         raise JumeauError(f"the number of variables to select must be at least 1, not {k}")
-    known = np.flatnonzero(target.known)
-    labels = target.label[known].astype(int)
-    folds = min(folds, int(np.bincount(labels, minlength=2).min()))
+    # Folds over every patient, stratified on outcome-at-horizon with "unknown" (censored before
+    # the horizon) as a third stratum: the Cox reference learns from the censored patients too,
+    # as the final fit does; only known outcomes are scored (their weights are > 0).
+    strata = np.where(target.known, target.label, 2).astype(int)
+    known_counts = np.bincount(strata[target.known], minlength=2)
+    folds = min(folds, int(known_counts.min()))
     if folds < 2:
         raise JumeauError("too few patients with (or without) the outcome to cross-validate")
     rng = np.random.default_rng(seed)
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     history = []
-    for train_part, test_part in splitter.split(known, labels):
-        rows_train, rows_test = known[train_part], known[test_part]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class")  # few censored
+        splits = list(splitter.split(np.zeros(len(strata)), strata))
+    for rows_train, rows_test in splits:
         train_frame = frame.iloc[rows_train].reset_index(drop=True)
         design = Design.fit(train_frame, schema, candidates)
         model = fit_risk_model(kind, task, design, train_frame, _rows(target, rows_train), seed)

@@ -165,11 +165,14 @@ def outcome(task: PrognosticTask, frame: pd.DataFrame, schema: Schema) -> Outcom
 
 
 def survival_outcome(times: np.ndarray, events: np.ndarray, horizon: float) -> Outcome:
-    """Event by τ → 1, still followed at τ → 0, censored before τ → unknown (weight 0); known
-    labels weighted by 1 / Ĝ(min(T, τ)⁻), Ĝ the Kaplan–Meier survival of the censoring times."""
+    """Event by τ → 1, still followed at τ (event-free at T ≥ τ) → 0, censored before τ →
+    unknown (weight 0); known labels weighted by 1 / Ĝ(min(T, τ)⁻), Ĝ the Kaplan–Meier survival
+    of the censoring times. A patient censored exactly at τ was followed up to τ: known, 0 (with
+    follow-up capped at τ, as in many "1-year" extracts, they are all the survivors)."""
     valid = np.isfinite(times) & np.isfinite(events)
-    label = np.where(valid & (times <= horizon) & (events == 1), 1.0, 0.0)
-    known = valid & (((times <= horizon) & (events == 1)) | (times > horizon))
+    event_by_horizon = valid & (times <= horizon) & (events == 1)
+    label = np.where(event_by_horizon, 1.0, 0.0)
+    known = event_by_horizon | (valid & (times >= horizon))
     at = np.minimum(np.where(valid, times, 0.0), horizon)
     censoring = censoring_survival(times[valid], events[valid])
     survival = np.maximum(censoring(at, before=True), MIN_CENSORING_SURVIVAL)

@@ -178,7 +178,7 @@ def _recalibration(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> tuple[float, 
     logit = np.log(p / (1 - p))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = LogisticRegression(penalty=None, max_iter=1000)
+        model = LogisticRegression(C=np.inf, max_iter=1000)  # unpenalised
         model.fit(logit[:, None], y.astype(int), sample_weight=w)
     slope = float(model.coef_[0, 0])
 

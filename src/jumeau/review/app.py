@@ -21,11 +21,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jumeau.data.schema import Schema
 from jumeau.review.i18n import STRINGS, pick_language
-from jumeau.review.results import reviewer_scores, study_results
+from jumeau.review.results import chance_level, reviewer_scores, study_results
 from jumeau.review.store import LABELS, Assignment, Record, Reviewer, StudyStore, Vote, now
 
 REVIEWER_COOKIE = "jumeau_reviewer"
@@ -50,18 +50,68 @@ _templates = Environment(
 )
 
 
-class _Guard(BaseHTTPMiddleware):
-    """Security headers on every response; bodies larger than a vote form are refused."""
+class _Guard:
+    """Security headers on every response; request bodies capped at `MAX_BODY_BYTES`: a POST
+    must declare its length (browsers always do for forms; a chunked upload is refused), must be
+    a plain form, and its bytes are also counted as they arrive, before any parser reads them.
+    A plain ASGI wrapper, so that it sees the bytes before FastAPI does."""
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            response: Response = JSONResponse({"detail": "request too large"}, status_code=413)
-        else:
-            response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers[name] = value
-        return response
+    def __init__(self, app: ASGIApp, hsts: bool) -> None:
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        if hsts:
+            self.headers.append((b"strict-transport-security", b"max-age=31536000"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+            await self._refuse(send, 413)
+            return
+        if scope["method"] == "POST":
+            if b"content-length" not in headers:  # browsers always send it with a form
+                await self._refuse(send, 411)
+                return
+            kind = headers.get(b"content-type", b"").split(b";")[0].strip()
+            if kind != b"application/x-www-form-urlencoded":
+                await self._refuse(send, 415)
+                return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > MAX_BODY_BYTES:
+                raise _TooLarge
+            return message
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *self.headers]
+            await send(message)
+
+        try:
+            await self.app(scope, counted, with_headers)
+        except _TooLarge:
+            await self._refuse(send, 413)
+
+    async def _refuse(self, send: Send, status: int) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"text/plain"), *self.headers],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"request refused"})
+
+
+class _TooLarge(Exception):
+    pass
 
 
 def create_app(target: str | Path, *, secure_cookies: bool = False) -> FastAPI:
@@ -71,7 +121,7 @@ def create_app(target: str | Path, *, secure_cookies: bool = False) -> FastAPI:
     with store.session() as session:
         store.study(session)  # fail now, with a clear message, if the database holds no study
     app = FastAPI(title="jumeau review", docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(_Guard)
+    app.add_middleware(_Guard, hsts=secure_cookies)
 
     def language(request: Request, lang: str | None) -> str:
         return pick_language(
@@ -140,7 +190,7 @@ def create_app(target: str | Path, *, secure_cookies: bool = False) -> FastAPI:
                 return message(chosen, text["unauthorised"], 401, True)
             study = store.study(session)
             expected = csrf_for(study.secret, f"reviewer:{reviewer.token_hash}")
-            if not hmac.compare_digest(csrf, expected):
+            if not hmac.compare_digest(csrf.encode(), expected.encode()):
                 return message(chosen, text["bad_request"].format(reason="CSRF"), 403, True)
             if study.closed:
                 return message(chosen, text["closed"], 409, True)
@@ -239,7 +289,7 @@ def create_app(target: str | Path, *, secure_cookies: bool = False) -> FastAPI:
             return message(chosen, STRINGS[chosen]["unauthorised"], 401, True)
         with store.session() as session:
             study = store.study(session)
-            if not hmac.compare_digest(csrf, csrf_for(study.secret, "admin")):
+            if not hmac.compare_digest(csrf.encode(), csrf_for(study.secret, "admin").encode()):
                 return message(
                     chosen, STRINGS[chosen]["bad_request"].format(reason="CSRF"), 403, True
                 )
@@ -274,7 +324,7 @@ def _record_page(
         if study.closed:
             votes = list(session.scalars(select(Vote).where(Vote.reviewer_id == reviewer.id)))
             truth = {r.id: r.truth for r in session.scalars(select(Record))}
-            scores = reviewer_scores(votes, truth)
+            scores = reviewer_scores(votes, truth, chance_level(study.settings["real_share"]))
             accuracy = f"{scores['accuracy']:.0%}" if scores.get("votes") else "—"
             return message(lang, text["done_closed"].format(accuracy=accuracy))
         return message(lang, text["done"])

@@ -2,7 +2,11 @@
 
 Per reviewer: accuracy, sensitivity and specificity for "artificial" (the positive class), an
 exact binomial test of the accuracy against chance (scipy's `binomtest`, two-sided, with its
-Clopper–Pearson 95 % interval), accuracy by confidence level. Across reviewers: Fleiss' kappa
+Clopper–Pearson 95 % interval), accuracy by confidence level. Chance is 50 % in a balanced study;
+with another real share it is the accuracy of always giving the majority answer, max(s, 1 − s),
+so that a reviewer who always says "artificial" in a 30 % real study is not found "better than
+chance". Pooled over reviewers, votes on the same record are correlated: the pooled line gives
+accuracies only, no test. Across reviewers: Fleiss' kappa
 (statsmodels) on the records every reviewer voted on, the variables most often cited for
 "artificial" votes, and the remarks. A power note says how many records a study needs to detect
 a reviewer accuracy of 60 % against 50 % (exact binomial, α = 0.05, power 0.8), so that a "they
@@ -34,10 +38,16 @@ def study_results(store: StudyStore) -> dict[str, Any]:
         votes = list(session.scalars(select(Vote)))
         settings = study.settings
         meta = {"name": study.name, "seed": study.seed, "closed": study.closed}
+    chance = chance_level(settings.get("real_share", 0.5))
     per_reviewer = []
     for reviewer_id, name in reviewers.items():
         mine = [v for v in votes if v.reviewer_id == reviewer_id]
-        per_reviewer.append({"reviewer": name} | reviewer_scores(mine, truth))
+        per_reviewer.append({"reviewer": name} | reviewer_scores(mine, truth, chance))
+    pooled = {
+        k: v
+        for k, v in reviewer_scores(votes, truth, chance).items()
+        if k not in ("p_value", "ci_low", "ci_high")
+    }
     cited = Counter(variable for v in votes if v.label == "artificial" for variable in v.variables)
     return {
         "study": meta,
@@ -45,7 +55,8 @@ def study_results(store: StudyStore) -> dict[str, Any]:
         "real_share": settings.get("real_share"),
         "votes": len(votes),
         "reviewers": per_reviewer,
-        "all_reviewers": reviewer_scores(votes, truth),
+        "chance": chance,
+        "all_reviewers": pooled,
         "fleiss_kappa": fleiss_kappa_of(votes, list(reviewers)),
         "cited_for_artificial": cited.most_common(),
         "remarks": [{"label": v.label, "remark": v.remark} for v in votes if v.remark.strip()],
@@ -53,18 +64,24 @@ def study_results(store: StudyStore) -> dict[str, Any]:
             "accuracy": POWER_ACCURACY,
             "alpha": ALPHA,
             "power": POWER,
-            "records_needed": records_needed(POWER_ACCURACY, ALPHA, POWER),
+            "records_needed": records_needed(POWER_ACCURACY, ALPHA, POWER, chance=0.5),
         },
     }
 
 
-def reviewer_scores(votes: list[Vote], truth: dict[str, str]) -> dict[str, Any]:
+def chance_level(real_share: float) -> float:
+    return max(real_share, 1 - real_share)
+
+
+def reviewer_scores(
+    votes: list[Vote], truth: dict[str, str], chance: float = 0.5
+) -> dict[str, Any]:
     n = len(votes)
     if n == 0:
         return {"votes": 0}
     correct = [v.label == truth[v.record_id] for v in votes]
     k = int(sum(correct))
-    test = binomtest(k, n, 0.5)
+    test = binomtest(k, n, chance)
     interval = test.proportion_ci(confidence_level=0.95, method="exact")
     artificial = [v for v in votes if truth[v.record_id] == "artificial"]
     real = [v for v in votes if truth[v.record_id] == "real"]
@@ -113,12 +130,28 @@ def fleiss_kappa_of(votes: list[Vote], reviewer_ids: list[int]) -> float | None:
 
 
 @lru_cache(maxsize=32)
-def records_needed(accuracy: float, alpha: float, power: float, limit: int = 5000) -> int | None:
-    """Smallest number of votes for which the two-sided exact binomial test at level `alpha`
-    rejects chance with probability ≥ `power` when the true accuracy is `accuracy`."""
+def records_needed(
+    accuracy: float,
+    alpha: float,
+    power: float,
+    chance: float = 0.5,
+    limit: int = 5000,
+    margin: int = 50,
+) -> int | None:
+    """Smallest number of votes from which on the two-sided exact binomial test at level `alpha`
+    rejects chance with probability ≥ `power` when the true accuracy is `accuracy`. The power of
+    an exact test is a saw-tooth in n: the first n that reaches `power` can be followed by
+    smaller studies that do not, so the answer is the n after which it stays there (checked over
+    the next `margin` sizes)."""
+    reached = [power_of(n, accuracy, alpha, chance) >= power for n in range(1, limit + margin + 1)]
     for n in range(10, limit + 1):
-        # the smallest count k whose upper tail under chance is ≤ alpha / 2
-        k = int(binom.isf(alpha / 2, n, 0.5)) + 1
-        if binom.sf(k - 1, n, accuracy) >= power:
+        if all(reached[n - 1 : n - 1 + margin]):
             return n
     return None
+
+
+def power_of(n: int, accuracy: float, alpha: float, chance: float = 0.5) -> float:
+    """P(the exact binomial test rejects chance) with n votes of true accuracy `accuracy`
+    (rejection in the upper tail: more correct than chance)."""
+    critical = int(binom.isf(alpha / 2, n, chance)) + 1  # smallest k with P(X ≥ k) ≤ α/2
+    return float(binom.sf(critical - 1, n, accuracy))

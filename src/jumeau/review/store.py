@@ -10,6 +10,7 @@ they are 256-bit random strings, so a slow password hash would add nothing.
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -134,10 +135,18 @@ class StudyStore:
     """Sessions on one study database."""
 
     def __init__(self, target: str | Path) -> None:
+        self.target = target
         self.engine = engine_for(target)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_tables(self) -> None:
+        """Create the tables; a new SQLite file is made readable by its owner only (it holds
+        real patients' records and the truth), and SQLite gives its journal the same mode."""
+        if "://" not in str(self.target):
+            path = Path(self.target)
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         Base.metadata.create_all(self.engine)
 
     @contextmanager

@@ -1,16 +1,18 @@
 """Creating a blinded review study: which records, in which order, shown how.
 
 The record set is drawn with the study seed: `real_share` of the records from the real (holdout)
-patients, the rest from the artificial cohort, each part stratified on the outcome when the
-schema has a categorical one (so that "has the event" cannot tell the sources apart). Values are
-formatted the same way whatever their source — numbers to the precision the real data use,
-categories as their level, missing values as missing — because a different number of decimals
-would give the artificial records away.
+patients, the rest from the artificial cohort, both parts stratified on the outcome with the
+*real* cohort's shares (so that "has the event" cannot tell the sources apart). The orders —
+the database's and each reviewer's — come from an unseeded secret random source: a seed that
+can be guessed would let anyone recompute which position is real. (The orders are stored, so the
+study stays reproducible from its database.) Values are written the same way whatever their
+source — numbers snapped to the step the real data are recorded in (whole numbers, halves,
+multiples of 5, …), categories in words, missing values as missing — because a different
+precision would give the artificial records away.
 """
 
 from __future__ import annotations
 
-import math
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +37,6 @@ from jumeau.review.store import (
 
 MAX_RECORDS = 2000
 MAX_REVIEWERS = 100
-MAX_DECIMALS = 3
 OTHER_GROUP = "other"
 
 
@@ -89,9 +90,10 @@ def create_study(
         raise JumeauError("the real and artificial cohorts share no modelled column")
     rng = np.random.default_rng(seed)
     strata = _stratum_column(schema, columns)
-    chosen_real = _stratified(real.data, strata, n_real, rng)
-    chosen_artificial = _stratified(artificial.data, strata, n_artificial, rng)
-    decimals = {c: _decimals(real.data[c]) for c in columns if _is_number(schema, c)}
+    shares = _shares(real.data, strata)
+    chosen_real = _stratified(real.data, strata, shares, n_real, rng)
+    chosen_artificial = _stratified(artificial.data, strata, shares, n_artificial, rng)
+    steps = {c: recording_step(real.data[c]) for c in columns if _is_number(schema, c)}
     rows = [("real", row) for _, row in real.data.iloc[chosen_real][columns].iterrows()]
     rows += [
         ("artificial", row)
@@ -121,21 +123,22 @@ def create_study(
                 closed=False,
             )
         )
-        # random insertion order and random ids: neither says which records are real
-        order = rng.permutation(len(rows))
+        # secret random insertion order and ids: neither says which records are real
+        secret = np.random.default_rng(secrets.randbits(128))
+        order = secret.permutation(len(rows))
         ids = []
         for index in order:
             truth, row = rows[index]
             record_id = secrets.token_hex(8)
             ids.append(record_id)
-            payload = {c: _display(schema, c, row[c], decimals.get(c)) for c in columns}
+            payload = {c: _display(schema, c, row[c], steps.get(c)) for c in columns}
             session.add(Record(id=record_id, payload=payload, truth=truth))
         session.flush()
         for reviewer_name, token in tokens.items():
             reviewer = Reviewer(name=reviewer_name, token_hash=token_hash(token))
             session.add(reviewer)
             session.flush()
-            for position, index in enumerate(rng.permutation(len(ids))):
+            for position, index in enumerate(secret.permutation(len(ids))):
                 session.add(
                     Assignment(reviewer_id=reviewer.id, record_id=ids[index], position=position)
                 )
@@ -150,25 +153,37 @@ def _stratum_column(schema: Schema, columns: list[str]) -> str | None:
     return None
 
 
+def _shares(frame: pd.DataFrame, column: str | None) -> dict[str, float]:
+    if column is None:
+        return {}
+    counts = frame[column].astype(str).value_counts()
+    return {str(level): float(count / counts.sum()) for level, count in counts.items()}
+
+
 def _stratified(
-    frame: pd.DataFrame, column: str | None, k: int, rng: np.random.Generator
+    frame: pd.DataFrame,
+    column: str | None,
+    shares: dict[str, float],
+    k: int,
+    rng: np.random.Generator,
 ) -> list[int]:
-    """k row positions, each level of `column` represented in proportion (largest remainders)."""
+    """k row positions with each level of `column` in the given shares (largest remainders);
+    a level too small for its quota is filled from the others."""
     if k == 0:
         return []
-    if column is None:
+    if column is None or not shares:
         return sorted(rng.choice(len(frame), k, replace=False).tolist())
-    levels = frame[column].astype(str).fillna("").to_numpy()
-    values, counts = np.unique(levels, return_counts=True)
-    quotas = counts / counts.sum() * k
+    levels = frame[column].astype(str).to_numpy()
+    values = sorted(shares)
+    quotas = np.array([shares[v] for v in values]) * k
     taken = np.floor(quotas).astype(int)
     for index in np.argsort(-(quotas - taken), kind="stable")[: k - taken.sum()]:
         taken[index] += 1
     rows: list[int] = []
-    for value, count in zip(values, np.minimum(taken, counts), strict=True):
+    for value, quota in zip(values, taken, strict=True):
         pool = np.flatnonzero(levels == value)
-        rows += rng.choice(pool, count, replace=False).tolist()
-    if len(rows) < k:  # a level too small for its quota: fill from the others
+        rows += rng.choice(pool, min(quota, len(pool)), replace=False).tolist()
+    if len(rows) < k:
         rest = np.setdiff1d(np.arange(len(frame)), rows)
         rows += rng.choice(rest, k - len(rows), replace=False).tolist()
     return sorted(rows)
@@ -178,32 +193,35 @@ def _is_number(schema: Schema, column: str) -> bool:
     return schema.columns[column].kind in (ColumnKind.CONTINUOUS, ColumnKind.INTEGER)
 
 
-def _decimals(values: pd.Series) -> int:
-    """The decimals the real data are written with (the most common count, at most 3)."""
+STEPS = (100.0, 50.0, 10.0, 5.0, 2.0, 1.0, 0.5, 0.25, 0.2, 0.1, 0.05, 0.01, 0.001)
+ON_STEP_SHARE = 0.95
+
+
+def recording_step(values: pd.Series) -> float:
+    """The step real values are recorded in: the largest of 100, 50, 10, 5, 2, 1, 0.5, … that at
+    least 95 % of them are multiples of (blood pressure by 5, weight by 0.5, …); 0.001 at most."""
     numbers = pd.to_numeric(values, errors="coerce").dropna().to_numpy(float)
     if len(numbers) == 0:
-        return 0
-    counts = []
-    for value in numbers[:500]:
-        for places in range(MAX_DECIMALS + 1):
-            if math.isclose(value, round(value, places), rel_tol=0, abs_tol=1e-9):
-                counts.append(places)
-                break
-        else:
-            counts.append(MAX_DECIMALS)
-    return int(np.bincount(counts).argmax())
+        return 1.0
+    for step in STEPS:
+        ratio = numbers / step
+        on_step = np.abs(ratio - np.round(ratio)) < 1e-6 * np.maximum(1.0, np.abs(ratio))
+        if on_step.mean() >= ON_STEP_SHARE:
+            return step
+    return STEPS[-1]
 
 
-def _display(schema: Schema, column: str, value: Any, decimals: int | None) -> str | None:
+def _display(schema: Schema, column: str, value: Any, step: float | None) -> str | None:
     """What the card shows: None for missing, otherwise text formatted by kind."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     kind = schema.columns[column].kind
-    if kind is ColumnKind.INTEGER:
-        return str(round(float(value)))
-    if kind is ColumnKind.CONTINUOUS:
-        places = decimals or 0
-        return f"{round(float(value), places):.{places}f}"
+    if kind in (ColumnKind.INTEGER, ColumnKind.CONTINUOUS):
+        step = step or 1.0
+        snapped = round(float(value) / step) * step + 0.0  # + 0.0 turns -0.0 into 0.0
+        written = f"{step:g}"
+        places = len(written.split(".")[1]) if "." in written else 0
+        return f"{snapped:.{places}f}"
     if kind is ColumnKind.DATETIME:
         return str(pd.Timestamp(value).date())
     return schema.columns[column].category_word(value)
