@@ -359,6 +359,83 @@ def _print_run(evaluation: Evaluation, files: dict[str, Path]) -> None:
 
 
 @app.command(
+    "complete",
+    epilog="Example: [bold]jumeau complete registry.csv --model rhvae -m 5 --schema schema.yaml "
+    "-o completed/[/]",
+)
+def complete_command(
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet file with missing values.")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Folder for the m files and the report.")
+    ],
+    model: Annotated[
+        str, typer.Option("--model", help=f"One of {', '.join(available_generators())}.")
+    ] = "rhvae",
+    copies: Annotated[int, typer.Option("-m", "--copies", help="Completed copies (m).")] = 5,
+    schema: Annotated[
+        Path | None, typer.Option("--schema", "-s", help="Schema YAML (default: inferred).")
+    ] = None,
+    model_file: Annotated[
+        Path | None,
+        typer.Option("--model-file", help="Use this fitted model instead of fitting one."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the fit and of the draws.")] = 0,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Hyper-parameter key=value (repeatable)."),
+    ] = None,
+    max_attempts: Annotated[
+        int, typer.Option(help="Redraws of a value that breaks a bound or rule.")
+    ] = 20,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    sep: SepOption = None,
+    decimal: DecimalOption = None,
+    encoding: EncodingOption = None,
+) -> None:
+    """Fill missing values m times (multiple imputation) and write a short report.
+
+    The model learns from every patient, incomplete ones included; observed values are never
+    changed. Pool an analysis over the copies with jumeau.completion.pool (Rubin's rules).
+    """
+
+    def go() -> None:
+        from jumeau.completion import complete
+        from jumeau.report.completion import write_completion
+        from jumeau.report.html import report_meta
+
+        cohort = load_cohort(data, schema, sep=sep, decimal=decimal, encoding=encoding)
+        params = _parse_params(param or [])
+        if model_file is not None and params:
+            raise JumeauError("--param applies to a model fitted here, not to --model-file")
+        chosen = load_generator(model_file) if model_file is not None else model
+        result = complete(
+            cohort,
+            copies,
+            model=chosen,
+            seed=seed,
+            max_attempts=max_attempts,
+            progress=not quiet,
+            **params,
+        )
+        meta = report_meta(
+            seed=seed,
+            inputs={"data": cohort.sha256},
+            title=f"completion of {data.name}",
+            extra={"model": result.generator.name, "m": copies},
+        )
+        files = write_completion(cohort, result, output, meta, stem=data.stem)
+        report = result.report
+        out.print(
+            f"completed {report.cells_completed} missing values in {report.rows_completed} of "
+            f"{report.rows} patients, {copies} times, with {result.generator.name} -> {output}"
+        )
+        for name, path in files.items():
+            out.print(f"  {name}: {path}")
+
+    _run(go)
+
+
+@app.command(
     "run",
     epilog="Example: [bold]jumeau run patients.csv --model rhvae -n 5000 --target outcome "
     "-o outdir/[/]",

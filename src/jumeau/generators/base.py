@@ -166,6 +166,33 @@ class Generator(ABC):
             frame, self.schema_, source=f"jumeau:{self.name}:seed={seed}", artificial=True
         )
 
+    # ------------------------------------------------------------------ complete
+    def complete(
+        self,
+        cohort: Cohort,
+        m: int = 5,
+        *,
+        seed: int | None = None,
+        max_attempts: int = 20,
+    ) -> list[Cohort]:
+        """`m` copies of `cohort` whose missing values are drawn from the model given the
+        observed ones (multiple imputation); observed values are untouched, bounds and rules
+        hold for every imputed value (redrawn up to `max_attempts` times). Pool an analysis
+        over the copies with `jumeau.completion.pool` (Rubin's rules)."""
+        from jumeau.generators.completion import complete_cohort
+
+        self._check_fitted()
+        seed = secrets.randbits(32) if seed is None else check_seed(seed)
+        completed, self.last_completion_ = complete_cohort(self, cohort, m, seed, max_attempts)
+        return completed
+
+    def _impute_matrix(
+        self, matrix: np.ndarray, mask: np.ndarray, m: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, dict[str, float]]:
+        """`m` encoded draws per row (m × rows × width) from p(missing | observed), and
+        diagnostics. Only the missing cells of each draw are used."""
+        raise JumeauError(f"the {self.name} generator cannot complete missing values")
+
     def _decode(self, matrix: np.ndarray) -> pd.DataFrame:
         frame = self.encoder_.inverse_transform(matrix)
         return Cohort(frame, self.schema_, source=f"jumeau:{self.name}", artificial=True).data

@@ -118,11 +118,28 @@ class TabularEncoder:
     def numeric_index(self) -> np.ndarray:
         return np.array([b.index for b in self.numeric_blocks], dtype=np.int64)
 
+    @property
+    def missing_positions(self) -> np.ndarray:
+        """Matrix positions that stand for "missing": a category's missing level and a number's
+        missing flag. An imputed value may never land on one of them."""
+        positions = []
+        for block in self.categorical_blocks:
+            if block.is_indicator:
+                positions.append(block.start + 1)
+            elif MISSING_LEVEL in block.levels:
+                positions.append(block.start + block.levels.index(MISSING_LEVEL))
+        return np.asarray(positions, dtype=np.int64)
+
     # ------------------------------------------------------------------ transform
-    def transform(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    def transform(
+        self, frame: pd.DataFrame, *, unseen_missing: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Matrix (n x width, float32) and its observed mask (0 where a number was missing).
 
-        Missing numbers are encoded as 0 (the median's normal score) and masked out.
+        Missing numbers are encoded as 0 (the median's normal score) and masked out. A missing
+        category in a column that had none at fit time is an error, unless `unseen_missing`
+        (completion of new data): its block is then left all-zero, which the per-type likelihood
+        reads as "not observed" (the block contributes nothing).
         """
         n = len(frame)
         matrix = np.zeros((n, self.width_), dtype=np.float32)
@@ -138,8 +155,9 @@ class TabularEncoder:
                 missing = frame[block.column].isna().to_numpy()
                 matrix[np.arange(n), block.start + missing.astype(int)] = 1.0
             else:
-                codes = _level_codes(frame[block.column], block.levels)
-                matrix[np.arange(n), block.start + codes] = 1.0
+                codes = _level_codes(frame[block.column], block.levels, unseen_missing)
+                seen = codes >= 0
+                matrix[np.flatnonzero(seen), block.start + codes[seen]] = 1.0
         return matrix, mask
 
     def to_scores(self, column: str, numbers: np.ndarray) -> np.ndarray:
@@ -275,7 +293,9 @@ def _quantile_knots(observed: np.ndarray, max_knots: int) -> tuple[np.ndarray, n
     return knots.astype(np.float64), levels.astype(np.float64)
 
 
-def _level_codes(values: pd.Series, levels: tuple[Any, ...]) -> np.ndarray:
+def _level_codes(
+    values: pd.Series, levels: tuple[Any, ...], unseen_missing: bool = False
+) -> np.ndarray:
     lookup = {category_key(level): i for i, level in enumerate(levels) if level != MISSING_LEVEL}
     missing_code = levels.index(MISSING_LEVEL) if MISSING_LEVEL in levels else -1
     codes = [
@@ -283,7 +303,7 @@ def _level_codes(values: pd.Series, levels: tuple[Any, ...]) -> np.ndarray:
         for v in values.astype(object).tolist()
     ]
     result = np.asarray(codes, dtype=np.int64)
-    if (result < 0).any():
+    if (result < 0).any() and not unseen_missing:
         raise ValueError("missing value in a column that had none when the encoder was fitted")
     return result
 

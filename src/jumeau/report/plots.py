@@ -40,9 +40,16 @@ def to_png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def distributions(real: Cohort, artificial: Cohort) -> bytes:
-    """One small panel per variable: real vs artificial, with the schema's labels and units."""
-    columns = shared_columns(real, artificial)
+def distributions(
+    real: Cohort,
+    artificial: Cohort,
+    *,
+    columns: Sequence[str] | None = None,
+    labels: tuple[str, str] = ("real (training)", "artificial"),
+) -> bytes:
+    """One small panel per variable: real vs artificial (or observed vs imputed values, with
+    other `labels`), with the schema's labels and units."""
+    columns = shared_columns(real, artificial) if columns is None else list(columns)
     rows = max(1, math.ceil(len(columns) / PANELS_PER_ROW))
     figure, axes = plt.subplots(
         rows, PANELS_PER_ROW, figsize=(3.2 * PANELS_PER_ROW, 2.4 * rows), squeeze=False
@@ -61,7 +68,7 @@ def distributions(real: Cohort, artificial: Cohort) -> bytes:
         plt.Rectangle((0, 0), 1, 1, color=REAL, alpha=0.5),
         plt.Rectangle((0, 0), 1, 1, color=ARTIFICIAL, alpha=0.5),
     ]
-    figure.legend(handles, ["real (training)", "artificial"], loc="upper center", ncol=2)
+    figure.legend(handles, list(labels), loc="upper center", ncol=2)
     figure.tight_layout(rect=(0, 0, 1, 0.97))
     return to_png(figure)
 

@@ -21,3 +21,11 @@ class CopulaConfig(BaseModel):
         description="Floor of the correlation matrix's eigenvalues, so that it stays invertible "
         "when pairwise estimates (with missing values) do not agree.",
     )
+    gibbs_burn_in: int = Field(
+        default=30,
+        ge=0,
+        description="Completion: Gibbs sweeps before the first completed copy is taken.",
+    )
+    gibbs_thinning: int = Field(
+        default=5, ge=1, description="Completion: Gibbs sweeps between two completed copies."
+    )

@@ -16,6 +16,7 @@ from scipy.special import ndtr, ndtri
 
 from jumeau.data.schema import ColumnKind
 from jumeau.generators.base import Generator
+from jumeau.generators.copula.conditional import gibbs_draws
 from jumeau.generators.copula.config import CopulaConfig
 from jumeau.generators.encoding import CategoricalBlock
 
@@ -96,6 +97,26 @@ class GaussianCopula(Generator):
             position = np.minimum(np.searchsorted(edges, u, side="right"), len(order) - 1)
             matrix[np.arange(n), block.start + order[position]] = 1.0
         return matrix
+
+    def _impute_matrix(
+        self, matrix: np.ndarray, mask: np.ndarray, m: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, dict[str, float]]:
+        draws = gibbs_draws(
+            self.encoder_,
+            self.correlation_,
+            self.orders_,
+            self.edges_,
+            matrix,
+            mask,
+            m,
+            rng,
+            burn_in=self.config.gibbs_burn_in,
+            thinning=self.config.gibbs_thinning,
+        )
+        return draws, {
+            "gibbs_burn_in": float(self.config.gibbs_burn_in),
+            "gibbs_thinning": float(self.config.gibbs_thinning),
+        }
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         arrays = {"copula.correlation": self.correlation_}

@@ -9,6 +9,7 @@ sampled, not argmax'ed, so rare levels keep their frequency.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -61,18 +62,32 @@ class MixedLikelihood:
         return total
 
     @torch.no_grad()
-    def sample(self, params: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """Draw encoded rows (numbers with their noise, categories by sampling)."""
+    def sample(
+        self,
+        params: Tensor,
+        generator: torch.Generator | None = None,
+        forbidden: Sequence[int] = (),
+    ) -> Tensor:
+        """Draw encoded rows (numbers with their noise, categories by sampling).
+
+        `forbidden`: matrix positions never drawn (imputation never draws "missing"). A block
+        whose every level would be forbidden keeps its own probabilities.
+        """
         mean, scale, logits = self.split(params)
         rows = params.shape[0]
         out = torch.zeros(rows, self.width, dtype=params.dtype)
         if self.n_numeric:
             noise = torch.randn(mean.shape, generator=generator, dtype=params.dtype)
             out[:, self.numeric_index] = mean + scale * noise
+        banned = set(int(p) for p in forbidden)
         offset = 0
         for start, stop in self.blocks:
             width = stop - start
-            probabilities = torch.softmax(logits[:, offset : offset + width], -1)
+            block_logits = logits[:, offset : offset + width]
+            allowed = torch.tensor([p not in banned for p in range(start, stop)])
+            if allowed.any() and not allowed.all():
+                block_logits = block_logits.masked_fill(~allowed, -torch.inf)
+            probabilities = torch.softmax(block_logits, -1)
             codes = torch.multinomial(probabilities, 1, generator=generator).squeeze(-1)
             out[torch.arange(rows), start + codes] = 1.0
             offset += width

@@ -27,3 +27,10 @@ class VAEConfig(BaseModel):
     )
     validation_share: float = Field(default=0.15, gt=0, lt=0.5)
     clip_norm: float = Field(default=5.0, gt=0)
+    imputation_proposals: int = Field(
+        default=256,
+        ge=1,
+        le=100_000,
+        description="Completion: latent codes proposed by the encoder per missing row and copy, "
+        "of which one is kept by importance weight.",
+    )

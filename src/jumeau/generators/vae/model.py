@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from jumeau.generators.base import Generator
+from jumeau.generators.neural.conditional import importance_draws
 from jumeau.generators.neural.likelihood import MixedLikelihood
 from jumeau.generators.neural.networks import default_hidden, default_latent_dim, mlp
 from jumeau.generators.neural.training import TrainingHistory, split_validation, train
@@ -151,6 +152,23 @@ class VAE(Generator):
         z = self._latent_samples(n, generator)
         params = self.module_.decode(z)
         return self.likelihood_.sample(params, generator).numpy()
+
+    # ------------------------------------------------------------------ completion
+    def _impute_matrix(
+        self, matrix: np.ndarray, mask: np.ndarray, m: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, dict[str, float]]:
+        with torch.random.fork_rng():
+            draws, diagnostics = importance_draws(
+                self.module_,
+                self.likelihood_,
+                matrix,
+                mask,
+                m,
+                rng,
+                proposals=self.config.imputation_proposals,
+                forbidden=self.encoder_.missing_positions,
+            )
+        return draws, diagnostics.as_dict()
 
     # ------------------------------------------------------------------ persistence
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -1,0 +1,178 @@
+"""Multiple imputation with a fitted generator: the frame-level part every model shares.
+
+Each model draws p(missing | observed) its own way (`Generator._impute_matrix`: Gibbs sampling on
+the copula's latent Gaussian, importance resampling through the VAE's encoder). What is common
+lives here: only the cells that were missing change (observed values are copied, never
+re-encoded), every completed row is checked against the bounds and clinical rules again and
+redrawn when an imputed value breaks one, and the work is summarised in a `CompletionReport`
+that holds counts only — no value, no row.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from jumeau.data.cohort import Cohort
+from jumeau.data.schema import Schema
+from jumeau.errors import DataError, JumeauError, JumeauWarning
+
+if TYPE_CHECKING:
+    from jumeau.generators.base import Generator
+
+MAX_COPIES = 1000
+
+
+@dataclass
+class CompletionReport:
+    """What `complete` did: rows and cells filled, redraws for bounds and rules, diagnostics."""
+
+    model: str
+    seed: int
+    m: int
+    rows: int
+    rows_completed: int
+    cells_by_column: dict[str, int] = field(default_factory=dict)
+    redrawn: int = 0  # (row, copy) pairs drawn again because an imputed value broke a check
+    unresolved: int = 0  # pairs still breaking a check after every attempt (kept, with a warning)
+    diagnostics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def cells_completed(self) -> int:
+        return sum(self.cells_by_column.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"cells_completed": self.cells_completed}
+
+
+def complete_cohort(
+    generator: Generator, cohort: Cohort, m: int, seed: int, max_attempts: int
+) -> tuple[list[Cohort], CompletionReport]:
+    """`m` completed copies of `cohort` and the report (see module docstring)."""
+    if not isinstance(cohort, Cohort):
+        raise JumeauError(
+            f"complete expects a jumeau Cohort, got {type(cohort).__name__}; "
+            "use jumeau.Cohort.from_frame(df) or jumeau.load_cohort(path)"
+        )
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not 1 <= m <= MAX_COPIES:
+        raise JumeauError(f"m (completed copies) must be a whole number from 1 to {MAX_COPIES}")
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 0:
+        raise JumeauError("max_attempts must be a whole number ≥ 0")
+    names = generator.schema_.names
+    absent = [name for name in names if name not in cohort.data.columns]
+    if absent:
+        raise DataError(
+            f"{cohort.source}: the cohort lacks column(s) the model was fitted on: "
+            f"{', '.join(absent)}"
+        )
+    modelled = Cohort(
+        cohort.data[names].reset_index(drop=True), generator.schema_, source=cohort.source
+    ).data
+    missing = modelled.isna().to_numpy()
+    rows = np.flatnonzero(missing.any(axis=1))
+    report = CompletionReport(
+        model=generator.name,
+        seed=seed,
+        m=int(m),
+        rows=len(modelled),
+        rows_completed=int(rows.size),
+        cells_by_column={
+            name: int(count)
+            for name, count in zip(names, missing.sum(axis=0), strict=True)
+            if count
+        },
+    )
+    rng = np.random.default_rng(seed)
+    frames = [cohort.data.copy() for _ in range(m)]
+    if rows.size:
+        incomplete = modelled.iloc[rows].reset_index(drop=True)
+        matrix, mask = generator.encoder_.transform(incomplete, unseen_missing=True)
+        # a row whose observed values already break a bound or rule cannot be mended by drawing
+        # its missing ones: it is not redrawn (its holes are what completion is for)
+        checkable = _valid_rows(incomplete, generator, holes_allowed=True)
+        draws, diagnostics = generator._impute_matrix(matrix, mask, int(m), rng)
+        report.diagnostics = diagnostics
+        for copy in range(m):
+            filled = _fill(incomplete, draws[copy], generator)
+            bad = np.flatnonzero(checkable & ~_valid_rows(filled, generator))
+            for _ in range(max_attempts):
+                if not bad.size:
+                    break
+                report.redrawn += int(bad.size)
+                again, _ = generator._impute_matrix(matrix[bad], mask[bad], 1, rng)
+                redrawn = _fill(incomplete.iloc[bad].reset_index(drop=True), again[0], generator)
+                filled = _put(filled, bad, redrawn, names, generator.schema_)
+                bad = bad[~_valid_rows(redrawn, generator)]  # only the redrawn rows can change
+            report.unresolved += int(bad.size)
+            frames[copy] = _put(frames[copy], rows, filled, names, None)
+    if report.unresolved:
+        warnings.warn(
+            f"{report.unresolved} completed row(s) (over {m} copies) still break a bound or rule "
+            f"after {max_attempts} redraws; the model finds those rules hard to meet from the "
+            "observed values",
+            JumeauWarning,
+            stacklevel=3,
+        )
+    completed = [
+        Cohort(
+            frame,
+            cohort.schema,
+            source=f"{cohort.source} (completed {copy + 1}/{m} by {generator.name}, seed {seed})",
+        )
+        for copy, frame in enumerate(frames)
+    ]
+    return completed, report
+
+
+def _fill(incomplete: pd.DataFrame, draw: np.ndarray, generator: Generator) -> pd.DataFrame:
+    """`incomplete` with its missing cells taken from the decoded draw."""
+    present = draw.copy()
+    for block in generator.encoder_.categorical_blocks:
+        if block.is_indicator:  # decode the number itself, not "missing"
+            present[:, block.start] = 1.0
+            present[:, block.start + 1] = 0.0
+    decoded = generator.encoder_.inverse_transform(present)
+    filled = incomplete.copy()
+    for name in incomplete.columns:
+        holes = incomplete[name].isna().to_numpy()
+        if holes.any():
+            column = filled[name].astype(object)
+            column[holes] = decoded[name].astype(object).to_numpy()[holes]
+            filled[name] = column
+    return Cohort(filled, generator.schema_, source="completion").data
+
+
+def _put(
+    frame: pd.DataFrame,
+    rows: np.ndarray,
+    values: pd.DataFrame,
+    names: list[str],
+    schema: Schema | None,
+) -> pd.DataFrame:
+    """`frame` with `values` written into `rows` of columns `names` (types restored by `schema`
+    when given, else by the final Cohort)."""
+    result = frame.copy()
+    for name in names:
+        column = result[name].astype(object).to_numpy()
+        column[rows] = values[name].astype(object).to_numpy()
+        result[name] = column
+    return Cohort(result, schema, source="completion").data if schema is not None else result
+
+
+def _valid_rows(
+    frame: pd.DataFrame, generator: Generator, *, holes_allowed: bool = False
+) -> np.ndarray:
+    schema = generator.schema_
+    if holes_allowed:
+        columns = {
+            name: column.model_copy(update={"missing_allowed": True})
+            for name, column in schema.columns.items()
+        }
+        schema = schema.model_copy(update={"columns": columns})
+    cohort = Cohort.__new__(Cohort)  # already typed: skip re-coercion
+    cohort.data, cohort.schema, cohort.source = frame, schema, "completion"
+    return cohort.validate().valid_rows
