@@ -420,3 +420,18 @@ def test_tied_values_get_the_middle_of_their_cdf_jump_with_many_distinct_values(
     assert many_knots.to_scores("crp", np.array([0.0]))[0] == pytest.approx(expected)
     # actual: ndtri(0.375) = -0.32, the level of the last repeated knot
     assert few_knots.to_scores("crp", np.array([0.0]))[0] == pytest.approx(expected, abs=0.1)
+
+
+def test_extrapolation_continues_beyond_the_observed_range_only_when_asked() -> None:
+    """Completion may reach beyond the highest observed value (a value missing because it was
+    high); generation never does. Inside the range both agree."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.lognormal(size=300)})
+    encoder = TabularEncoder().fit(Cohort.from_frame(frame))
+    scores = np.array([-6.0, -4.0, -1.0, 0.0, 1.0, 4.0, 6.0])
+    plain = encoder.from_scores("x", scores)
+    extended = encoder.from_scores("x", scores, extrapolate=True)
+    low, high = frame["x"].min(), frame["x"].max()
+    assert plain.min() == pytest.approx(low) and plain.max() == pytest.approx(high)
+    np.testing.assert_allclose(extended[2:5], plain[2:5])
+    assert extended[-1] > extended[-2] > high and extended[0] < extended[1] < low

@@ -135,7 +135,7 @@ def _fill(incomplete: pd.DataFrame, draw: np.ndarray, generator: Generator) -> p
         if block.is_indicator:  # decode the number itself, not "missing"
             present[:, block.start] = 1.0
             present[:, block.start + 1] = 0.0
-    decoded = generator.encoder_.inverse_transform(present)
+    decoded = generator.encoder_.inverse_transform(present, extrapolate=True)
     filled = incomplete.copy()
     for name in incomplete.columns:
         holes = incomplete[name].isna().to_numpy()

@@ -166,18 +166,29 @@ class TabularEncoder:
         with np.errstate(invalid="ignore"):
             return ndtri(np.interp(numbers, knots, levels))
 
-    def from_scores(self, column: str, scores: np.ndarray) -> np.ndarray:
+    def from_scores(
+        self, column: str, scores: np.ndarray, *, extrapolate: bool = False
+    ) -> np.ndarray:
+        """Raw numbers back from normal scores. Within the observed range always; with
+        `extrapolate` (completion), scores beyond the extreme knots continue along the slope of
+        the outer tenth of the distribution — values missing because they were high (missing not
+        completely at random) may then lie beyond the highest observed one. Tied columns keep to
+        the values they take."""
         knots, levels = self.knots_[column], self.levels_[column]
         if column in self.edges_:  # tied column: step inverse, onto the values it takes
             edges = self.edges_[column]
             position = np.searchsorted(edges, ndtr(scores), side="left")
             return knots[np.minimum(position, len(knots) - 1)]
-        return np.interp(ndtr(scores), levels, knots)
+        numbers = np.interp(ndtr(scores), levels, knots)
+        if extrapolate and knots.size > 2:
+            numbers = _extend_tails(numbers, scores, knots, levels)
+        return numbers
 
     # ------------------------------------------------------------------ inverse
-    def inverse_transform(self, matrix: np.ndarray) -> pd.DataFrame:
+    def inverse_transform(self, matrix: np.ndarray, *, extrapolate: bool = False) -> pd.DataFrame:
         """A frame of the modelled columns from a matrix whose categorical blocks are one-hot
-        (or probabilities: the largest wins — generators sample before calling this)."""
+        (or probabilities: the largest wins — generators sample before calling this);
+        `extrapolate`: see `from_scores`."""
         matrix = np.asarray(matrix, dtype=np.float64)
         columns: dict[str, Any] = {}
         missing_of: dict[str, np.ndarray] = {}
@@ -190,7 +201,9 @@ class TabularEncoder:
             values[values == MISSING_LEVEL] = None
             columns[block.column] = values
         for number in self.numeric_blocks:
-            numbers = self.from_scores(number.column, matrix[:, number.index])
+            numbers = self.from_scores(
+                number.column, matrix[:, number.index], extrapolate=extrapolate
+            )
             if number.column in missing_of:
                 numbers = np.where(missing_of[number.column], np.nan, numbers)
             columns[number.column] = _from_numbers(numbers, number.kind)
@@ -291,6 +304,25 @@ def _quantile_knots(observed: np.ndarray, max_knots: int) -> tuple[np.ndarray, n
     if knots.size == 1:  # a constant column: one knot, score 0
         return np.array([knots[0], knots[0]]), np.array([0.5 - 1e-9, 0.5 + 1e-9])
     return knots.astype(np.float64), levels.astype(np.float64)
+
+
+def _extend_tails(
+    numbers: np.ndarray, scores: np.ndarray, knots: np.ndarray, levels: np.ndarray
+) -> np.ndarray:
+    """Linear continuation beyond the extreme knots, in score units, with the slope of the
+    outer tenth of the distribution at each end."""
+    knot_scores = ndtri(levels)
+    result = numbers.copy()
+    low = max(1, int(np.searchsorted(levels, levels[0] + 0.1)))
+    high = min(len(levels) - 2, int(np.searchsorted(levels, levels[-1] - 0.1)) - 1)
+    below, above = scores < knot_scores[0], scores > knot_scores[-1]
+    if below.any():
+        slope = (knots[low] - knots[0]) / (knot_scores[low] - knot_scores[0])
+        result[below] = knots[0] + slope * (scores[below] - knot_scores[0])
+    if above.any():
+        slope = (knots[-1] - knots[high]) / (knot_scores[-1] - knot_scores[high])
+        result[above] = knots[-1] + slope * (scores[above] - knot_scores[-1])
+    return result
 
 
 def _level_codes(
