@@ -335,11 +335,21 @@ def test_invalid_parameters_raise_naming_the_parameter(params: dict, named: str)
 
 def test_valid_parameters_are_kept() -> None:
     model = GaussianCopula(shrinkage=0.25)
-    assert model.get_params() == {"shrinkage": 0.25, "min_eigenvalue": 1e-3}
+    assert model.get_params() == {
+        "shrinkage": 0.25,
+        "min_eigenvalue": 1e-3,
+        "gibbs_burn_in": 30,
+        "gibbs_thinning": 5,
+    }
     assert repr(model) == "GaussianCopula(shrinkage=0.25)"
     assert repr(GaussianCopula()) == "GaussianCopula()"
     from_config = GaussianCopula(config=CopulaConfig(shrinkage=0.5), min_eigenvalue=0.01)
-    assert from_config.get_params() == {"shrinkage": 0.5, "min_eigenvalue": 0.01}
+    assert from_config.get_params() == {
+        "shrinkage": 0.5,
+        "min_eigenvalue": 0.01,
+        "gibbs_burn_in": 30,
+        "gibbs_thinning": 5,
+    }
 
 
 @pytest.mark.parametrize("n", [0, -1, 2.5, True, "10", None, 10.0])

@@ -32,6 +32,13 @@ from jumeau.generators import (
 )
 from jumeau.generators.copula import GaussianCopula
 
+COPULA_PARAMS = {
+    "shrinkage": 0.05,
+    "min_eigenvalue": 1e-3,
+    "gibbs_burn_in": 30,
+    "gibbs_thinning": 5,
+}
+
 
 @pytest.fixture(scope="module")
 def model(gbsg2: Cohort) -> GaussianCopula:
@@ -74,7 +81,7 @@ def test_loaded_model_gives_identical_samples(model: GaussianCopula, model_file:
 
 def test_loaded_model_has_the_same_state(model: GaussianCopula, model_file: Path) -> None:
     loaded = load_generator(model_file)
-    assert loaded.get_params() == model.get_params() == {"shrinkage": 0.05, "min_eigenvalue": 1e-3}
+    assert loaded.get_params() == model.get_params() == COPULA_PARAMS
     assert loaded.schema == model.schema
     assert loaded.seed_ == 7
     assert loaded.training_rows_ == model.training_rows_ == 686
@@ -98,7 +105,7 @@ def test_file_is_safetensors_with_a_jumeau_header(model: GaussianCopula, model_f
     assert metadata["format_version"] == "1"
     header = _header(model_file)
     assert header["model"] == "copula"
-    assert header["config"] == {"shrinkage": 0.05, "min_eigenvalue": 1e-3}
+    assert header["config"] == COPULA_PARAMS
     assert header["schema"] == model.schema.model_dump(mode="json")
     assert header["seed"] == 7
     assert header["training"] == {"rows": 686, "sha256": model.training_sha256_}
