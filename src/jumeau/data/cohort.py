@@ -115,6 +115,18 @@ class Cohort:
 
     # ------------------------------------------------------------------ construction
     @classmethod
+    def from_typed(
+        cls, data: pd.DataFrame, schema: Schema, *, source: str, artificial: bool = False
+    ) -> Cohort:
+        """A cohort around a frame that `schema` already typed (a decoded batch, a completed
+        copy): no coercion, no checks and no content hash, so it may be validated cheaply many
+        times. Internal use; user frames go through the constructor."""
+        cohort = cls.__new__(cls)
+        cohort.data, cohort.schema, cohort.source = data, schema, source
+        cohort.artificial, cohort.dialect = artificial, None
+        return cohort
+
+    @classmethod
     def from_frame(
         cls, frame: pd.DataFrame, schema: Schema | None = None, *, name: str | None = None
     ) -> Cohort:

@@ -198,8 +198,7 @@ class Generator(ABC):
         return Cohort(frame, self.schema_, source=f"jumeau:{self.name}", artificial=True).data
 
     def _accept(self, batch: pd.DataFrame, condition: Any, report: SamplingReport) -> np.ndarray:
-        cohort = Cohort.__new__(Cohort)  # already typed: skip re-coercion of every batch
-        cohort.data, cohort.schema, cohort.source = batch, self.schema_, self.name
+        cohort = Cohort.from_typed(batch, self.schema_, source=self.name, artificial=True)
         validation = cohort.validate()
         for violation in validation.violations:
             report.rejected_by[violation.subject] = (

@@ -173,6 +173,4 @@ def _valid_rows(
             for name, column in schema.columns.items()
         }
         schema = schema.model_copy(update={"columns": columns})
-    cohort = Cohort.__new__(Cohort)  # already typed: skip re-coercion
-    cohort.data, cohort.schema, cohort.source = frame, schema, "completion"
-    return cohort.validate().valid_rows
+    return Cohort.from_typed(frame, schema, source="completion").validate().valid_rows

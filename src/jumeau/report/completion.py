@@ -123,9 +123,8 @@ def _imputed_only(incomplete: Cohort, completion: Completion, columns: list[str]
     holes = incomplete.data.isna()
     parts = [cohort.data.where(holes) for cohort in completion.cohorts]
     stacked = pd.concat(parts, ignore_index=True)
-    imputed = Cohort.__new__(Cohort)  # typed already; most columns are all-missing on purpose
-    imputed.data, imputed.schema, imputed.source = stacked, incomplete.schema, "imputed values"
-    return imputed
+    # typed already; most columns are all-missing on purpose (the constructor would refuse them)
+    return Cohort.from_typed(stacked, incomplete.schema, source="imputed values")
 
 
 def _fmt(value: object) -> str:

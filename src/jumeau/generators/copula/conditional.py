@@ -87,6 +87,12 @@ def gibbs_draws(
     return draws
 
 
+def level_of(u: np.ndarray, order: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The level (position in its block) whose interval of [0, 1] holds each u."""
+    position = np.minimum(np.searchsorted(edges, u, side="right"), len(order) - 1)
+    return order[position]
+
+
 def _category_coordinate(
     block: CategoricalBlock, order: np.ndarray, edges: np.ndarray, matrix: np.ndarray
 ) -> CategoryCoordinate:
@@ -161,10 +167,6 @@ def _write(
     rows = np.arange(len(state))
     for k, category in enumerate(categories):
         block = category.block
-        u = ndtr(state[:, n_numeric + k])
-        position = np.minimum(
-            np.searchsorted(category.edges, u, side="right"), len(category.order) - 1
-        )
-        level = category.order[position]
+        level = level_of(ndtr(state[:, n_numeric + k]), category.order, category.edges)
         draw[:, block.start : block.stop] = 0.0
         draw[rows, block.start + level] = 1.0

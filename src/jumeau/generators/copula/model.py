@@ -16,7 +16,7 @@ from scipy.special import ndtr, ndtri
 
 from jumeau.data.schema import ColumnKind
 from jumeau.generators.base import Generator
-from jumeau.generators.copula.conditional import gibbs_draws
+from jumeau.generators.copula.conditional import gibbs_draws, level_of
 from jumeau.generators.copula.config import CopulaConfig
 from jumeau.generators.encoding import CategoricalBlock
 
@@ -93,9 +93,8 @@ class GaussianCopula(Generator):
         for j, (block, order, edges) in enumerate(
             zip(blocks, self.orders_, self.edges_, strict=True)
         ):
-            u = ndtr(latent[:, n_numeric + j])
-            position = np.minimum(np.searchsorted(edges, u, side="right"), len(order) - 1)
-            matrix[np.arange(n), block.start + order[position]] = 1.0
+            level = level_of(ndtr(latent[:, n_numeric + j]), order, edges)
+            matrix[np.arange(n), block.start + level] = 1.0
         return matrix
 
     def _impute_matrix(
