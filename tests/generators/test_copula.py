@@ -338,6 +338,7 @@ def test_valid_parameters_are_kept() -> None:
     assert model.get_params() == {
         "shrinkage": 0.25,
         "min_eigenvalue": 1e-3,
+        "em_iterations": 40,
         "gibbs_burn_in": 30,
         "gibbs_thinning": 5,
     }
@@ -347,6 +348,7 @@ def test_valid_parameters_are_kept() -> None:
     assert from_config.get_params() == {
         "shrinkage": 0.5,
         "min_eigenvalue": 0.01,
+        "em_iterations": 40,
         "gibbs_burn_in": 30,
         "gibbs_thinning": 5,
     }

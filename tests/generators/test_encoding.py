@@ -424,7 +424,8 @@ def test_tied_values_get_the_middle_of_their_cdf_jump_with_many_distinct_values(
 
 def test_extrapolation_continues_beyond_the_observed_range_only_when_asked() -> None:
     """Completion may reach beyond the highest observed value (a value missing because it was
-    high); generation never does. Inside the range both agree."""
+    high); generation never does. Inside the range both agree; the clinical bound (min 0,
+    inferred: no value is negative) stops the lower tail."""
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x": rng.lognormal(size=300)})
     encoder = TabularEncoder().fit(Cohort.from_frame(frame))
@@ -434,4 +435,6 @@ def test_extrapolation_continues_beyond_the_observed_range_only_when_asked() -> 
     low, high = frame["x"].min(), frame["x"].max()
     assert plain.min() == pytest.approx(low) and plain.max() == pytest.approx(high)
     np.testing.assert_allclose(extended[2:5], plain[2:5])
-    assert extended[-1] > extended[-2] > high and extended[0] < extended[1] < low
+    assert extended[-1] > extended[-2] > high
+    assert encoder.schema_.columns["x"].min == 0.0
+    assert extended[0] == extended[1] == 0.0 < low

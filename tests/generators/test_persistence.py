@@ -35,6 +35,7 @@ from jumeau.generators.copula import GaussianCopula
 COPULA_PARAMS = {
     "shrinkage": 0.05,
     "min_eigenvalue": 1e-3,
+    "em_iterations": 40,
     "gibbs_burn_in": 30,
     "gibbs_thinning": 5,
 }
@@ -87,6 +88,8 @@ def test_loaded_model_has_the_same_state(model: GaussianCopula, model_file: Path
     assert loaded.training_rows_ == model.training_rows_ == 686
     assert loaded.training_sha256_ == model.training_sha256_
     assert np.array_equal(loaded.correlation_, model.correlation_)
+    assert np.array_equal(loaded.numeric_mean_, model.numeric_mean_)
+    assert np.array_equal(loaded.numeric_scale_, model.numeric_scale_)
     assert loaded.encoder_.blocks_ == model.encoder_.blocks_
     assert loaded.file_versions_["jumeau"] == jumeau.__version__
 

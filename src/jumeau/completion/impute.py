@@ -1,7 +1,7 @@
 """`complete`: fit a generator on an incomplete cohort (or take a fitted one) and fill its holes
 m times. The model learns from every patient, missing values included: the VAE and RHVAE count
-only observed numbers in their likelihood (MIWAE-style), the copula estimates its correlations
-from pairwise-complete observations — nobody is dropped or imputed before training."""
+only observed numbers in their likelihood (MIWAE-style), the copula fits its latent Gaussian by
+stochastic EM over the missing entries — nobody is dropped or imputed before training."""
 
 from __future__ import annotations
 

@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 
 from jumeau.data.cohort import Cohort
-from jumeau.data.schema import Schema
 from jumeau.errors import DataError, JumeauError, JumeauWarning
 
 if TYPE_CHECKING:
     from jumeau.generators.base import Generator
 
 MAX_COPIES = 1000
+CANDIDATES_PER_ATTEMPT = 8  # fresh draws per bad row and redraw attempt
 
 
 @dataclass
@@ -96,19 +96,33 @@ def complete_cohort(
         checkable = _valid_rows(incomplete, generator, holes_allowed=True)
         draws, diagnostics = generator._impute_matrix(matrix, mask, int(m), rng)
         report.diagnostics = diagnostics
+        # the m copies are stacked and checked together, so that each redraw attempt serves
+        # every copy at once
+        count = len(incomplete)
+        source_row = np.tile(np.arange(count), m)
+        stacked = incomplete.iloc[source_row].reset_index(drop=True)
+        filled = _fill(stacked, draws.reshape(m * count, -1), generator)
+        bad = np.flatnonzero(checkable[source_row] & ~_valid_rows(filled, generator))
+        for _ in range(max_attempts):
+            if not bad.size:
+                break
+            report.redrawn += int(bad.size)
+            # rejection sampling: several fresh candidates per bad row, the first valid one kept
+            # (a draw from the model's conditional restricted to valid rows)
+            repeated = np.repeat(source_row[bad], CANDIDATES_PER_ATTEMPT)
+            again, _ = generator._impute_matrix(matrix[repeated], mask[repeated], 1, rng)
+            candidates = _fill(
+                incomplete.iloc[repeated].reset_index(drop=True), again[0], generator
+            )
+            valid = _valid_rows(candidates, generator).reshape(bad.size, -1)
+            picked = np.arange(bad.size) * CANDIDATES_PER_ATTEMPT + valid.argmax(axis=1)
+            chosen = candidates.iloc[picked].reset_index(drop=True)
+            filled = _put(filled, bad, chosen, names)  # typed once, at the end
+            bad = bad[~valid.any(axis=1)]
+        report.unresolved = int(bad.size)
         for copy in range(m):
-            filled = _fill(incomplete, draws[copy], generator)
-            bad = np.flatnonzero(checkable & ~_valid_rows(filled, generator))
-            for _ in range(max_attempts):
-                if not bad.size:
-                    break
-                report.redrawn += int(bad.size)
-                again, _ = generator._impute_matrix(matrix[bad], mask[bad], 1, rng)
-                redrawn = _fill(incomplete.iloc[bad].reset_index(drop=True), again[0], generator)
-                filled = _put(filled, bad, redrawn, names, generator.schema_)
-                bad = bad[~_valid_rows(redrawn, generator)]  # only the redrawn rows can change
-            report.unresolved += int(bad.size)
-            frames[copy] = _put(frames[copy], rows, filled, names, None)
+            part = filled.iloc[copy * count : (copy + 1) * count].reset_index(drop=True)
+            frames[copy] = _put(frames[copy], rows, part, names)
     if report.unresolved:
         warnings.warn(
             f"{report.unresolved} completed row(s) (over {m} copies) still break a bound or rule "
@@ -143,24 +157,20 @@ def _fill(incomplete: pd.DataFrame, draw: np.ndarray, generator: Generator) -> p
             column = filled[name].astype(object)
             column[holes] = decoded[name].astype(object).to_numpy()[holes]
             filled[name] = column
-    return Cohort(filled, generator.schema_, source="completion").data
+    return Cohort(filled, generator.schema_, source="completion", artificial=True).data
 
 
 def _put(
-    frame: pd.DataFrame,
-    rows: np.ndarray,
-    values: pd.DataFrame,
-    names: list[str],
-    schema: Schema | None,
+    frame: pd.DataFrame, rows: np.ndarray, values: pd.DataFrame, names: list[str]
 ) -> pd.DataFrame:
-    """`frame` with `values` written into `rows` of columns `names` (types restored by `schema`
-    when given, else by the final Cohort)."""
+    """`frame` with `values` written into `rows` of columns `names`, as objects: the final
+    Cohort restores the types once."""
     result = frame.copy()
     for name in names:
         column = result[name].astype(object).to_numpy()
         column[rows] = values[name].astype(object).to_numpy()
         result[name] = column
-    return Cohort(result, schema, source="completion").data if schema is not None else result
+    return result
 
 
 def _valid_rows(

@@ -172,8 +172,8 @@ class TabularEncoder:
         """Raw numbers back from normal scores. Within the observed range always; with
         `extrapolate` (completion), scores beyond the extreme knots continue along the slope of
         the outer tenth of the distribution — values missing because they were high (missing not
-        completely at random) may then lie beyond the highest observed one. Tied columns keep to
-        the values they take."""
+        completely at random) may then lie beyond the highest observed one, though never beyond
+        the column's clinical bounds. Tied columns keep to the values they take."""
         knots, levels = self.knots_[column], self.levels_[column]
         if column in self.edges_:  # tied column: step inverse, onto the values it takes
             edges = self.edges_[column]
@@ -181,7 +181,10 @@ class TabularEncoder:
             return knots[np.minimum(position, len(knots) - 1)]
         numbers = np.interp(ndtr(scores), levels, knots)
         if extrapolate and knots.size > 2:
-            numbers = _extend_tails(numbers, scores, knots, levels)
+            spec = self.schema_.columns[column]
+            numbers = _extend_tails(
+                numbers, scores, knots, levels, _number(spec.min), _number(spec.max)
+            )
         return numbers
 
     # ------------------------------------------------------------------ inverse
@@ -306,11 +309,21 @@ def _quantile_knots(observed: np.ndarray, max_knots: int) -> tuple[np.ndarray, n
     return knots.astype(np.float64), levels.astype(np.float64)
 
 
+def _number(bound: object) -> float | None:
+    return float(bound) if isinstance(bound, (int, float)) else None
+
+
 def _extend_tails(
-    numbers: np.ndarray, scores: np.ndarray, knots: np.ndarray, levels: np.ndarray
+    numbers: np.ndarray,
+    scores: np.ndarray,
+    knots: np.ndarray,
+    levels: np.ndarray,
+    lowest: float | None,
+    highest: float | None,
 ) -> np.ndarray:
     """Linear continuation beyond the extreme knots, in score units, with the slope of the
-    outer tenth of the distribution at each end."""
+    outer tenth of the distribution at each end; it stops at the column's clinical bounds
+    (`lowest`, `highest`) where they lie beyond the observed range."""
     knot_scores = ndtri(levels)
     result = numbers.copy()
     low = max(1, int(np.searchsorted(levels, levels[0] + 0.1)))
@@ -319,9 +332,13 @@ def _extend_tails(
     if below.any():
         slope = (knots[low] - knots[0]) / (knot_scores[low] - knot_scores[0])
         result[below] = knots[0] + slope * (scores[below] - knot_scores[0])
+        if lowest is not None and lowest <= knots[0]:
+            result[below] = np.maximum(result[below], lowest)
     if above.any():
         slope = (knots[-1] - knots[high]) / (knot_scores[-1] - knot_scores[high])
         result[above] = knots[-1] + slope * (scores[above] - knot_scores[-1])
+        if highest is not None and highest >= knots[-1]:
+            result[above] = np.minimum(result[above], highest)
     return result
 
 

@@ -1,17 +1,19 @@
-"""Conditional draws of missing values from a fitted Gaussian copula, by Gibbs sampling.
+"""Conditional draws from a fitted Gaussian copula, by Gibbs sampling on its latent vector.
 
-The copula is a Gaussian vector v ~ N(0, R): a number is one coordinate known exactly once
-observed; a category is a coordinate known only to lie in its level's interval. Missing values are
-drawn from v's conditional law given what is known — for numbers only that is the textbook
-conditional Gaussian; categories make it a truncated Gaussian, which a Gibbs sampler over the
-coordinates draws exactly in the limit (each coordinate's conditional given the others is a
-univariate normal, truncated to the level's interval where the category is observed, and to
-"anything but missing" where it is not). Rows are processed together, coordinates one at a time.
+The copula is a Gaussian vector v ~ N(mean, covariance): a number is one coordinate known exactly
+once observed; a category is a coordinate known only to lie in its level's interval. Unknown
+coordinates are drawn from v's conditional law given what is known — for numbers only that is the
+textbook conditional Gaussian; categories make it a truncated Gaussian, which a Gibbs sampler over
+the coordinates draws exactly in the limit (each coordinate's conditional given the others is a
+univariate normal, truncated to the level's interval where the category is known). Rows are
+processed together, coordinates one at a time.
 
-The coordinates for the present/missing flags of numbers are marginalised out (their rows and
-columns dropped from R): imputation assumes the values are missing at random given the observed
-ones, as MICE does; the flags' correlation with their own number cannot be estimated from data in
-any case (the number is only seen when present).
+The same sampler serves two jobs: fitting (stochastic EM, `estimation.py`, where a missing
+category is its own level) and completion (where a missing category may be anything but
+"missing"). The coordinates for the present/missing flags of numbers are always marginalised out:
+values are taken as missing at random given the observed ones, as MICE does; the flags'
+correlation with their own number cannot be estimated from data in any case (the number is only
+seen when present).
 """
 
 from __future__ import annotations
@@ -40,50 +42,101 @@ class CategoryCoordinate:
     gap_upper: np.ndarray
 
 
+class LatentGibbs:
+    """Gibbs sampler over the latent coordinates of a block of encoded rows.
+
+    `state` holds one latent vector per row over `coordinates` (numbers first, then the
+    categories that are not present/missing flags); observed numbers never move.
+    """
+
+    def __init__(
+        self,
+        encoder: TabularEncoder,
+        orders: list[np.ndarray],
+        edges: list[np.ndarray],
+        matrix: np.ndarray,
+        mask: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        missing_is_level: bool,
+    ) -> None:
+        self.encoder = encoder
+        self.rng = rng
+        self.n_numeric = len(encoder.numeric_index)
+        blocks = encoder.categorical_blocks
+        kept_blocks = [j for j, b in enumerate(blocks) if not b.is_indicator]
+        self.coordinates = list(range(self.n_numeric)) + [self.n_numeric + j for j in kept_blocks]
+        self.numeric_observed = mask[:, encoder.numeric_index] > 0
+        self.categories = [
+            _category_coordinate(blocks[j], orders[j], edges[j], matrix, missing_is_level)
+            for j in kept_blocks
+        ]
+        rows = len(matrix)
+        self.state = np.zeros((rows, len(self.coordinates)))
+        self.state[:, : self.n_numeric] = np.where(
+            self.numeric_observed, matrix[:, encoder.numeric_index], 0.0
+        )
+        # start every category inside its allowed set: one draw from its marginal N(0, 1)
+        for k, category in enumerate(self.categories):
+            self.state[:, self.n_numeric + k] = _draw(category, np.zeros(rows), np.ones(rows), rng)
+
+    @property
+    def has_unknowns(self) -> bool:
+        """False when every coordinate is fixed (all numbers observed, no categories)."""
+        return bool(self.categories) or not self.numeric_observed.all()
+
+    def sweep(self, mean: np.ndarray, covariance: np.ndarray) -> None:
+        """One pass over the coordinates, each drawn from its conditional given the others."""
+        precision = np.linalg.inv(covariance)
+        rows = len(self.state)
+        for j in range(len(self.coordinates)):
+            q = precision[j, j]
+            centred = self.state - mean
+            conditional = mean[j] - (centred @ precision[:, j] - centred[:, j] * q) / q
+            sd = np.full(rows, 1.0 / np.sqrt(q))
+            if j < self.n_numeric:
+                free = ~self.numeric_observed[:, j]
+                self.state[free, j] = conditional[free] + sd[free] * self.rng.standard_normal(
+                    int(free.sum())
+                )
+            else:
+                self.state[:, j] = _draw(
+                    self.categories[j - self.n_numeric], conditional, sd, self.rng
+                )
+
+    def write(self, draw: np.ndarray) -> None:
+        """Put the current state's unknown values into an encoded matrix (in place)."""
+        numeric_index = self.encoder.numeric_index
+        draw[:, numeric_index] = np.where(
+            self.numeric_observed, draw[:, numeric_index], self.state[:, : self.n_numeric]
+        )
+        rows = np.arange(len(self.state))
+        for k, category in enumerate(self.categories):
+            block = category.block
+            level = level_of(
+                ndtr(self.state[:, self.n_numeric + k]), category.order, category.edges
+            )
+            draw[:, block.start : block.stop] = 0.0
+            draw[rows, block.start + level] = 1.0
+
+
 def gibbs_draws(
-    encoder: TabularEncoder,
-    correlation: np.ndarray,
-    orders: list[np.ndarray],
-    edges: list[np.ndarray],
+    sampler: LatentGibbs,
+    mean: np.ndarray,
+    covariance: np.ndarray,
     matrix: np.ndarray,
-    mask: np.ndarray,
     m: int,
-    rng: np.random.Generator,
     *,
     burn_in: int,
     thinning: int,
 ) -> np.ndarray:
     """`m` encoded draws per row (m × rows × width), `thinning` sweeps apart after `burn_in`."""
-    n_numeric = len(encoder.numeric_index)
-    blocks = encoder.categorical_blocks
-    kept_blocks = [j for j, b in enumerate(blocks) if not b.is_indicator]
-    coordinates = list(range(n_numeric)) + [n_numeric + j for j in kept_blocks]
-    precision = np.linalg.inv(correlation[np.ix_(coordinates, coordinates)])
-    rows = len(matrix)
-
-    state = np.zeros((rows, len(coordinates)))
-    numeric_observed = mask[:, encoder.numeric_index] > 0
-    state[:, :n_numeric] = np.where(numeric_observed, matrix[:, encoder.numeric_index], 0.0)
-    categories = [_category_coordinate(blocks[j], orders[j], edges[j], matrix) for j in kept_blocks]
-    # start every category inside its allowed set: one draw from its marginal N(0, 1)
-    for k, category in enumerate(categories):
-        state[:, n_numeric + k] = _draw(category, np.zeros(rows), np.ones(rows), rng)
-
     draws = np.repeat(matrix[None].astype(np.float64), m, axis=0)
     sweeps = burn_in + thinning * (m - 1) + 1
     for sweep in range(sweeps):
-        for j in range(len(coordinates)):
-            q = precision[j, j]
-            mean = -(state @ precision[:, j] - state[:, j] * q) / q
-            sd = np.full(rows, 1.0 / np.sqrt(q))
-            if j < n_numeric:
-                free = ~numeric_observed[:, j]
-                state[free, j] = mean[free] + sd[free] * rng.standard_normal(int(free.sum()))
-            else:
-                state[:, j] = _draw(categories[j - n_numeric], mean, sd, rng)
+        sampler.sweep(mean, covariance)
         if sweep >= burn_in and (sweep - burn_in) % thinning == 0:
-            copy = (sweep - burn_in) // thinning
-            _write(draws[copy], state, encoder, categories, n_numeric, numeric_observed)
+            sampler.write(draws[(sweep - burn_in) // thinning])
     return draws
 
 
@@ -94,14 +147,18 @@ def level_of(u: np.ndarray, order: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 def _category_coordinate(
-    block: CategoricalBlock, order: np.ndarray, edges: np.ndarray, matrix: np.ndarray
+    block: CategoricalBlock,
+    order: np.ndarray,
+    edges: np.ndarray,
+    matrix: np.ndarray,
+    missing_is_level: bool,
 ) -> CategoryCoordinate:
     rows = len(matrix)
     onehot = matrix[:, block.start : block.stop]
     missing_code = block.levels.index(MISSING_LEVEL) if MISSING_LEVEL in block.levels else None
     known = onehot.sum(axis=1) > 0
     codes = onehot.argmax(axis=1)
-    if missing_code is not None:
+    if missing_code is not None and not missing_is_level:
         known &= codes != missing_code
     lower_edges = np.concatenate([[0.0], edges[:-1]])
     position = np.argsort(order)[codes]
@@ -109,7 +166,8 @@ def _category_coordinate(
     upper = np.where(known, _latent(edges[position]), np.inf)
     gap_lower = np.full(rows, np.nan)
     gap_upper = np.full(rows, np.nan)
-    if missing_code is not None:  # an unknown level may be anything but "missing"
+    if missing_code is not None and not missing_is_level:
+        # an unknown level may be anything but "missing"
         gap = int(np.argsort(order)[missing_code])
         low, high = _latent(lower_edges[gap]), _latent(edges[gap])
         if not (np.isinf(low) and low < 0 and np.isinf(high)):
@@ -150,23 +208,3 @@ def _draw(
             a[fine], b[fine], loc=mean[fine], scale=sd[fine], random_state=rng
         )
     return result
-
-
-def _write(
-    draw: np.ndarray,
-    state: np.ndarray,
-    encoder: TabularEncoder,
-    categories: list[CategoryCoordinate],
-    n_numeric: int,
-    numeric_observed: np.ndarray,
-) -> None:
-    numeric_index = encoder.numeric_index
-    draw[:, numeric_index] = np.where(
-        numeric_observed, draw[:, numeric_index], state[:, :n_numeric]
-    )
-    rows = np.arange(len(state))
-    for k, category in enumerate(categories):
-        block = category.block
-        level = level_of(ndtr(state[:, n_numeric + k]), category.order, category.edges)
-        draw[:, block.start : block.stop] = 0.0
-        draw[rows, block.start + level] = 1.0

@@ -21,6 +21,13 @@ class CopulaConfig(BaseModel):
         description="Floor of the correlation matrix's eigenvalues, so that it stays invertible "
         "when pairwise estimates (with missing values) do not agree.",
     )
+    em_iterations: int = Field(
+        default=40,
+        ge=0,
+        description="Stochastic-EM iterations of the latent correlation fit (each one Gibbs "
+        "sweep); 0 = plain pairwise correlations of normal scores (attenuated for categories, "
+        "biased when values are missing at random).",
+    )
     gibbs_burn_in: int = Field(
         default=30,
         ge=0,

@@ -1,9 +1,11 @@
 """Gaussian copula: the statistical baseline. Fast, no neural network, no torch.
 
-Every column becomes a standard-normal coordinate — numbers through their empirical quantiles
-(the shared encoder), categories through intervals of [0, 1] sized by their frequency — and the
-dependence between columns is one correlation matrix of these normal scores. Correlations use
-pairwise-complete observations, so patients with missing values still count.
+Every column becomes a normal coordinate — numbers through their empirical quantiles (the shared
+encoder), categories through intervals of [0, 1] sized by their frequency — and the dependence
+between columns is one correlation matrix of this latent vector. It is estimated by stochastic EM
+(`estimation.py`), which uses incomplete rows without dropping or imputing them first and gives
+categories their polyserial rather than attenuated correlations; numbers get a latent mean and
+scale, so that values missing at random shift their column's distribution as they should.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from scipy.special import ndtr, ndtri
 
 from jumeau.data.schema import ColumnKind
 from jumeau.generators.base import Generator
-from jumeau.generators.copula.conditional import gibbs_draws, level_of
+from jumeau.generators.copula.conditional import LatentGibbs, gibbs_draws, level_of
 from jumeau.generators.copula.config import CopulaConfig
+from jumeau.generators.copula.estimation import repaired_correlation, stochastic_em
 from jumeau.generators.encoding import CategoricalBlock
 
 
@@ -42,7 +45,32 @@ class GaussianCopula(Generator):
             self.edges_.append(edges)
             scores.append(self._category_scores(onehot.argmax(axis=1), order, edges, rng)[:, None])
         latent = np.concatenate(scores, axis=1)
-        self.correlation_ = self._correlation(latent)
+        n_numeric = len(self.encoder_.numeric_index)
+        self.numeric_mean_ = np.zeros(n_numeric)
+        self.numeric_scale_ = np.ones(n_numeric)
+        correlation = self._pairwise_correlation(latent)
+        sampler = LatentGibbs(
+            self.encoder_, self.orders_, self.edges_, matrix, mask, rng, missing_is_level=True
+        )
+        if self.config.em_iterations > 0 and sampler.has_unknowns:
+            kept = sampler.coordinates
+            fit = stochastic_em(
+                sampler,
+                correlation[np.ix_(kept, kept)],
+                iterations=self.config.em_iterations,
+                min_eigenvalue=self.config.min_eigenvalue,
+            )
+            spread = np.sqrt(np.diag(fit.covariance))
+            # the present/missing flags stay outside the EM (see conditional.py); their
+            # correlations are taken against the completed latent rows
+            latent[:, kept] = sampler.state
+            correlation = self._pairwise_correlation(latent)
+            correlation[np.ix_(kept, kept)] = fit.covariance / np.outer(spread, spread)
+            self.numeric_mean_ = fit.mean[:n_numeric]
+            self.numeric_scale_ = spread[:n_numeric]
+        self.correlation_ = repaired_correlation(
+            correlation, shrinkage=self.config.shrinkage, min_eigenvalue=self.config.min_eigenvalue
+        )
 
     def _numeric_scores(self, matrix: np.ndarray, mask: np.ndarray) -> np.ndarray:
         index = self.encoder_.numeric_index
@@ -71,24 +99,18 @@ class GaussianCopula(Generator):
         u = lower + (upper - lower) * rng.uniform(0.02, 0.98, size=codes.size)
         return ndtri(np.clip(u, 1e-9, 1 - 1e-9))
 
-    def _correlation(self, latent: np.ndarray) -> np.ndarray:
-        frame = pd.DataFrame(latent)
-        correlation = frame.corr(min_periods=3).fillna(0.0).to_numpy()
-        np.fill_diagonal(correlation, 1.0)
-        correlation = (1 - self.config.shrinkage) * correlation + self.config.shrinkage * np.eye(
-            len(correlation)
-        )
-        values, vectors = np.linalg.eigh((correlation + correlation.T) / 2)
-        repaired = vectors @ np.diag(np.maximum(values, self.config.min_eigenvalue)) @ vectors.T
-        scale = np.sqrt(np.diag(repaired))
-        return repaired / np.outer(scale, scale)
+    @staticmethod
+    def _pairwise_correlation(latent: np.ndarray) -> np.ndarray:
+        return pd.DataFrame(latent).corr(min_periods=3).fillna(0.0).to_numpy()
 
     def _sample_matrix(self, n: int, rng: np.random.Generator) -> np.ndarray:
         cholesky = np.linalg.cholesky(self.correlation_)
         latent = rng.standard_normal((n, len(cholesky))) @ cholesky.T
         matrix = np.zeros((n, self.encoder_.width_))
         n_numeric = len(self.encoder_.numeric_index)
-        matrix[:, self.encoder_.numeric_index] = latent[:, :n_numeric]
+        matrix[:, self.encoder_.numeric_index] = (
+            self.numeric_mean_ + self.numeric_scale_ * latent[:, :n_numeric]
+        )
         blocks = self.encoder_.categorical_blocks
         for j, (block, order, edges) in enumerate(
             zip(blocks, self.orders_, self.edges_, strict=True)
@@ -100,15 +122,22 @@ class GaussianCopula(Generator):
     def _impute_matrix(
         self, matrix: np.ndarray, mask: np.ndarray, m: int, rng: np.random.Generator
     ) -> tuple[np.ndarray, dict[str, float]]:
+        sampler = LatentGibbs(
+            self.encoder_, self.orders_, self.edges_, matrix, mask, rng, missing_is_level=False
+        )
+        kept = sampler.coordinates
+        n_numeric = len(self.encoder_.numeric_index)
+        scale = np.ones(len(kept))
+        scale[:n_numeric] = self.numeric_scale_
+        mean = np.zeros(len(kept))
+        mean[:n_numeric] = self.numeric_mean_
+        covariance = self.correlation_[np.ix_(kept, kept)] * np.outer(scale, scale)
         draws = gibbs_draws(
-            self.encoder_,
-            self.correlation_,
-            self.orders_,
-            self.edges_,
+            sampler,
+            mean,
+            covariance,
             matrix,
-            mask,
             m,
-            rng,
             burn_in=self.config.gibbs_burn_in,
             thinning=self.config.gibbs_thinning,
         )
@@ -118,7 +147,11 @@ class GaussianCopula(Generator):
         }
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        arrays = {"copula.correlation": self.correlation_}
+        arrays = {
+            "copula.correlation": self.correlation_,
+            "copula.numeric_mean": self.numeric_mean_,
+            "copula.numeric_scale": self.numeric_scale_,
+        }
         for j, (order, edges) in enumerate(zip(self.orders_, self.edges_, strict=True)):
             arrays[f"copula.order.{j}"] = order.astype(np.int64)
             arrays[f"copula.edges.{j}"] = edges
@@ -126,6 +159,10 @@ class GaussianCopula(Generator):
 
     def _load_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.correlation_ = arrays["copula.correlation"]
+        # files written before the EM fit have a standard-normal latent for every number
+        n_numeric = len(self.encoder_.numeric_index)
+        self.numeric_mean_ = arrays.get("copula.numeric_mean", np.zeros(n_numeric))
+        self.numeric_scale_ = arrays.get("copula.numeric_scale", np.ones(n_numeric))
         count = int(meta["blocks"])
         self.orders_ = [arrays[f"copula.order.{j}"] for j in range(count)]
         self.edges_ = [arrays[f"copula.edges.{j}"] for j in range(count)]
