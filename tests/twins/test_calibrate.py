@@ -1,0 +1,133 @@
+"""Population calibration and twins on a simulated study with known parameters (small and short
+chains, to keep the suite fast; the recovery benchmark runs the full designs)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from jumeau.errors import JumeauError, JumeauWarning
+from jumeau.twins import PKData, make_model
+from jumeau.twins.calibrate import PopulationFit, _warn_if_unconverged, fit_population
+from jumeau.twins.models import PaddedDoses
+from jumeau.twins.regimen import Regimen
+
+TRUTH = {"ka": 1.5, "CL": 3.0, "V": 30.0}
+OMEGA = {"ka": 0.3, "CL": 0.3, "V": 0.2}
+TIMES = [0.25, 0.5, 1.0, 2.0, 4.0, 6.0, 9.0, 12.0, 24.0]
+
+
+def simulated_study(subjects: int, seed: int) -> tuple[PKData, dict[str, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    individual = {
+        name: TRUTH[name] * np.exp(OMEGA[name] * rng.standard_normal(subjects)) for name in TRUTH
+    }
+    model = make_model("pk1_oral")
+    doses = PaddedDoses.stack([Regimen(320.0).events() for _ in range(subjects)])
+    times = torch.tensor([TIMES] * subjects, dtype=torch.float64)
+    params = {k: torch.as_tensor(v) for k, v in individual.items()}
+    curves = model.predict(params, doses, times).numpy()
+    observed = curves * (1 + 0.1 * rng.standard_normal(curves.shape)) + 0.05 * rng.standard_normal(
+        curves.shape
+    )
+    rows = []
+    for i in range(subjects):
+        rows.append({"ID": i + 1, "TIME": 0.0, "DV": np.nan, "AMT": 320.0, "EVID": 1})
+        for t, y in zip(TIMES, observed[i], strict=True):
+            rows.append({"ID": i + 1, "TIME": t, "DV": y, "AMT": 0.0, "EVID": 0})
+    return PKData.from_frame(pd.DataFrame(rows)), individual
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[PopulationFit, dict[str, np.ndarray]]:
+    study, individual = simulated_study(10, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", JumeauWarning)  # short chains may not pass R-hat
+        fit = fit_population(
+            study, "pk1_oral", chains=2, warmup=150, samples=150, seed=0, progress=False
+        )
+    return fit, individual
+
+
+def test_typical_values_are_recovered(fitted) -> None:
+    fit, _ = fitted
+    typical = {name: float(np.median(values)) for name, values in fit.typical.items()}
+    assert typical["CL"] == pytest.approx(TRUTH["CL"], rel=0.25)
+    assert typical["V"] == pytest.approx(TRUTH["V"], rel=0.25)
+    assert typical["ka"] == pytest.approx(TRUTH["ka"], rel=0.5)
+    assert fit.typical["CL"].shape == (2, 150)
+
+
+def test_individual_clearances_follow_the_true_ones(fitted) -> None:
+    fit, individual = fitted
+    estimated = np.median(fit.individual_all()["CL"].reshape(-1, 10), axis=0)
+    assert np.corrcoef(np.log(estimated), np.log(individual["CL"]))[0, 1] > 0.8
+    assert fit.individual(3)["CL"].shape == (2, 150)
+
+
+def test_diagnostics_and_summary_are_reported(fitted) -> None:
+    fit, _ = fitted
+    assert set(fit.diagnostics) == {"rhat_max", "ess_min", "divergences", "chains"}
+    assert fit.diagnostics["chains"] == 2 and fit.diagnostics["rhat_max"]["log_typical"] > 0.9
+    names = [row["parameter"] for row in fit.summary()]
+    assert names[:3] == ["ka (typical)", "CL (typical)", "V (typical)"]
+    assert "sigma_prop" in names and "sigma_add" in names
+    for row in fit.summary():
+        assert row["q05"] <= row["median"] <= row["q95"]
+
+
+def test_twin_bands_hold_the_patients_own_observations(fitted) -> None:
+    fit, _ = fitted
+    twin = fit.twin(1)
+    subject = fit.data.subject(1)
+    simulation = twin.simulate("320 mg", subject.times, level=0.99)
+    assert simulation.draws.shape == (300, len(subject.times))
+    inside = (subject.values >= simulation.lower * 0.8 - 0.2) & (
+        subject.values <= simulation.upper * 1.2 + 0.2
+    )
+    assert inside.mean() >= 0.75
+    frame = twin.simulate(Regimen(320.0, interval=12.0, doses=3)).frame()
+    assert list(frame.columns) == ["time", "median", "lower", "upper"]
+    assert (frame["lower"] <= frame["median"]).all() and (frame["median"] <= frame["upper"]).all()
+
+
+def test_compare_answers_what_if_questions(fitted) -> None:
+    fit, _ = fitted
+    twin = fit.twin(2)
+    table = twin.compare(
+        {"low": "160 mg q12h x6", "high": "640 mg q12h x6"}, metric="trough", above=2.0
+    )
+    low, high = table.set_index("regimen").loc["low"], table.set_index("regimen").loc["high"]
+    assert high["median"] == pytest.approx(4 * low["median"], rel=1e-6)  # linear kinetics
+    assert high["probability"] >= low["probability"]
+    peaks = twin.compare({"a": "320 mg"}, metric="peak", below=1e6)
+    assert peaks["probability"].iloc[0] == 1.0
+    with pytest.raises(JumeauError, match="unknown metric"):
+        twin.compare({"a": "320 mg"}, metric="mean")
+    with pytest.raises(JumeauError, match="has no absorption"):
+        fit_iv = fit.twin(1)
+        object.__setattr__(fit_iv, "model", make_model("pk1_iv"))
+        fit_iv.simulate("320 mg")
+
+
+def test_bad_settings_are_refused() -> None:
+    study, _ = simulated_study(3, seed=1)
+    with pytest.raises(JumeauError, match="unknown error model"):
+        fit_population(study, "pk1_oral", error="exponential")
+    with pytest.raises(JumeauError, match="chains must be"):
+        fit_population(study, "pk1_oral", chains=0)
+    with pytest.raises(JumeauError, match="no covariate 'WT'"):
+        fit_population(study, "pk1_oral", weight="WT")
+    with pytest.raises(JumeauError, match="unknown mechanistic model"):
+        fit_population(study, "pk9")
+
+
+def test_unconverged_fits_warn(fitted) -> None:
+    fit, _ = fitted
+    fit.diagnostics = {**fit.diagnostics, "rhat_max": {"omega": 1.3}, "divergences": 4}
+    with pytest.warns(JumeauWarning, match=r"R-hat 1.300 > 1.05; 4 divergent"):
+        _warn_if_unconverged(fit)
