@@ -12,7 +12,13 @@ import torch
 
 from jumeau.errors import JumeauError, JumeauWarning
 from jumeau.twins import PKData, make_model
-from jumeau.twins.calibrate import PopulationFit, _warn_if_unconverged, fit_population
+from jumeau.twins.calibrate import (
+    PopulationFit,
+    StudyTensors,
+    _individual_parameters,
+    _warn_if_unconverged,
+    fit_population,
+)
 from jumeau.twins.models import PaddedDoses
 from jumeau.twins.regimen import Regimen
 
@@ -131,3 +137,35 @@ def test_unconverged_fits_warn(fitted) -> None:
     fit.diagnostics = {**fit.diagnostics, "rhat_max": {"omega": 1.3}, "divergences": 4}
     with pytest.warns(JumeauWarning, match=r"R-hat 1.300 > 1.05; 4 divergent"):
         _warn_if_unconverged(fit)
+
+
+def test_weight_scales_clearance_and_volume_allometrically() -> None:
+    """CL ∝ (WT / median)^0.75, V ∝ WT / median: a patient twice the median weight has 2^0.75
+    times the typical clearance and twice the volume, ka unchanged beyond its CL/V shift."""
+    study, _ = simulated_study(3, seed=2)
+    frame = pd.DataFrame(
+        [
+            {"ID": s.id, "TIME": t, "DV": v, "AMT": 0.0, "EVID": 0, "WT": w}
+            for s, w in zip(study, (35.0, 70.0, 140.0), strict=True)
+            for t, v in zip(s.times, s.values, strict=True)
+        ]
+        + [
+            {"ID": s.id, "TIME": 0.0, "DV": np.nan, "AMT": 320.0, "EVID": 1, "WT": w}
+            for s, w in zip(study, (35.0, 70.0, 140.0), strict=True)
+        ]
+    ).sort_values(["ID", "TIME", "EVID"], ascending=[True, True, False], kind="stable")
+    weighted = PKData.from_frame(frame)
+    model = make_model("pk1_oral")
+    tensors = StudyTensors.build(weighted, model, "WT")
+    np.testing.assert_allclose(tensors.weight_ratio.numpy(), [0.5, 1.0, 2.0])
+    sites = {
+        "log_typical": torch.log(torch.tensor([1.0, 3.0, 30.0], dtype=torch.float64)),
+        "omega": torch.zeros(3, dtype=torch.float64),
+        "z": torch.zeros(3, 3, dtype=torch.float64),
+    }
+    params = _individual_parameters(model, sites, tensors.weight_ratio)
+    np.testing.assert_allclose(params["CL"].numpy(), 3.0 * np.array([0.5, 1.0, 2.0]) ** 0.75)
+    np.testing.assert_allclose(params["V"].numpy(), 30.0 * np.array([0.5, 1.0, 2.0]))
+    np.testing.assert_allclose(params["ka"].numpy(), 1.0 + (params["CL"] / params["V"]).numpy())
+    with pytest.raises(JumeauError, match="positive 'WT'"):
+        StudyTensors.build(PKData.from_frame(frame.assign(WT=0.0)), model, "WT")
