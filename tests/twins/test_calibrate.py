@@ -77,7 +77,7 @@ def test_individual_clearances_follow_the_true_ones(fitted) -> None:
 
 def test_diagnostics_and_summary_are_reported(fitted) -> None:
     fit, _ = fitted
-    assert set(fit.diagnostics) == {"rhat_max", "ess_min", "divergences", "chains"}
+    assert set(fit.diagnostics) == {"rhat_max", "ess_min", "divergences", "chains", "method"}
     assert fit.diagnostics["chains"] == 2 and fit.diagnostics["rhat_max"]["log_typical"] > 0.9
     names = [row["parameter"] for row in fit.summary()]
     assert names[:3] == ["ka (typical)", "CL (typical)", "V (typical)"]
@@ -130,6 +130,23 @@ def test_bad_settings_are_refused() -> None:
         fit_population(study, "pk1_oral", weight="WT")
     with pytest.raises(JumeauError, match="unknown mechanistic model"):
         fit_population(study, "pk9")
+    with pytest.raises(JumeauError, match="unknown method 'laplace'"):
+        fit_population(study, "pk1_oral", method="laplace")
+    with pytest.raises(JumeauError, match="steps must be"):
+        fit_population(study, "pk1_oral", method="svi", steps=0)
+
+
+def test_variational_fit_recovers_typical_values_quickly() -> None:
+    study, individual = simulated_study(10, seed=0)
+    fit = fit_population(study, "pk1_oral", method="svi", steps=1500, samples=200, seed=0)
+    typical = {name: float(np.median(values)) for name, values in fit.typical.items()}
+    assert typical["CL"] == pytest.approx(TRUTH["CL"], rel=0.25)
+    assert typical["V"] == pytest.approx(TRUTH["V"], rel=0.25)
+    assert fit.diagnostics["method"] == "svi" and np.isfinite(fit.diagnostics["final_elbo_loss"])
+    assert fit.draws["z"].shape == (1, 200, 10, 3) and fit.draws["sigma_prop"].shape == (1, 200)
+    estimated = np.median(fit.individual_all()["CL"].reshape(-1, 10), axis=0)
+    assert np.corrcoef(np.log(estimated), np.log(individual["CL"]))[0, 1] > 0.8
+    assert fit.twin(4).simulate("320 mg", [1.0, 6.0]).draws.shape == (200, 2)
 
 
 def test_unconverged_fits_warn(fitted) -> None:

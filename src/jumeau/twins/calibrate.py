@@ -24,8 +24,10 @@ import numpy as np
 import pyro
 import pyro.distributions as dist
 import torch
-from pyro.infer import MCMC, NUTS
+from pyro.infer import MCMC, NUTS, SVI, Predictive, Trace_ELBO
+from pyro.infer.autoguide import AutoMultivariateNormal, init_to_median
 from pyro.ops.stats import effective_sample_size, split_gelman_rubin
+from pyro.optim import ClippedAdam
 from torch import Tensor
 
 from jumeau.errors import JumeauError, JumeauWarning
@@ -34,6 +36,7 @@ from jumeau.twins.models import MechanisticModel, PaddedDoses, make_model
 from jumeau.twins.twin import Twin
 
 ERROR_MODELS = ("additive", "proportional", "combined")
+METHODS = ("nuts", "svi")
 CLEARANCES = {"CL", "Q"}
 VOLUMES = {"V", "V1", "V2"}
 RHAT_LIMIT = 1.05
@@ -143,21 +146,29 @@ def fit_population(
     data: PKData,
     model: str | MechanisticModel,
     *,
+    method: str = "nuts",
     error: str = "combined",
     weight: str | None = None,
     chains: int = 2,
     warmup: int = 500,
     samples: int = 500,
+    steps: int = 3000,
     seed: int = 0,
     progress: bool = True,
 ) -> PopulationFit:
-    """Sample the population posterior with NUTS; chains run one after the other, each seeded
-    from `seed`, and R-hat, effective sample sizes and divergences are checked (a warning when
-    R-hat exceeds 1.05 or a transition diverged)."""
+    """The population posterior, by NUTS (`method="nuts"`: exact in the limit; chains run one
+    after the other, each seeded from `seed`; R-hat, effective sample sizes and divergences are
+    checked, with a warning when R-hat exceeds 1.05 or a transition diverged) or by stochastic
+    variational inference (`method="svi"`: a multivariate-normal approximation fitted in `steps`
+    Adam steps, then `samples` draws from it — fast on large studies, but it understates
+    posterior uncertainty; no R-hat)."""
     mechanistic = make_model(model) if isinstance(model, str) else model
+    if method not in METHODS:
+        raise JumeauError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     if error not in ERROR_MODELS:
         raise JumeauError(f"unknown error model {error!r}; choose from {', '.join(ERROR_MODELS)}")
-    for name, value in (("chains", chains), ("warmup", warmup), ("samples", samples)):
+    counts = (("chains", chains), ("warmup", warmup), ("samples", samples), ("steps", steps))
+    for name, value in counts:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise JumeauError(f"{name} must be a whole number ≥ 1, not {value!r}")
     if not isinstance(data, PKData):
@@ -165,24 +176,14 @@ def fit_population(
     with _double_precision():
         tensors = StudyTensors.build(data, mechanistic, weight)
         scale = float(tensors.values[tensors.observed].abs().median().clamp(min=1e-8))
-        per_chain: list[dict[str, Tensor]] = []
-        divergences = 0
+        arguments = (mechanistic, tensors, error, scale)
         started = _now()
-        for chain in range(chains):
-            pyro.set_rng_seed(seed * 1000 + chain)
-            kernel = NUTS(
-                _population_model,
-                jit_compile=True,
-                ignore_jit_warnings=True,
-                target_accept_prob=0.85,
-                max_tree_depth=8,
-            )
-            sampler = MCMC(
-                kernel, num_samples=samples, warmup_steps=warmup, disable_progbar=not progress
-            )
-            sampler.run(mechanistic, tensors, error, scale)
-            per_chain.append({k: v.detach() for k, v in sampler.get_samples().items()})
-            divergences += len(sampler.diagnostics().get("divergences", {}).get("chain 0", []))
+        if method == "nuts":
+            per_chain, divergences = _nuts(arguments, chains, warmup, samples, seed, progress)
+            extra: dict[str, Any] = {}
+        else:
+            per_chain, final_loss = _svi(arguments, steps, samples, seed)
+            divergences, extra = 0, {"final_elbo_loss": final_loss}
         seconds = _now() - started
     draws = {name: torch.stack([c[name] for c in per_chain]).numpy() for name in per_chain[0]}
     fit = PopulationFit(
@@ -197,9 +198,62 @@ def fit_population(
     )
     if weight is not None:
         fit.reference_weight = float(np.median([float(s.covariates[weight]) for s in data]))
-    fit.diagnostics = _diagnostics(fit, divergences)
-    _warn_if_unconverged(fit)
+    # independent draws from an approximation: R-hat and ESS would say nothing about its error
+    fit.diagnostics = (
+        {**_diagnostics(fit, divergences), "method": "nuts"}
+        if method == "nuts"
+        else {"method": "svi", "steps": steps, **extra}
+    )
+    if method == "nuts":
+        _warn_if_unconverged(fit)
     return fit
+
+
+def _nuts(
+    arguments: tuple[Any, ...], chains: int, warmup: int, samples: int, seed: int, progress: bool
+) -> tuple[list[dict[str, Tensor]], int]:
+    per_chain: list[dict[str, Tensor]] = []
+    divergences = 0
+    for chain in range(chains):
+        pyro.set_rng_seed(seed * 1000 + chain)
+        kernel = NUTS(
+            _population_model,
+            jit_compile=True,
+            ignore_jit_warnings=True,
+            target_accept_prob=0.85,
+            max_tree_depth=8,
+        )
+        sampler = MCMC(
+            kernel, num_samples=samples, warmup_steps=warmup, disable_progbar=not progress
+        )
+        sampler.run(*arguments)
+        per_chain.append({k: v.detach() for k, v in sampler.get_samples().items()})
+        divergences += len(sampler.diagnostics().get("divergences", {}).get("chain 0", []))
+    return per_chain, divergences
+
+
+def _svi(
+    arguments: tuple[Any, ...], steps: int, samples: int, seed: int
+) -> tuple[list[dict[str, Tensor]], float]:
+    pyro.set_rng_seed(seed)
+    pyro.clear_param_store()
+    guide = AutoMultivariateNormal(_population_model, init_loc_fn=init_to_median)
+    schedule = ClippedAdam({"lr": 0.01, "lrd": 0.1 ** (1 / steps), "clip_norm": 10.0})
+    inference = SVI(_population_model, guide, schedule, Trace_ELBO())
+    losses = [inference.step(*arguments) for _ in range(steps)]
+    sites = ["log_typical", "omega", "z", "sigma_add", "sigma_prop"]
+    predictive = Predictive(_population_model, guide=guide, num_samples=samples, return_sites=sites)
+    with torch.no_grad():
+        drawn = predictive(*arguments)
+    k = len(arguments[0].parameters)
+    subjects = arguments[1].times.shape[0]
+    shapes = {"log_typical": (k,), "omega": (k,), "z": (subjects, k)}
+    draws = {
+        name: value.detach().reshape(samples, *shapes.get(name, ()))
+        for name, value in drawn.items()
+    }
+    pyro.clear_param_store()
+    return [draws], float(np.mean(losses[-100:]))
 
 
 def _population_model(
