@@ -11,6 +11,8 @@ import pytest
 import torch
 
 from jumeau.errors import JumeauError, JumeauWarning
+from jumeau.generators.copula import GaussianCopula
+from jumeau.generators.persistence import ModelFileError
 from jumeau.twins import PKData, make_model
 from jumeau.twins.calibrate import (
     PopulationFit,
@@ -20,6 +22,7 @@ from jumeau.twins.calibrate import (
     fit_population,
 )
 from jumeau.twins.models import PaddedDoses
+from jumeau.twins.persistence import load_fit
 from jumeau.twins.regimen import Regimen
 
 TRUTH = {"ka": 1.5, "CL": 3.0, "V": 30.0}
@@ -186,3 +189,48 @@ def test_weight_scales_clearance_and_volume_allometrically() -> None:
     np.testing.assert_allclose(params["ka"].numpy(), 1.0 + (params["CL"] / params["V"]).numpy())
     with pytest.raises(JumeauError, match="positive 'WT'"):
         StudyTensors.build(PKData.from_frame(frame.assign(WT=0.0)), model, "WT")
+
+
+# ------------------------------------------------------------------ fit files
+def test_a_fit_file_round_trips_without_patient_records(fitted, tmp_path) -> None:
+    fit, _ = fitted
+    path = fit.save(tmp_path / "fits" / "theo.jumeau")
+    loaded = load_fit(path)
+    assert loaded.data is None and loaded.subject_ids == fit.subject_ids
+    assert loaded.study_sha256 == fit.study_sha256 and loaded.seed == fit.seed
+    for name in fit.model.parameter_names:
+        np.testing.assert_array_equal(loaded.typical[name], fit.typical[name])
+        np.testing.assert_array_equal(loaded.individual_all()[name], fit.individual_all()[name])
+    again = loaded.twin(2).simulate("320 mg q12h x2", [1.0, 13.0]).draws
+    np.testing.assert_array_equal(again, fit.twin(2).simulate("320 mg q12h x2", [1.0, 13.0]).draws)
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as reader:
+        header = reader.metadata()["jumeau"]
+        names = set(reader.keys())
+    assert names == {f"draws.{k}" for k in fit.draws}  # draws only: no concentration, no dose
+    for subject in fit.data:
+        for value in subject.values[:3]:
+            assert f"{value:.6g}" not in header
+
+
+def test_bad_fit_files_are_refused_clearly(fitted, tmp_path, gbsg2) -> None:
+    fit, _ = fitted
+    path = fit.save(tmp_path / "fit.jumeau")
+    with pytest.raises(ModelFileError, match="no such fit file"):
+        load_fit(tmp_path / "absent.jumeau")
+    truncated = tmp_path / "truncated.jumeau"
+    truncated.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ModelFileError, match=r"corrupted or truncated|not a jumeau"):
+        load_fit(truncated)
+    generator_file = GaussianCopula().fit(gbsg2, seed=0, progress=False).save(tmp_path / "g.jumeau")
+    with pytest.raises(ModelFileError, match="not a jumeau-twin-fit file"):
+        load_fit(generator_file)
+    flipped = bytearray(path.read_bytes())
+    flipped[-20] ^= 0xFF  # inside the draws
+    damaged = tmp_path / "damaged.jumeau"
+    damaged.write_bytes(bytes(flipped))
+    with pytest.raises(ModelFileError, match=r"checksum|damaged"):
+        load_fit(damaged)
+    with pytest.raises(JumeauError, match="no subject 99"):
+        load_fit(path).twin(99)

@@ -1,7 +1,8 @@
 """Digital twins: mechanistic models (pharmacokinetics first) calibrated on patients' data.
 
-This increment holds the event data layer (`events`: the NONMEM-style long format), dosing
-regimens (`regimen`) and the closed-form PK models (`models`). Bayesian calibration comes next.
+`events` reads the NONMEM-style long format, `regimen` dosing shorthand, `models` the closed-form
+PK models; `calibrate` fits a population (NUTS or SVI, Pyro — imported only when used), `twin`
+simulates one patient under any regimen, `persistence` writes fit files.
 """
 
 from __future__ import annotations

@@ -15,9 +15,11 @@ Slow-release products whose absorption is truly slower than elimination need ano
 
 from __future__ import annotations
 
+import hashlib
 import math
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -88,17 +90,22 @@ class StudyTensors:
 
 @dataclass
 class PopulationFit:
-    """Posterior draws of a population fit (chains × draws) and their diagnostics."""
+    """Posterior draws of a population fit (chains × draws) and their diagnostics. It keeps the
+    subjects' ids and weight ratios, not their observations: `data` is there after a fit, None
+    after `load_fit` (a fit file holds no patient record)."""
 
     model: MechanisticModel
-    data: PKData
     error: str
     weight: str | None
     reference_weight: float | None
+    subject_ids: list[Any]
+    weight_ratio: np.ndarray | None  # per subject
     draws: dict[str, np.ndarray]  # site name → (chains, draws, ...)
     seed: int
     seconds: float
+    study_sha256: str
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    data: PKData | None = None
 
     @property
     def typical(self) -> dict[str, np.ndarray]:
@@ -115,15 +122,29 @@ class PopulationFit:
 
     def individual(self, subject_id: Any) -> dict[str, np.ndarray]:
         """Posterior draws (chains × draws) of one patient's parameters."""
-        index = _index_of(self.data, subject_id)
+        index = self.index_of(subject_id)
         return {name: values[..., index] for name, values in self.individual_all().items()}
 
     def individual_all(self) -> dict[str, np.ndarray]:
         """Every patient's parameter draws: name → (chains, draws, patients)."""
-        tensors = StudyTensors.build(self.data, self.model, self.weight)
         sampled = {k: torch.as_tensor(v) for k, v in self.draws.items()}
-        params = _individual_parameters(self.model, sampled, tensors.weight_ratio)
+        ratio = None if self.weight_ratio is None else torch.as_tensor(self.weight_ratio)
+        params = _individual_parameters(self.model, sampled, ratio)
         return {name: value.numpy() for name, value in params.items()}
+
+    def index_of(self, subject_id: Any) -> int:
+        for index, known in enumerate(self.subject_ids):
+            if known == subject_id or str(known) == str(subject_id):
+                return index
+        shown = ", ".join(str(i) for i in self.subject_ids[:5])
+        more = " ..." if len(self.subject_ids) > 5 else ""
+        raise JumeauError(f"no subject {subject_id!r} in this fit (subjects: {shown}{more})")
+
+    def save(self, path: str | Path) -> Path:
+        """A safetensors + JSON fit file (draws, ids, diagnostics; no patient record)."""
+        from jumeau.twins.persistence import save_fit
+
+        return save_fit(self, path)
 
     def twin(self, subject_id: Any) -> Twin:
         """The patient's digital twin: their posterior parameters, ready to simulate."""
@@ -188,13 +209,16 @@ def fit_population(
     draws = {name: torch.stack([c[name] for c in per_chain]).numpy() for name in per_chain[0]}
     fit = PopulationFit(
         model=mechanistic,
-        data=data,
         error=error,
         weight=weight,
         reference_weight=None,
+        subject_ids=data.ids,
+        weight_ratio=None if tensors.weight_ratio is None else tensors.weight_ratio.numpy(),
         draws=draws,
         seed=seed,
         seconds=seconds,
+        study_sha256=study_sha256(data),
+        data=data,
     )
     if weight is not None:
         fit.reference_weight = float(np.median([float(s.covariates[weight]) for s in data]))
@@ -315,9 +339,22 @@ def _slowest_rate(params: dict[str, Tensor]) -> Tensor:
     return (total - torch.sqrt((total**2 - 4 * k10 * k21).clamp(min=0.0))) / 2
 
 
-def _index_of(data: PKData, subject_id: Any) -> int:
-    data.subject(subject_id)  # a clear error for an unknown id
-    return next(i for i, s in enumerate(data) if s.id == subject_id or str(s.id) == str(subject_id))
+def study_sha256(data: PKData) -> str:
+    """A hash of the study (doses, observations, covariates), recorded instead of the study."""
+    digest = hashlib.sha256()
+    for subject in data:
+        digest.update(str(subject.id).encode())
+        for array in (
+            subject.dose_times,
+            subject.dose_amounts,
+            subject.dose_durations,
+            subject.dose_compartments,
+            subject.times,
+            subject.values,
+        ):
+            digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
+        digest.update(repr(sorted(subject.covariates.items())).encode())
+    return digest.hexdigest()
 
 
 def _summary_row(name: str, values: np.ndarray) -> dict[str, Any]:
