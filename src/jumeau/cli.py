@@ -916,6 +916,9 @@ def twin_fit(
     weight: Annotated[
         str | None, typer.Option(help="Covariate with body weight, for allometric scaling.")
     ] = None,
+    clearance_exponent: Annotated[
+        float, typer.Option(help="Allometric exponent of weight on clearances (1: per kg).")
+    ] = 0.75,
     chains: Annotated[int, typer.Option(help="NUTS chains.")] = 2,
     warmup: Annotated[int, typer.Option(help="NUTS warm-up iterations per chain.")] = 500,
     samples: Annotated[int, typer.Option(help="Posterior draws per chain.")] = 500,
@@ -936,6 +939,7 @@ def twin_fit(
             method=method,
             error=error,
             weight=weight,
+            clearance_exponent=clearance_exponent,
             chains=chains,
             warmup=warmup,
             samples=samples,

@@ -187,6 +187,10 @@ def test_weight_scales_clearance_and_volume_allometrically() -> None:
     np.testing.assert_allclose(params["CL"].numpy(), 3.0 * np.array([0.5, 1.0, 2.0]) ** 0.75)
     np.testing.assert_allclose(params["V"].numpy(), 30.0 * np.array([0.5, 1.0, 2.0]))
     np.testing.assert_allclose(params["ka"].numpy(), 1.0 + (params["CL"] / params["V"]).numpy())
+    per_kg = _individual_parameters(model, sites, tensors.weight_ratio, clearance_exponent=1.0)
+    np.testing.assert_allclose(per_kg["CL"].numpy(), 3.0 * np.array([0.5, 1.0, 2.0]))
+    with pytest.raises(JumeauError, match="clearance_exponent"):
+        fit_population(weighted, "pk1_oral", weight="WT", clearance_exponent=-1.0)
     with pytest.raises(JumeauError, match="positive 'WT'"):
         StudyTensors.build(PKData.from_frame(frame.assign(WT=0.0)), model, "WT")
 

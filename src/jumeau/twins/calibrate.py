@@ -2,10 +2,11 @@
 
 Each patient's parameters are log-normal around the population's typical values (non-centred:
 θ_i = exp(log θ_typical + ω · z_i), z_i ~ N(0, 1), which NUTS samples far better than the centred
-form when a few patients inform ω); body weight can scale clearances (exponent 0.75) and volumes
-(exponent 1), allometrically, around the study's median weight; the residual error is additive,
-proportional or combined. Priors are weakly informative: each model parameter's declared typical
-value with a wide log-normal spread, half-normal ω, error scales relative to the data.
+form when a few patients inform ω); body weight can scale clearances (exponent 0.75 by default,
+1 for a per-kilogram model) and volumes (exponent 1) around the study's median weight; the
+residual error is additive, proportional or combined. Priors are weakly informative: each model
+parameter's declared typical value with a wide log-normal spread, half-normal ω, error scales
+relative to the data.
 
 Oral models are identified on the absorption branch (ka > the slowest disposition rate): the
 sampler works on ka's excess over that rate, so that it cannot wander to the flip-flop mirror
@@ -18,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ class StudyTensors:
     values: Tensor
     observed: Tensor
     weight_ratio: Tensor | None  # weight / reference weight, per subject
+    clearance_exponent: float = 0.75
 
     @classmethod
     def build(cls, data: PKData, model: MechanisticModel, weight: str | None) -> StudyTensors:
@@ -100,6 +102,7 @@ class PopulationFit:
     reference_weight: float | None
     subject_ids: list[Any]
     weight_ratio: np.ndarray | None  # per subject
+    clearance_exponent: float
     draws: dict[str, np.ndarray]  # site name → (chains, draws, ...)
     seed: int
     seconds: float
@@ -117,7 +120,7 @@ class PopulationFit:
             "omega": torch.zeros_like(log_typical),
             "z": torch.zeros_like(log_typical)[..., None, :],
         }
-        params = _individual_parameters(self.model, sites, None)
+        params = _individual_parameters(self.model, sites, None, self.clearance_exponent)
         return {name: value[..., 0].numpy() for name, value in params.items()}
 
     def individual(self, subject_id: Any) -> dict[str, np.ndarray]:
@@ -129,7 +132,7 @@ class PopulationFit:
         """Every patient's parameter draws: name → (chains, draws, patients)."""
         sampled = {k: torch.as_tensor(v) for k, v in self.draws.items()}
         ratio = None if self.weight_ratio is None else torch.as_tensor(self.weight_ratio)
-        params = _individual_parameters(self.model, sampled, ratio)
+        params = _individual_parameters(self.model, sampled, ratio, self.clearance_exponent)
         return {name: value.numpy() for name, value in params.items()}
 
     def index_of(self, subject_id: Any) -> int:
@@ -170,6 +173,7 @@ def fit_population(
     method: str = "nuts",
     error: str = "combined",
     weight: str | None = None,
+    clearance_exponent: float = 0.75,
     chains: int = 2,
     warmup: int = 500,
     samples: int = 500,
@@ -192,10 +196,13 @@ def fit_population(
     for name, value in counts:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise JumeauError(f"{name} must be a whole number ≥ 1, not {value!r}")
+    if not (isinstance(clearance_exponent, (int, float)) and 0 <= clearance_exponent <= 2):
+        raise JumeauError(f"clearance_exponent must be between 0 and 2, not {clearance_exponent!r}")
     if not isinstance(data, PKData):
         raise JumeauError("fit_population expects PKData (jumeau.twins.PKData.from_frame(df))")
     with _double_precision():
         tensors = StudyTensors.build(data, mechanistic, weight)
+        tensors = replace(tensors, clearance_exponent=float(clearance_exponent))
         scale = float(tensors.values[tensors.observed].abs().median().clamp(min=1e-8))
         arguments = (mechanistic, tensors, error, scale)
         started = _now()
@@ -214,6 +221,7 @@ def fit_population(
         reference_weight=None,
         subject_ids=data.ids,
         weight_ratio=None if tensors.weight_ratio is None else tensors.weight_ratio.numpy(),
+        clearance_exponent=float(clearance_exponent),
         draws=draws,
         seed=seed,
         seconds=seconds,
@@ -294,7 +302,7 @@ def _population_model(
     }
     with pyro.plate("subjects", tensors.times.shape[0]):
         sites["z"] = pyro.sample("z", dist.Normal(torch.zeros(k), 1.0).to_event(1))
-    params = _individual_parameters(model, sites, tensors.weight_ratio)
+    params = _individual_parameters(model, sites, tensors.weight_ratio, tensors.clearance_exponent)
     predicted = model.predict(params, tensors.doses, tensors.times)
     variance = torch.zeros_like(predicted)
     if error in ("additive", "combined"):
@@ -309,7 +317,10 @@ def _population_model(
 
 
 def _individual_parameters(
-    model: MechanisticModel, sites: dict[str, Tensor], weight_ratio: Tensor | None
+    model: MechanisticModel,
+    sites: dict[str, Tensor],
+    weight_ratio: Tensor | None,
+    clearance_exponent: float = 0.75,
 ) -> dict[str, Tensor]:
     """θ_i from the sampled sites: log-normal around the typical values, allometric weight,
     and for oral models ka as the slowest disposition rate plus its sampled excess."""
@@ -318,7 +329,7 @@ def _individual_parameters(
     for j, name in enumerate(model.parameter_names):
         value = torch.exp(log_theta[..., j])
         if weight_ratio is not None and name in CLEARANCES:
-            value = value * weight_ratio**0.75
+            value = value * weight_ratio**clearance_exponent
         elif weight_ratio is not None and name in VOLUMES:
             value = value * weight_ratio
         params[name] = value
