@@ -3,6 +3,7 @@ chains, to keep the suite fast; the recovery benchmark runs the full designs).""
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -10,10 +11,12 @@ import pandas as pd
 import pytest
 import torch
 
+from jumeau.data.cohort import Cohort
+from jumeau.data.schema import Schema
 from jumeau.errors import JumeauError, JumeauWarning
 from jumeau.generators.copula import GaussianCopula
 from jumeau.generators.persistence import ModelFileError
-from jumeau.twins import PKData, make_model
+from jumeau.twins import PKData, make_model, plots
 from jumeau.twins.calibrate import (
     PopulationFit,
     StudyTensors,
@@ -23,7 +26,9 @@ from jumeau.twins.calibrate import (
 )
 from jumeau.twins.models import PaddedDoses
 from jumeau.twins.persistence import load_fit
+from jumeau.twins.population import virtual_population
 from jumeau.twins.regimen import Regimen
+from jumeau.twins.simulate import simulate_studies
 
 TRUTH = {"ka": 1.5, "CL": 3.0, "V": 30.0}
 OMEGA = {"ka": 0.3, "CL": 0.3, "V": 0.2}
@@ -238,3 +243,77 @@ def test_bad_fit_files_are_refused_clearly(fitted, tmp_path, gbsg2) -> None:
         load_fit(damaged)
     with pytest.raises(JumeauError, match="no subject 99"):
         load_fit(path).twin(99)
+
+
+# ------------------------------------------------------------------ studies simulated, figures
+def test_simulated_studies_look_like_the_real_one(fitted) -> None:
+    fit, _ = fitted
+    simulated = simulate_studies(fit, fit.data, replicates=100, seed=0)
+    assert simulated.values.shape == (100, 10, len(TIMES))
+    observed = np.array([s.values for s in fit.data])
+    low, high = np.quantile(simulated.values, [0.05, 0.95], axis=0)
+    share = ((observed >= low) & (observed <= high)).mean()
+    assert 0.75 <= share <= 1.0  # a 90 % prediction interval, give or take a small study
+    again = simulate_studies(fit, fit.data, replicates=100, seed=0)
+    np.testing.assert_array_equal(simulated.values, again.values)
+    other, _ = simulated_study(4, seed=5)
+    with pytest.raises(JumeauError, match="does not match the fit"):
+        simulate_studies(fit, other)
+
+
+def test_figures_are_png(fitted) -> None:
+    fit, _ = fitted
+    for figure in (
+        plots.individual_fit(fit, fit.data, 1),
+        plots.goodness_of_fit(fit, fit.data),
+        plots.visual_predictive_check(fit, fit.data, replicates=50),
+    ):
+        assert figure[:8] == b"\x89PNG\r\n\x1a\n" and len(figure) > 5000
+
+
+# ------------------------------------------------------------------ virtual populations
+def test_virtual_patients_follow_the_fitted_population(fitted) -> None:
+    fit, _ = fitted
+    population = virtual_population(fit, 2000, seed=0)
+    assert len(population) == 2000 and set(population.params) == {"ka", "CL", "V"}
+    typical_cl = float(np.median(fit.typical["CL"]))
+    assert np.median(population.params["CL"]) == pytest.approx(typical_cl, rel=0.15)
+    omega_cl = float(np.median(fit.draws["omega"][..., 1]))
+    assert np.std(np.log(population.params["CL"])) == pytest.approx(omega_cl, abs=0.12)
+    curves = population.simulate("320 mg q12h x2", np.array([1.0, 12.0, 13.0]))
+    assert curves.shape == (2000, 3) and (curves > 0).all()
+    assert (
+        virtual_population(fit, 50, seed=3).params["CL"].tolist()
+        == virtual_population(fit, 50, seed=3).params["CL"].tolist()
+    )
+
+
+def test_covariates_come_from_a_generator_or_a_valid_table(fitted) -> None:
+    fit, _ = fitted
+    weighted = dataclasses.replace(
+        fit, weight="WT", reference_weight=70.0, weight_ratio=np.ones(len(fit.subject_ids))
+    )
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"WT": rng.uniform(45, 110, 300), "AGE": rng.uniform(20, 80, 300)})
+    schema = Schema.infer(table)
+    columns = dict(schema.columns)
+    columns["WT"] = columns["WT"].model_copy(update={"min": 50.0})
+    schema = schema.model_copy(update={"columns": columns})
+    cohort = Cohort(table.assign(WT=np.where(table["WT"] < 50, 50.0, table["WT"])), schema)
+    generator = GaussianCopula().fit(cohort, seed=0, progress=False)
+    from_generator = virtual_population(weighted, 400, covariates=generator, seed=1)
+    assert (from_generator.covariates["WT"] >= 50.0).all()
+    heavy = from_generator.covariates["WT"].to_numpy() > 90
+    light = from_generator.covariates["WT"].to_numpy() < 60
+    assert np.median(from_generator.params["V"][heavy]) > np.median(
+        from_generator.params["V"][light]
+    )
+    unchecked = Cohort(table, Schema.infer(table))  # some rows below 50 kg
+    strict = Cohort.from_typed(unchecked.data, schema, source="table")
+    from_table = virtual_population(weighted, 300, covariates=strict, seed=2)
+    assert (from_table.covariates["WT"] >= 50.0).all()  # rows breaking the bound never drawn
+    assert list(from_table.frame().columns) == ["WT", "AGE", "ka", "CL", "V"]
+    with pytest.raises(JumeauError, match="give covariates with that column"):
+        virtual_population(weighted, 10)
+    with pytest.raises(JumeauError, match="n must be"):
+        virtual_population(fit, 0)
