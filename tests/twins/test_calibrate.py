@@ -24,6 +24,7 @@ from jumeau.twins.calibrate import (
     _warn_if_unconverged,
     fit_population,
 )
+from jumeau.twins.forecast import forecast_twin
 from jumeau.twins.models import PaddedDoses
 from jumeau.twins.persistence import load_fit
 from jumeau.twins.population import virtual_population
@@ -62,7 +63,7 @@ def fitted() -> tuple[PopulationFit, dict[str, np.ndarray]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", JumeauWarning)  # short chains may not pass R-hat
         fit = fit_population(
-            study, "pk1_oral", chains=2, warmup=150, samples=150, seed=0, progress=False
+            study, "pk1_oral", chains=2, warmup=120, samples=100, seed=0, progress=False
         )
     return fit, individual
 
@@ -73,14 +74,14 @@ def test_typical_values_are_recovered(fitted) -> None:
     assert typical["CL"] == pytest.approx(TRUTH["CL"], rel=0.25)
     assert typical["V"] == pytest.approx(TRUTH["V"], rel=0.25)
     assert typical["ka"] == pytest.approx(TRUTH["ka"], rel=0.5)
-    assert fit.typical["CL"].shape == (2, 150)
+    assert fit.typical["CL"].shape == (2, 100)
 
 
 def test_individual_clearances_follow_the_true_ones(fitted) -> None:
     fit, individual = fitted
     estimated = np.median(fit.individual_all()["CL"].reshape(-1, 10), axis=0)
     assert np.corrcoef(np.log(estimated), np.log(individual["CL"]))[0, 1] > 0.8
-    assert fit.individual(3)["CL"].shape == (2, 150)
+    assert fit.individual(3)["CL"].shape == (2, 100)
 
 
 def test_diagnostics_and_summary_are_reported(fitted) -> None:
@@ -99,7 +100,7 @@ def test_twin_bands_hold_the_patients_own_observations(fitted) -> None:
     twin = fit.twin(1)
     subject = fit.data.subject(1)
     simulation = twin.simulate("320 mg", subject.times, level=0.99)
-    assert simulation.draws.shape == (300, len(subject.times))
+    assert simulation.draws.shape == (200, len(subject.times))
     inside = (subject.values >= simulation.lower * 0.8 - 0.2) & (
         subject.values <= simulation.upper * 1.2 + 0.2
     )
@@ -317,3 +318,28 @@ def test_covariates_come_from_a_generator_or_a_valid_table(fitted) -> None:
         virtual_population(weighted, 10)
     with pytest.raises(JumeauError, match="n must be"):
         virtual_population(fit, 0)
+
+
+# ------------------------------------------------------------------ forecasting a new patient
+def test_a_new_patients_twin_learns_from_their_first_measurements(fitted) -> None:
+    fit, _ = fitted
+    newcomers, truth = simulated_study(20, seed=11)
+    far = int(np.argmax(np.abs(np.log(truth["CL"] / TRUTH["CL"]))))  # the most atypical one
+    patient = newcomers.subjects[far]
+    prior = forecast_twin(
+        fit, dataclasses.replace(patient, times=patient.times[:0], values=patient.values[:0])
+    )
+    informed = forecast_twin(fit, patient, seed=1)
+    prior_error = abs(np.log(np.median(prior.params["CL"]) / truth["CL"][far]))
+    informed_error = abs(np.log(np.median(informed.params["CL"]) / truth["CL"][far]))
+    assert informed_error < prior_error
+    assert np.std(np.log(informed.params["CL"])) < np.std(np.log(prior.params["CL"]))
+    assert informed.effective_draws is not None and 50 <= informed.effective_draws <= 20_000
+    assert prior.effective_draws == pytest.approx(20_000)
+    assert informed.simulate("320 mg q12h x4").draws.shape[0] == 1000
+    absurd = dataclasses.replace(patient, values=patient.values * 1000)
+    with pytest.warns(JumeauWarning, match="effective draws"):
+        forecast_twin(fit, absurd)
+    weighted = dataclasses.replace(fit, weight="WT", reference_weight=70.0)
+    with pytest.raises(JumeauError, match="give the patient's weight"):
+        forecast_twin(weighted, patient)

@@ -62,6 +62,7 @@ class Twin:
     subject_id: Any
     model: MechanisticModel
     params: dict[str, np.ndarray]  # name → (draws,)
+    effective_draws: float | None = None  # forecasts: effective sample size of the weights
 
     @classmethod
     def from_fit(cls, fit: PopulationFit, subject_id: Any) -> Twin:
