@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -205,14 +206,14 @@ def fit_population(
         tensors = replace(tensors, clearance_exponent=float(clearance_exponent))
         scale = float(tensors.values[tensors.observed].abs().median().clamp(min=1e-8))
         arguments = (mechanistic, tensors, error, scale)
-        started = _now()
+        started = time.perf_counter()
         if method == "nuts":
             per_chain, divergences = _nuts(arguments, chains, warmup, samples, seed, progress)
             extra: dict[str, Any] = {}
         else:
             per_chain, final_loss = _svi(arguments, steps, samples, seed)
             divergences, extra = 0, {"final_elbo_loss": final_loss}
-        seconds = _now() - started
+        seconds = time.perf_counter() - started
     draws = {name: torch.stack([c[name] for c in per_chain]).numpy() for name in per_chain[0]}
     fit = PopulationFit(
         model=mechanistic,
@@ -414,9 +415,3 @@ class _double_precision:
 
     def __exit__(self, *exc: object) -> None:
         torch.set_default_dtype(self.previous)
-
-
-def _now() -> float:
-    import time
-
-    return time.perf_counter()
