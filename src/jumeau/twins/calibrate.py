@@ -20,7 +20,7 @@ import hashlib
 import math
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from torch import Tensor
 from jumeau.errors import JumeauError, JumeauWarning
 from jumeau.twins.events import PKData
 from jumeau.twins.models import MechanisticModel, PaddedDoses, make_model
+from jumeau.twins.models.pk import one_compartment, two_compartment
 from jumeau.twins.twin import Twin
 
 ERROR_MODELS = ("additive", "proportional", "combined")
@@ -55,10 +56,17 @@ class StudyTensors:
     values: Tensor
     observed: Tensor
     weight_ratio: Tensor | None  # weight / reference weight, per subject
+    reference_weight: float | None  # the study's median weight
     clearance_exponent: float = 0.75
 
     @classmethod
-    def build(cls, data: PKData, model: MechanisticModel, weight: str | None) -> StudyTensors:
+    def build(
+        cls,
+        data: PKData,
+        model: MechanisticModel,
+        weight: str | None,
+        clearance_exponent: float = 0.75,
+    ) -> StudyTensors:
         doses = PaddedDoses.stack([s.doses(absorption=model.absorption) for s in data])
         width = max(1, max(len(s.times) for s in data))
         times = np.zeros((len(data), width))
@@ -71,7 +79,7 @@ class StudyTensors:
                 subject.values,
                 True,
             )
-        ratio = None
+        ratio, reference = None, None
         if weight is not None:
             if weight not in data.covariates:
                 raise JumeauError(
@@ -81,14 +89,34 @@ class StudyTensors:
             weights = np.array([float(s.covariates[weight] or np.nan) for s in data])
             if not (np.isfinite(weights).all() and (weights > 0).all()):
                 raise JumeauError(f"{data.source}: every subject needs a positive {weight!r}")
-            ratio = torch.as_tensor(weights / np.median(weights))
+            reference = float(np.median(weights))
+            ratio = torch.as_tensor(weights / reference)
         return cls(
             doses,
             torch.as_tensor(times),
             torch.as_tensor(values),
             torch.as_tensor(observed),
             ratio,
+            reference,
+            float(clearance_exponent),
         )
+
+
+@dataclass(frozen=True)
+class FreshPatients:
+    """Parameters of new patients (draws × subjects) and the error scales of their draws."""
+
+    params: dict[str, Tensor]
+    sigma_add: np.ndarray | None  # (draws,)
+    sigma_prop: np.ndarray | None
+
+    def residual_variance(self, predicted: np.ndarray) -> np.ndarray:
+        """Observation variance around `predicted` (draws first)."""
+        shape = (-1,) + (1,) * (predicted.ndim - 1)
+        scales = [
+            None if s is None else s.reshape(shape) for s in (self.sigma_add, self.sigma_prop)
+        ]
+        return np.asarray(residual_variance(predicted, *scales))
 
 
 @dataclass
@@ -135,6 +163,37 @@ class PopulationFit:
         ratio = None if self.weight_ratio is None else torch.as_tensor(self.weight_ratio)
         params = _individual_parameters(self.model, sampled, ratio, self.clearance_exponent)
         return {name: value.numpy() for name, value in params.items()}
+
+    def fresh_patients(
+        self,
+        rng: np.random.Generator,
+        draws: int,
+        subjects: int,
+        weight_ratio: Tensor | None = None,
+    ) -> FreshPatients:
+        """New patients from the population: `draws` posterior draws picked at random, each with
+        fresh between-patient effects for `subjects` patients (parameters: draws × subjects).
+        `weight_ratio` broadcasts against that shape."""
+        chains, count = self.draws["log_typical"].shape[:2]
+        pick = rng.integers(chains * count, size=draws)
+
+        def picked(name: str) -> np.ndarray:
+            array = self.draws[name]
+            return array.reshape(chains * count, *array.shape[2:])[pick]
+
+        sites = {
+            "log_typical": torch.as_tensor(picked("log_typical")),
+            "omega": torch.as_tensor(picked("omega")),
+            "z": torch.as_tensor(
+                rng.standard_normal((draws, subjects, len(self.model.parameters)))
+            ),
+        }
+        with torch.no_grad():
+            params = _individual_parameters(
+                self.model, sites, weight_ratio, self.clearance_exponent
+            )
+        sigmas = {n: picked(n) for n in ("sigma_add", "sigma_prop") if n in self.draws}
+        return FreshPatients(params, sigmas.get("sigma_add"), sigmas.get("sigma_prop"))
 
     def index_of(self, subject_id: Any) -> int:
         for index, known in enumerate(self.subject_ids):
@@ -202,8 +261,7 @@ def fit_population(
     if not isinstance(data, PKData):
         raise JumeauError("fit_population expects PKData (jumeau.twins.PKData.from_frame(df))")
     with _double_precision():
-        tensors = StudyTensors.build(data, mechanistic, weight)
-        tensors = replace(tensors, clearance_exponent=float(clearance_exponent))
+        tensors = StudyTensors.build(data, mechanistic, weight, clearance_exponent)
         scale = float(tensors.values[tensors.observed].abs().median().clamp(min=1e-8))
         arguments = (mechanistic, tensors, error, scale)
         started = time.perf_counter()
@@ -219,7 +277,7 @@ def fit_population(
         model=mechanistic,
         error=error,
         weight=weight,
-        reference_weight=None,
+        reference_weight=tensors.reference_weight,
         subject_ids=data.ids,
         weight_ratio=None if tensors.weight_ratio is None else tensors.weight_ratio.numpy(),
         clearance_exponent=float(clearance_exponent),
@@ -229,8 +287,6 @@ def fit_population(
         study_sha256=study_sha256(data),
         data=data,
     )
-    if weight is not None:
-        fit.reference_weight = float(np.median([float(s.covariates[weight]) for s in data]))
     # independent draws from an approximation: R-hat and ESS would say nothing about its error
     fit.diagnostics = (
         {**_diagnostics(fit, divergences), "method": "nuts"}
@@ -305,16 +361,25 @@ def _population_model(
         sites["z"] = pyro.sample("z", dist.Normal(torch.zeros(k), 1.0).to_event(1))
     params = _individual_parameters(model, sites, tensors.weight_ratio, tensors.clearance_exponent)
     predicted = model.predict(params, tensors.doses, tensors.times)
-    variance = torch.zeros_like(predicted)
+    additive = proportional = None
     if error in ("additive", "combined"):
         additive = pyro.sample("sigma_add", dist.HalfNormal(torch.tensor(0.2 * scale)))
-        variance = variance + additive**2
     if error in ("proportional", "combined"):
         proportional = pyro.sample("sigma_prop", dist.HalfNormal(torch.tensor(0.3)))
-        variance = variance + (proportional * predicted) ** 2
-    spread = torch.sqrt(variance.clamp(min=1e-12))
+    spread = torch.sqrt(residual_variance(predicted, additive, proportional).clamp(min=1e-12))
     likelihood = dist.Normal(predicted, spread).mask(tensors.observed).to_event(2)
     pyro.sample("observed", likelihood, obs=tensors.values)
+
+
+def residual_variance(predicted: Any, additive: Any = None, proportional: Any = None) -> Any:
+    """Variance of an observation around its prediction under the additive, proportional or
+    combined error model (arrays or tensors, broadcast against `predicted`)."""
+    variance = predicted * 0.0
+    if additive is not None:
+        variance = variance + additive**2
+    if proportional is not None:
+        variance = variance + (proportional * predicted) ** 2
+    return variance
 
 
 def _individual_parameters(
@@ -341,14 +406,10 @@ def _individual_parameters(
 
 def _slowest_rate(params: dict[str, Tensor]) -> Tensor:
     if "V" in params:
-        return params["CL"] / params["V"]
-    k10, k12, k21 = (
-        params["CL"] / params["V1"],
-        params["Q"] / params["V1"],
-        params["Q"] / params["V2"],
-    )
-    total = k10 + k12 + k21
-    return (total - torch.sqrt((total**2 - 4 * k10 * k21).clamp(min=0.0))) / 2
+        _, rates = one_compartment(params["CL"], params["V"])
+    else:
+        _, rates = two_compartment(params["CL"], params["V1"], params["Q"], params["V2"])
+    return rates.min(dim=-1).values
 
 
 def study_sha256(data: PKData) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from jumeau.errors import JumeauError, JumeauWarning
-from jumeau.twins.calibrate import PopulationFit, _individual_parameters
+from jumeau.twins.calibrate import PopulationFit
 from jumeau.twins.events import Subject
 from jumeau.twins.models import PaddedDoses
 from jumeau.twins.twin import Twin
@@ -47,34 +47,16 @@ def forecast_twin(
         assert fit.reference_weight is not None
         ratio = torch.tensor([weight / fit.reference_weight], dtype=torch.float64)
     rng = np.random.default_rng(seed)
-    chains, count = fit.draws["log_typical"].shape[:2]
-    pick = rng.integers(chains * count, size=proposals)
-
-    def flat(name: str) -> np.ndarray:
-        array = fit.draws[name]
-        return array.reshape(chains * count, *array.shape[2:])[pick]
-
-    k = len(fit.model.parameters)
-    sites = {
-        "log_typical": torch.as_tensor(flat("log_typical")),
-        "omega": torch.as_tensor(flat("omega")),
-        "z": torch.as_tensor(rng.standard_normal((proposals, 1, k))),
-    }
-    with torch.no_grad():
-        params = _individual_parameters(fit.model, sites, ratio, fit.clearance_exponent)
-        log_weights = np.zeros(proposals)
-        if len(patient.times):
-            doses = PaddedDoses.stack([patient.doses(absorption=fit.model.absorption)])
-            times = torch.as_tensor(patient.times[None], dtype=torch.float64)
-            predicted = fit.model.predict(params, doses, times).numpy()[:, 0, :]
-            variance = np.zeros_like(predicted)
-            if "sigma_add" in fit.draws:
-                variance += flat("sigma_add").reshape(-1, 1) ** 2
-            if "sigma_prop" in fit.draws:
-                variance += (flat("sigma_prop").reshape(-1, 1) * predicted) ** 2
-            variance = np.maximum(variance, 1e-12)
-            residual = patient.values[None, :] - predicted
-            log_weights = -0.5 * (residual**2 / variance + np.log(variance)).sum(axis=1)
+    fresh = fit.fresh_patients(rng, proposals, 1, ratio)
+    log_weights = np.zeros(proposals)
+    if len(patient.times):
+        doses = PaddedDoses.stack([patient.doses(absorption=fit.model.absorption)])
+        times = torch.as_tensor(patient.times[None], dtype=torch.float64)
+        with torch.no_grad():
+            predicted = fit.model.predict(fresh.params, doses, times).numpy()[:, 0, :]
+        variance = np.maximum(fresh.residual_variance(predicted), 1e-12)
+        residual = patient.values[None, :] - predicted
+        log_weights = -0.5 * (residual**2 / variance + np.log(variance)).sum(axis=1)
     weights = np.exp(log_weights - log_weights.max())
     weights /= weights.sum()
     effective = float(1.0 / np.sum(weights**2))
@@ -86,5 +68,5 @@ def forecast_twin(
             stacklevel=2,
         )
     chosen = rng.choice(proposals, size=draws, replace=True, p=weights)
-    values = {name: value[:, 0].numpy()[chosen] for name, value in params.items()}
+    values = {name: value[:, 0].numpy()[chosen] for name, value in fresh.params.items()}
     return Twin(patient.id, fit.model, values, effective_draws=effective)

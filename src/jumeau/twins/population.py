@@ -16,10 +16,10 @@ import torch
 from jumeau.data.cohort import Cohort
 from jumeau.errors import JumeauError
 from jumeau.generators.base import Generator
-from jumeau.twins.calibrate import PopulationFit, _individual_parameters
+from jumeau.twins.calibrate import PopulationFit
 from jumeau.twins.models import MechanisticModel, PaddedDoses
 from jumeau.twins.regimen import DoseEvents, Regimen
-from jumeau.twins.twin import _events
+from jumeau.twins.twin import regimen_events
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class VirtualPopulation:
 
     def simulate(self, regimen: Regimen | str | DoseEvents, times: np.ndarray) -> np.ndarray:
         """The observed quantity of every virtual patient (patients × times), no residual error."""
-        events, _ = _events(regimen, self.model)
+        events, _ = regimen_events(regimen, self.model)
         grid = np.asarray(times, dtype=np.float64)
         doses = PaddedDoses.stack([events] * len(self))
         params = {k: torch.as_tensor(v) for k, v in self.params.items()}
@@ -75,24 +75,10 @@ def virtual_population(
             raise JumeauError(f"every virtual patient needs a positive {fit.weight!r}")
         assert fit.reference_weight is not None
         ratio = torch.as_tensor(weights / fit.reference_weight)
-    chains, draws = fit.draws["log_typical"].shape[:2]
-    pick = rng.integers(chains * draws, size=n)
-    k = len(fit.model.parameters)
-
-    def flat(name: str) -> torch.Tensor:
-        array = fit.draws[name]
-        return torch.as_tensor(array.reshape(chains * draws, *array.shape[2:])[pick])
-
-    # each virtual patient is its own batch element with one "subject": (n, k) and (n, 1, k)
-    sites = {
-        "log_typical": flat("log_typical"),
-        "omega": flat("omega"),
-        "z": torch.as_tensor(rng.standard_normal((n, 1, k))),
-    }
+    # each virtual patient is its own draw with one "subject": parameters n × 1
     weight_ratio = None if ratio is None else ratio[:, None]
-    with torch.no_grad():
-        params = _individual_parameters(fit.model, sites, weight_ratio, fit.clearance_exponent)
-    values = {name: value[:, 0].numpy() for name, value in params.items()}
+    fresh = fit.fresh_patients(rng, n, 1, weight_ratio)
+    values = {name: value[:, 0].numpy() for name, value in fresh.params.items()}
     return VirtualPopulation(fit.model, table.reset_index(drop=True), values, seed)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from jumeau.errors import JumeauError
-from jumeau.twins.calibrate import PopulationFit, StudyTensors, _individual_parameters
+from jumeau.twins.calibrate import PopulationFit, StudyTensors
 from jumeau.twins.events import PKData
 
 
@@ -37,33 +37,17 @@ def simulate_studies(
         raise JumeauError("the study does not match the fit (different subjects)")
     rng = np.random.default_rng(seed)
     tensors = StudyTensors.build(data, fit.model, fit.weight)
-    chains, draws = fit.draws["log_typical"].shape[:2]
-    pick = rng.integers(chains * draws, size=replicates)
-
-    def flat(name: str) -> np.ndarray:
-        array = fit.draws[name]
-        return array.reshape(chains * draws, *array.shape[2:])[pick]
-
-    subjects, k = len(data), len(fit.model.parameters)
-    sites = {
-        "log_typical": torch.as_tensor(flat("log_typical")),
-        "omega": torch.as_tensor(flat("omega")),
-        "z": torch.as_tensor(rng.standard_normal((replicates, subjects, k))),
-    }
+    subjects = len(data)
     ratio = None if fit.weight_ratio is None else torch.as_tensor(fit.weight_ratio)
+    fresh = fit.fresh_patients(rng, replicates, subjects, ratio)
     with torch.no_grad():
-        params = _individual_parameters(fit.model, sites, ratio, fit.clearance_exponent)
-        predicted = fit.model.predict(params, tensors.doses, tensors.times).numpy()
+        predicted = fit.model.predict(fresh.params, tensors.doses, tensors.times).numpy()
         own = fit.individual_all()
         median = {
             name: torch.as_tensor(np.median(v.reshape(-1, subjects), axis=0))
             for name, v in own.items()
         }
         individual = fit.model.predict(median, tensors.doses, tensors.times).numpy()
-    variance = np.zeros_like(predicted)
-    if "sigma_add" in fit.draws:
-        variance += flat("sigma_add").reshape(-1, 1, 1) ** 2
-    if "sigma_prop" in fit.draws:
-        variance += (flat("sigma_prop").reshape(-1, 1, 1) * predicted) ** 2
+    variance = fresh.residual_variance(predicted)
     values = predicted + np.sqrt(variance) * rng.standard_normal(predicted.shape)
     return SimulatedStudies(values, individual, tensors.times.numpy(), tensors.observed.numpy())

@@ -84,7 +84,7 @@ class Twin:
         and one interval after it), for every posterior draw."""
         if not 0 < level < 1:
             raise JumeauError(f"the band level must be between 0 and 1, not {level}")
-        events, label = _events(regimen, self.model)
+        events, label = regimen_events(regimen, self.model)
         grid = _grid(events) if times is None else np.asarray(times, dtype=np.float64)
         if grid.ndim != 1 or not len(grid) or not np.isfinite(grid).all() or (grid < 0).any():
             raise JumeauError("times must be a non-empty list of hours ≥ 0")
@@ -114,7 +114,7 @@ class Twin:
             raise JumeauError("compare needs at least one regimen")
         rows = []
         for name, regimen in regimens.items():
-            events, label = _events(regimen, self.model)
+            events, label = regimen_events(regimen, self.model)
             values = _metric(self, events, metric)
             row: dict[str, Any] = {
                 "regimen": name,
@@ -134,7 +134,9 @@ class Twin:
         return pd.DataFrame(rows)
 
 
-def _events(regimen: Regimen | str | DoseEvents, model: MechanisticModel) -> tuple[DoseEvents, str]:
+def regimen_events(
+    regimen: Regimen | str | DoseEvents, model: MechanisticModel
+) -> tuple[DoseEvents, str]:
     if isinstance(regimen, str):
         regimen = Regimen.parse(regimen)
     if isinstance(regimen, Regimen):

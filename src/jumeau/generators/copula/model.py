@@ -49,10 +49,14 @@ class GaussianCopula(Generator):
         self.numeric_mean_ = np.zeros(n_numeric)
         self.numeric_scale_ = np.ones(n_numeric)
         correlation = self._pairwise_correlation(latent)
-        sampler = LatentGibbs(
-            self.encoder_, self.orders_, self.edges_, matrix, mask, rng, missing_is_level=True
+        sampler = (  # built (it draws starting states) only when the EM will run
+            LatentGibbs(
+                self.encoder_, self.orders_, self.edges_, matrix, mask, rng, missing_is_level=True
+            )
+            if self.config.em_iterations > 0
+            else None
         )
-        if self.config.em_iterations > 0 and sampler.has_unknowns:
+        if sampler is not None and sampler.has_unknowns:
             kept = sampler.coordinates
             fit = stochastic_em(
                 sampler,
