@@ -17,7 +17,6 @@ Slow-release products whose absorption is truly slower than elimination need ano
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -349,18 +348,22 @@ def _population_model(
     model: MechanisticModel, tensors: StudyTensors, error: str, scale: float
 ) -> None:
     k = len(model.parameters)
-    prior_location = torch.tensor([math.log(p.typical) for p in model.parameters])
-    prior_spread = torch.tensor([p.log_sd for p in model.parameters])
+    location, spread, variability = (
+        torch.tensor(column)
+        for column in zip(*(p.prior(scale) for p in model.parameters), strict=True)
+    )
     sites = {
-        "log_typical": pyro.sample(
-            "log_typical", dist.Normal(prior_location, prior_spread).to_event(1)
-        ),
-        "omega": pyro.sample("omega", dist.HalfNormal(torch.ones(k)).to_event(1)),
+        "log_typical": pyro.sample("log_typical", dist.Normal(location, spread).to_event(1)),
+        "omega": pyro.sample("omega", dist.HalfNormal(variability).to_event(1)),
     }
     with pyro.plate("subjects", tensors.times.shape[0]):
         sites["z"] = pyro.sample("z", dist.Normal(torch.zeros(k), 1.0).to_event(1))
     params = _individual_parameters(model, sites, tensors.weight_ratio, tensors.clearance_exponent)
-    predicted = model.predict(params, tensors.doses, tensors.times)
+    # far in a prior's tail a growth model can overflow: keep the likelihood finite there (it
+    # is then negligible) rather than let one wild draw stop the sampler
+    limit = 1e6 * scale
+    predicted = torch.nan_to_num(model.predict(params, tensors.doses, tensors.times), nan=limit)
+    predicted = predicted.clamp(min=-limit, max=limit)
     additive = proportional = None
     if error in ("additive", "combined"):
         additive = pyro.sample("sigma_add", dist.HalfNormal(torch.tensor(0.2 * scale)))
@@ -388,18 +391,21 @@ def _individual_parameters(
     weight_ratio: Tensor | None,
     clearance_exponent: float = 0.75,
 ) -> dict[str, Tensor]:
-    """θ_i from the sampled sites: log-normal around the typical values, allometric weight,
-    and for oral models ka as the slowest disposition rate plus its sampled excess."""
+    """θ_i from the sampled sites: normal around the typical values on each parameter's
+    transformed scale (log-normal for the usual positive ones), allometric weight, and for oral
+    models ka as the slowest disposition rate plus its sampled excess. (The site keeps its
+    historical name `log_typical`: it holds the transformed typical values.)"""
     log_theta = sites["log_typical"][..., None, :] + sites["omega"][..., None, :] * sites["z"]
     params = {}
-    for j, name in enumerate(model.parameter_names):
-        value = torch.exp(log_theta[..., j])
+    for j, parameter in enumerate(model.parameters):
+        name = parameter.name
+        value = parameter.constrain(log_theta[..., j])
         if weight_ratio is not None and name in CLEARANCES:
             value = value * weight_ratio**clearance_exponent
         elif weight_ratio is not None and name in VOLUMES:
             value = value * weight_ratio
         params[name] = value
-    if model.absorption and "ka" in params:
+    if model.absorption and "ka" in params and "CL" in params:
         params["ka"] = _slowest_rate(params) + params["ka"]
     return params
 

@@ -9,10 +9,16 @@ extra: ``pip install 'jumeau[gpl]'``) and put in the long format of `events`.
   µg/L; the clinical values (a 15–25 loading dose, concentrations of 10–40) are those of mg/kg and
   mg/L, and only the ratio matters to the fit. Doses in mg (dose × weight), concentrations in
   mg/L; weight (kg) and the 5-minute Apgar score as covariates.
+- erlotinib (bundled, no extra needed): tumour volumes (cm³) of 30 mice bearing patient-derived
+  lung-cancer xenografts, 8 untreated and 22 given daily oral erlotinib at three dose levels
+  (Eigenmann et al., Mol Cancer Ther 2016), 2–3 measurements a week over 30 days; doses in mg,
+  treatment group and baseline body weight (g) as covariates. From the BSD-licensed `chi-drm`
+  package (see twins/data/ERLOTINIB-LICENSE.md); times in hours like every study here.
 """
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -21,15 +27,26 @@ import pandas as pd
 from jumeau.errors import JumeauError
 from jumeau.twins.events import CENTRAL, DEPOT, PKData
 
-STUDIES = ("theophylline", "phenobarbital")
+STUDIES = ("theophylline", "phenobarbital", "erlotinib")
 
 
 def load_study(name: str) -> PKData:
     """A bundled study by name (see module docstring)."""
-    frames = {"theophylline": theophylline_frame, "phenobarbital": phenobarbital_frame}
+    frames = {
+        "theophylline": theophylline_frame,
+        "phenobarbital": phenobarbital_frame,
+        "erlotinib": erlotinib_frame,
+    }
     if name not in frames:
-        raise JumeauError(f"unknown PK study {name!r}; choose from {', '.join(STUDIES)}")
-    return PKData.from_frame(frames[name](), source=name)
+        raise JumeauError(f"unknown study {name!r}; choose from {', '.join(STUDIES)}")
+    # tumours are measured before treatment starts; concentrations only after a dose
+    return PKData.from_frame(frames[name](), source=name, needs_dose=name != "erlotinib")
+
+
+def erlotinib_frame() -> pd.DataFrame:
+    source = resources.files("jumeau.twins").joinpath("data/erlotinib_xenograft.csv")
+    with source.open("r", encoding="utf-8") as handle:
+        return pd.read_csv(handle)
 
 
 def theophylline_frame() -> pd.DataFrame:

@@ -8,6 +8,7 @@ last: shape (..., patients); the prediction has shape (..., patients, times).
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
@@ -19,22 +20,66 @@ from torch import Tensor
 from jumeau.errors import JumeauError
 from jumeau.twins.regimen import DoseEvents
 
+TRANSFORMS = ("log", "logit", "identity")
+
 
 @dataclass(frozen=True)
 class Parameter:
-    """A positive model parameter, modelled on the log scale (between-patient variability is
-    log-normal). `typical` and `log_sd` set a weakly informative prior on the population's
-    typical value: its median and the sd of its logarithm."""
+    """A model parameter and its weakly informative prior.
+
+    Between-patient variability is normal on the `transform`ed scale: log (positive quantities —
+    clearances, rates, sizes: log-normal variability), logit (fractions in (0, 1): a maximal
+    inhibition, a disease-modifying fraction) or identity (signed quantities: a slope, a change
+    from baseline). The population's typical value has a normal prior on that scale centred on
+    the transformed `typical`, with sd `spread`; ω (the between-patient sd) a half-normal prior of
+    scale `variability`. `relative=True` states `typical` (and, on the identity scale, `spread`
+    and `variability`) in units of the study's median observation, for quantities on the scale
+    of the data (a baseline tumour size, a score), so that one default serves cm³ and mm³ alike.
+    """
 
     name: str
     unit: str
     typical: float
     description: str
-    log_sd: float = 2.0
+    spread: float = 2.0
+    transform: str = "log"
+    variability: float = 1.0
+    relative: bool = False
 
     def __post_init__(self) -> None:
-        if not (self.typical > 0 and self.log_sd > 0):
-            raise JumeauError(f"parameter {self.name}: typical value and log_sd must be positive")
+        if self.transform not in TRANSFORMS:
+            raise JumeauError(
+                f"parameter {self.name}: unknown transform {self.transform!r}; "
+                f"choose from {', '.join(TRANSFORMS)}"
+            )
+        if not (np.isfinite(self.typical) and self.spread > 0 and self.variability > 0):
+            raise JumeauError(
+                f"parameter {self.name}: the typical value must be finite and spread and "
+                "variability positive"
+            )
+        if self.transform == "log" and not self.typical > 0:
+            raise JumeauError(f"parameter {self.name}: a log parameter needs a positive typical")
+        if self.transform == "logit" and not 0 < self.typical < 1:
+            raise JumeauError(f"parameter {self.name}: a logit parameter's typical is in (0, 1)")
+
+    def prior(self, data_scale: float) -> tuple[float, float, float]:
+        """Prior location and sd of the typical value, and the scale of ω, on the transformed
+        scale, for a study whose median observation is `data_scale`."""
+        typical = self.typical * data_scale if self.relative else self.typical
+        if self.transform == "log":
+            return math.log(typical), self.spread, self.variability
+        if self.transform == "logit":
+            return math.log(typical / (1 - typical)), self.spread, self.variability
+        factor = data_scale if self.relative else 1.0
+        return typical, self.spread * factor, self.variability * factor
+
+    def constrain(self, value: Tensor) -> Tensor:
+        """From the transformed (unconstrained) scale to the parameter's own."""
+        if self.transform == "log":
+            return torch.exp(value)
+        if self.transform == "logit":
+            return torch.sigmoid(value)
+        return value
 
 
 @dataclass(frozen=True)
@@ -78,6 +123,7 @@ class MechanisticModel(ABC):
     description: ClassVar[str]
     parameters: ClassVar[tuple[Parameter, ...]]
     absorption: ClassVar[bool] = False  # doses into a gut compartment are absorbed first-order
+    needs_dose: ClassVar[bool] = True  # False: observations may come before (or without) doses
     observed: ClassVar[str] = "concentration"
 
     @property
