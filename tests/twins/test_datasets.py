@@ -34,5 +34,5 @@ def test_phenobarbital_has_59_neonates_with_repeated_iv_doses() -> None:
 
 
 def test_unknown_study_is_refused() -> None:
-    with pytest.raises(JumeauError, match="unknown PK study"):
+    with pytest.raises(JumeauError, match="unknown study"):
         load_study("warfarin")

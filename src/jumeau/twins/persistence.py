@@ -22,7 +22,7 @@ from jumeau.generators.persistence import (
     write_model_file,
 )
 from jumeau.twins.calibrate import PopulationFit
-from jumeau.twins.models import make_model
+from jumeau.twins.models import MODELS, make_model
 
 FIT_FORMAT = "jumeau-twin-fit"
 FIT_FORMAT_VERSION = 1
@@ -62,6 +62,12 @@ def load_fit(path: str | Path) -> PopulationFit:
         header = json.loads(text)
         if header["weights_sha256"] != arrays_sha256(arrays):
             raise ModelFileError(f"{path}: the draws do not match their checksum (damaged file)")
+        if header["model"] not in MODELS:
+            raise ModelFileError(
+                f"{path}: fitted with the model {header['model']!r}, which is not declared in "
+                "this session; a model of your own must be declared again (declare_model, same "
+                "name and parameters) before its fit file is loaded"
+            )
         draws = {k.removeprefix("draws."): v for k, v in arrays.items() if k.startswith("draws.")}
         fit = PopulationFit(
             model=make_model(header["model"]),

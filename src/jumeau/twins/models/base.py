@@ -65,13 +65,19 @@ class Parameter:
     def prior(self, data_scale: float) -> tuple[float, float, float]:
         """Prior location and sd of the typical value, and the scale of ω, on the transformed
         scale, for a study whose median observation is `data_scale`."""
-        typical = self.typical * data_scale if self.relative else self.typical
-        if self.transform == "log":
-            return math.log(typical), self.spread, self.variability
-        if self.transform == "logit":
-            return math.log(typical / (1 - typical)), self.spread, self.variability
+        typical = self.unconstrain(self.typical * data_scale if self.relative else self.typical)
+        if self.transform != "identity":
+            return typical, self.spread, self.variability
         factor = data_scale if self.relative else 1.0
         return typical, self.spread * factor, self.variability * factor
+
+    def unconstrain(self, value: float) -> float:
+        """From the parameter's own scale to the transformed one."""
+        if self.transform == "log":
+            return math.log(value)
+        if self.transform == "logit":
+            return math.log(value / (1 - value))
+        return float(value)
 
     def constrain(self, value: Tensor) -> Tensor:
         """From the transformed (unconstrained) scale to the parameter's own."""
