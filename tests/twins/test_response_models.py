@@ -139,3 +139,19 @@ def test_every_built_in_model_predicts_finite_values_at_its_default_prior() -> N
             events_here = events
         out = _predict(name, params, events_here, np.linspace(0, 96, 9))
         assert np.isfinite(out).all(), name
+
+
+def test_the_recursive_k_pd_input_equals_the_superposition() -> None:
+    from jumeau.twins.models.pkpd import _dose_rate_by_recursion, dose_rate_equivalent
+
+    doses = PaddedDoses.stack(
+        [
+            Regimen.parse("5 mg iv q12h x4").events(),
+            Regimen.parse("3 mg iv q7h x2").events().shifted(3.3),
+        ]
+    )
+    kde = torch.tensor([0.2, 0.05], dtype=torch.float64)
+    times = np.sort(np.r_[np.linspace(0, 60, 50), 12.0, 24.0, 3.3])
+    recursive = _dose_rate_by_recursion(kde, doses, times)
+    direct = dose_rate_equivalent({"KDE": kde}, doses, torch.as_tensor(np.tile(times, (2, 1))))
+    assert torch.allclose(recursive, direct, rtol=1e-10, atol=1e-12)
