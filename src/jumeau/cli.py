@@ -906,9 +906,13 @@ def _print_validation(cohort: Cohort, report: jumeau.data.ValidationReport) -> N
 def twin_fit(
     data: Annotated[Path, typer.Argument(help="Long-format CSV: ID, TIME, DV, AMT, EVID...")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Fit file to write.")],
-    model: Annotated[str, typer.Option(help="pk1_iv, pk1_oral, pk2_iv or pk2_oral.")] = (
-        "pk1_oral"
-    ),
+    model: Annotated[
+        str,
+        typer.Option(
+            help="PK: pk1_iv, pk1_oral, pk2_iv, pk2_oral; PD (K-PD): emax_kpd, idr1_kpd..idr4_kpd; "
+            "tumour: tgi_claret, tgi_gompertz, tgi_stein; progression: dp_linear, dp_logistic."
+        ),
+    ] = "pk1_oral",
     method: Annotated[str, typer.Option(help="nuts (exact) or svi (fast, approximate).")] = (
         "nuts"
     ),
@@ -926,13 +930,13 @@ def twin_fit(
     seed: Annotated[int, typer.Option(help="Seed of the sampler.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Calibrate a population PK model (Bayesian mixed effects) and save the posterior."""
+    """Calibrate a population model (Bayesian mixed effects) and save the posterior."""
 
     def run() -> None:
-        from jumeau.twins import PKData
+        from jumeau.twins import PKData, make_model
         from jumeau.twins.calibrate import fit_population
 
-        study = PKData.from_csv(str(data))
+        study = PKData.from_csv(str(data), needs_dose=make_model(model).needs_dose)
         fit = fit_population(
             study,
             model,
@@ -981,13 +985,18 @@ def twin_simulate(
             "optionally named: 'usual=320 mg q12h x6'."
         ),
     ],
-    metric: Annotated[str, typer.Option(help="trough, peak, auc or final.")] = "trough",
+    metric: Annotated[
+        str, typer.Option(help="trough, peak, auc, final or change (relative to the first dose).")
+    ] = "trough",
     above: Annotated[float | None, typer.Option(help="Probability that the metric is above.")] = (
         None
     ),
     below: Annotated[float | None, typer.Option(help="Probability that the metric is below.")] = (
         None
     ),
+    at: Annotated[
+        float | None, typer.Option(help="Time (hours) at which 'final' or 'change' is read.")
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="CSV of the first regimen's bands.")
     ] = None,
@@ -1009,7 +1018,7 @@ def twin_simulate(
         table = Table(
             title=f"patient {patient}: {metric} under each regimen ({twin.n_draws} draws)"
         )
-        comparison = twin.compare(named, metric=metric, above=above, below=below)
+        comparison = twin.compare(named, metric=metric, above=above, below=below, at=at)
         for column in comparison.columns:
             table.add_column(str(column))
         for record in comparison.itertuples(index=False):

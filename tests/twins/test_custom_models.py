@@ -149,14 +149,9 @@ def test_simulated_studies_carry_their_doses_and_truth() -> None:
         )
 
 
-def test_tumour_growth_inhibition_fits_the_xenograft_study() -> None:
+@pytest.fixture(scope="module")
+def xenograft_fit():
     study = load_study("erlotinib")
-    assert len(study) == 30 and set(study.covariate_table()["GROUP"]) == {
-        "control",
-        "low",
-        "medium",
-        "high",
-    }
     fit = fit_population(
         study,
         "tgi_claret",
@@ -167,12 +162,90 @@ def test_tumour_growth_inhibition_fits_the_xenograft_study() -> None:
         error="proportional",
         progress=False,
     )
-    kd = np.median(fit.individual_all()["KD"].reshape(-1, len(study)), axis=0)
-    treated = np.array([s.dose_times.size > 0 for s in study])
-    assert treated.sum() == 22
-    twin = fit.twin(study.subjects[int(np.flatnonzero(treated)[0])].id)
-    subject = study.subjects[int(np.flatnonzero(treated)[0])]
-    bands = twin.simulate(subject.doses(absorption=False), subject.times)
-    relative_error = np.abs(np.log(bands.median / subject.values))
-    assert np.median(relative_error) < 0.3
-    assert np.all(kd > 0)
+    return study, fit
+
+
+def test_tumour_growth_inhibition_fits_the_xenograft_study(xenograft_fit) -> None:
+    study, fit = xenograft_fit
+    assert len(study) == 30 and set(study.covariate_table()["GROUP"]) == {
+        "control",
+        "low",
+        "medium",
+        "high",
+    }
+    treated = [s for s in study if s.dose_times.size > 0]
+    assert len(treated) == 22
+    errors = []
+    for subject in treated[:6]:
+        bands = fit.twin(subject.id).simulate(subject.doses(absorption=False), subject.times)
+        errors.append(np.median(np.abs(np.log(bands.median / subject.values))))
+    assert np.median(errors) < 0.3  # each twin follows its own mouse's tumour
+
+
+def test_twins_answer_tumour_shrinkage_questions(xenograft_fit) -> None:
+    study, fit = xenograft_fit
+    twin = fit.twin(next(s.id for s in study if s.dose_times.size > 0))
+    week = 168.0
+    answer = twin.compare(
+        {"high": "2 mg q24h x84", "low": "0.2 mg q24h x84"},
+        metric="change",
+        below=-0.3,
+        at=12 * week,
+    )
+    assert list(answer["regimen"]) == ["high", "low"]
+    high, low = answer["probability"]
+    assert 0 <= low <= high <= 1 and answer["median"].iloc[0] < answer["median"].iloc[1]
+    with pytest.raises(JumeauError, match="`at`"):
+        twin.compare({"a": "2 mg q24h x3"}, metric="peak", at=10.0)
+
+
+def test_the_cli_fits_and_simulates_a_tumour_model(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from jumeau.cli import app
+    from jumeau.twins.datasets import erlotinib_frame
+
+    data = tmp_path / "erlotinib.csv"
+    erlotinib_frame().to_csv(data, index=False)
+    runner = CliRunner()
+    fitted = runner.invoke(
+        app,
+        [
+            "twin",
+            "fit",
+            str(data),
+            "--model",
+            "tgi_stein",
+            "--method",
+            "svi",
+            "--steps",
+            "200",
+            "--error",
+            "proportional",
+            "-q",
+            "-o",
+            str(tmp_path / "fit.jumeau"),
+        ],
+    )
+    assert fitted.exit_code == 0, fitted.output
+    assert "g (typical)" in fitted.output
+    simulated = runner.invoke(
+        app,
+        [
+            "twin",
+            "simulate",
+            str(tmp_path / "fit.jumeau"),
+            "--patient",
+            "40",
+            "--regimen",
+            "1 mg q24h x20",
+            "--metric",
+            "change",
+            "--at",
+            "480",
+            "--below",
+            "0",
+        ],
+    )
+    assert simulated.exit_code == 0, simulated.output
+    assert "probability" in simulated.output

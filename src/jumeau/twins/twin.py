@@ -24,7 +24,7 @@ from jumeau.twins.regimen import DoseEvents, Regimen
 if TYPE_CHECKING:
     from jumeau.twins.calibrate import PopulationFit
 
-METRICS = ("trough", "peak", "auc", "final")
+METRICS = ("trough", "peak", "auc", "final", "change")
 GRID_POINTS = 241
 
 
@@ -103,19 +103,27 @@ class Twin:
         metric: str = "trough",
         above: float | None = None,
         below: float | None = None,
+        at: float | None = None,
     ) -> pd.DataFrame:
         """Per regimen: the metric's posterior median and 90 % interval and, given `above` and/or
         `below`, the probability that it lies there. `trough`: the lowest concentration just
         before each dose after the first, and at the end of the last interval ("the troughs stay
-        above X"); `peak`: the highest; `auc`: area under the curve; `final`: the last value."""
+        above X"); `peak`: the highest; `auc`: area under the curve; `final`: the value at `at`
+        hours (default: one interval after the last dose); `change`: the relative change from
+        the first dose to `at` (tumour shrinkage of more than 30 % at week 12:
+        `metric="change", below=-0.3, at=12 * 168`)."""
         if metric not in METRICS:
             raise JumeauError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
         if not regimens:
             raise JumeauError("compare needs at least one regimen")
+        if at is not None and not (np.isfinite(at) and at >= 0):
+            raise JumeauError(f"`at` is a time in hours ≥ 0, not {at!r}")
+        if at is not None and metric not in ("final", "change"):
+            raise JumeauError("`at` applies to the metrics 'final' and 'change'")
         rows = []
         for name, regimen in regimens.items():
             events, label = regimen_events(regimen, self.model)
-            values = _metric(self, events, metric)
+            values = _metric(self, events, metric, at)
             row: dict[str, Any] = {
                 "regimen": name,
                 "dosing": label,
@@ -148,7 +156,7 @@ def regimen_events(
         raise JumeauError(
             f"expected a Regimen, its text or DoseEvents, not {type(regimen).__name__}"
         )
-    if events.oral.any() and not model.absorption:
+    if events.oral.any() and not model.accepts_oral:
         raise JumeauError(f"{model.name} has no absorption; give IV doses ('iv' or 'over 1h')")
     return events, label
 
@@ -163,14 +171,18 @@ def _grid(events: DoseEvents) -> np.ndarray:
     return np.unique(np.r_[np.linspace(start, stop, GRID_POINTS), events.times])
 
 
-def _metric(twin: Twin, events: DoseEvents, metric: str) -> np.ndarray:
-    _, stop = _span(events)
+def _metric(twin: Twin, events: DoseEvents, metric: str, at: float | None) -> np.ndarray:
+    start, stop = _span(events)
+    if metric in ("final", "change"):
+        end = stop if at is None else float(at)
+        values = twin.simulate(events, np.array([start, end])).draws
+        if metric == "final":
+            return values[:, 1]
+        return values[:, 1] / np.where(values[:, 0] == 0, np.nan, values[:, 0]) - 1
     if metric == "trough":
         before = np.r_[events.times[1:], stop] - 1e-9
         return twin.simulate(events, np.maximum(before, 0.0)).draws.min(axis=1)
     simulation = twin.simulate(events, _grid(events))
     if metric == "peak":
         return simulation.draws.max(axis=1)
-    if metric == "auc":
-        return trapezoid(simulation.draws, simulation.times, axis=1)
-    return simulation.draws[:, -1]
+    return trapezoid(simulation.draws, simulation.times, axis=1)

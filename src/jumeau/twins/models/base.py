@@ -130,6 +130,7 @@ class MechanisticModel(ABC):
     parameters: ClassVar[tuple[Parameter, ...]]
     absorption: ClassVar[bool] = False  # doses into a gut compartment are absorbed first-order
     needs_dose: ClassVar[bool] = True  # False: observations may come before (or without) doses
+    accepts_oral: ClassVar[bool] = True  # False: IV-only PK models, which have no gut
     observed: ClassVar[str] = "concentration"
 
     @property

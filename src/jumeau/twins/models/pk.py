@@ -89,6 +89,7 @@ class OneCompartmentIV(MechanisticModel):
     name: ClassVar[str] = "pk1_iv"
     description: ClassVar[str] = "one compartment, IV bolus or infusion"
     parameters: ClassVar[tuple[Parameter, ...]] = (_CL, _V)
+    accepts_oral: ClassVar[bool] = False
 
     def predict(self, params: dict[str, Tensor], doses: PaddedDoses, times: Tensor) -> Tensor:
         self.check_params(params)
@@ -112,6 +113,7 @@ class TwoCompartmentIV(MechanisticModel):
     name: ClassVar[str] = "pk2_iv"
     description: ClassVar[str] = "two compartments, IV bolus or infusion"
     parameters: ClassVar[tuple[Parameter, ...]] = (_CL, _V1, _Q, _V2)
+    accepts_oral: ClassVar[bool] = False
 
     def predict(self, params: dict[str, Tensor], doses: PaddedDoses, times: Tensor) -> Tensor:
         self.check_params(params)
