@@ -34,6 +34,7 @@ from pyro.optim import ClippedAdam
 from torch import Tensor
 
 from jumeau.errors import JumeauError, JumeauWarning
+from jumeau.twins.covariates import CategoricalEffects
 from jumeau.twins.events import PKData
 from jumeau.twins.models import MechanisticModel, PaddedDoses, make_model
 from jumeau.twins.models.pk import one_compartment, two_compartment
@@ -57,6 +58,8 @@ class StudyTensors:
     weight_ratio: Tensor | None  # weight / reference weight, per subject
     reference_weight: float | None  # the study's median weight
     clearance_exponent: float = 0.75
+    design: Tensor | None = None  # (subjects, effects): categorical levels
+    mapping: Tensor | None = None  # (effects, parameters)
 
     @classmethod
     def build(
@@ -65,6 +68,7 @@ class StudyTensors:
         model: MechanisticModel,
         weight: str | None,
         clearance_exponent: float = 0.75,
+        effects: CategoricalEffects | None = None,
     ) -> StudyTensors:
         doses = PaddedDoses.stack([s.doses(absorption=model.absorption) for s in data])
         width = max(1, max(len(s.times) for s in data))
@@ -90,6 +94,10 @@ class StudyTensors:
                 raise JumeauError(f"{data.source}: every subject needs a positive {weight!r}")
             reference = float(np.median(weights))
             ratio = torch.as_tensor(weights / reference)
+        design = mapping = None
+        if effects is not None and effects.effects:
+            design = torch.as_tensor(effects.design(data.covariate_table()))
+            mapping = torch.as_tensor(effects.mapping(model))
         return cls(
             doses,
             torch.as_tensor(times),
@@ -98,6 +106,8 @@ class StudyTensors:
             ratio,
             reference,
             float(clearance_exponent),
+            design,
+            mapping,
         )
 
 
@@ -137,6 +147,13 @@ class PopulationFit:
     study_sha256: str
     diagnostics: dict[str, Any] = field(default_factory=dict)
     data: PKData | None = None
+    effects: CategoricalEffects | None = None
+    design: np.ndarray | None = None  # (subjects, effects)
+
+    def _shift(self, design: Any) -> tuple[Tensor | None, Tensor | None]:
+        if self.effects is None or not self.effects.effects or design is None:
+            return None, None
+        return torch.as_tensor(design), torch.as_tensor(self.effects.mapping(self.model))
 
     @property
     def typical(self) -> dict[str, np.ndarray]:
@@ -160,7 +177,9 @@ class PopulationFit:
         """Every patient's parameter draws: name → (chains, draws, patients)."""
         sampled = {k: torch.as_tensor(v) for k, v in self.draws.items()}
         ratio = None if self.weight_ratio is None else torch.as_tensor(self.weight_ratio)
-        params = _individual_parameters(self.model, sampled, ratio, self.clearance_exponent)
+        params = _individual_parameters(
+            self.model, sampled, ratio, self.clearance_exponent, *self._shift(self.design)
+        )
         return {name: value.numpy() for name, value in params.items()}
 
     def fresh_patients(
@@ -169,10 +188,12 @@ class PopulationFit:
         draws: int,
         subjects: int,
         weight_ratio: Tensor | None = None,
+        design: np.ndarray | None = None,
     ) -> FreshPatients:
         """New patients from the population: `draws` posterior draws picked at random, each with
         fresh between-patient effects for `subjects` patients (parameters: draws × subjects).
-        `weight_ratio` broadcasts against that shape."""
+        `weight_ratio` broadcasts against that shape, `design` (categorical levels, from
+        `effects.design`) against (draws, subjects, effects); without it, reference levels."""
         chains, count = self.draws["log_typical"].shape[:2]
         pick = rng.integers(chains * count, size=draws)
 
@@ -187,9 +208,11 @@ class PopulationFit:
                 rng.standard_normal((draws, subjects, len(self.model.parameters)))
             ),
         }
+        if "beta" in self.draws:
+            sites["beta"] = torch.as_tensor(picked("beta"))
         with torch.no_grad():
             params = _individual_parameters(
-                self.model, sites, weight_ratio, self.clearance_exponent
+                self.model, sites, weight_ratio, self.clearance_exponent, *self._shift(design)
             )
         sigmas = {n: picked(n) for n in ("sigma_add", "sigma_prop") if n in self.draws}
         return FreshPatients(params, sigmas.get("sigma_add"), sigmas.get("sigma_prop"))
@@ -219,6 +242,13 @@ class PopulationFit:
             rows.append(_summary_row(f"{name} (typical)", values))
         for j, name in enumerate(self.model.parameter_names):
             rows.append(_summary_row(f"ω {name}", self.draws["omega"][..., j]))
+        if self.effects is not None and "beta" in self.draws:
+            transforms = [p.transform for p in self.model.parameters]
+            for j, label in enumerate(self.effects.labels(self.model)):
+                parameter = self.effects.effects[j][2]
+                values = self.draws["beta"][..., j]
+                log = transforms[self.model.parameter_names.index(parameter)] == "log"
+                rows.append(_summary_row(label, np.exp(values) if log else values))
         for name in ("sigma_add", "sigma_prop"):
             if name in self.draws:
                 rows.append(_summary_row(name, self.draws[name]))
@@ -233,6 +263,7 @@ def fit_population(
     error: str = "combined",
     weight: str | None = None,
     clearance_exponent: float = 0.75,
+    categorical: dict[str, list[str]] | None = None,
     chains: int = 2,
     warmup: int = 500,
     samples: int = 500,
@@ -245,7 +276,8 @@ def fit_population(
     checked, with a warning when R-hat exceeds 1.05 or a transition diverged) or by stochastic
     variational inference (`method="svi"`: a multivariate-normal approximation fitted in `steps`
     Adam steps, then `samples` draws from it — fast on large studies, but it understates
-    posterior uncertainty; no R-hat)."""
+    posterior uncertainty; no R-hat). `categorical={"SEX": ["CL"]}` lets each non-reference
+    level of a covariate shift the parameters listed (see `jumeau.twins.covariates`)."""
     mechanistic = make_model(model) if isinstance(model, str) else model
     if method not in METHODS:
         raise JumeauError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
@@ -259,8 +291,13 @@ def fit_population(
         raise JumeauError(f"clearance_exponent must be between 0 and 2, not {clearance_exponent!r}")
     if not isinstance(data, PKData):
         raise JumeauError("fit_population expects PKData (jumeau.twins.PKData.from_frame(df))")
+    effects = (
+        None
+        if not categorical
+        else CategoricalEffects.declare(categorical, data.covariate_table(), mechanistic)
+    )
     with _double_precision():
-        tensors = StudyTensors.build(data, mechanistic, weight, clearance_exponent)
+        tensors = StudyTensors.build(data, mechanistic, weight, clearance_exponent, effects)
         scale = float(tensors.values[tensors.observed].abs().median().clamp(min=1e-8))
         arguments = (mechanistic, tensors, error, scale)
         started = time.perf_counter()
@@ -288,6 +325,8 @@ def fit_population(
         seconds=seconds,
         study_sha256=study_sha256(data),
         data=data,
+        effects=effects,
+        design=None if tensors.design is None else tensors.design.numpy(),
     )
     # independent draws from an approximation: R-hat and ESS would say nothing about its error
     fit.diagnostics = (
@@ -339,13 +378,14 @@ def _svi(
     schedule = ClippedAdam({"lr": 0.01, "lrd": 0.1 ** (1 / steps), "clip_norm": 10.0})
     inference = SVI(_population_model, guide, schedule, Trace_ELBO())
     losses = [inference.step(*arguments) for _ in range(steps)]
-    sites = ["log_typical", "omega", "z", "sigma_add", "sigma_prop"]
+    sites = ["log_typical", "omega", "z", "beta", "sigma_add", "sigma_prop"]
     predictive = Predictive(_population_model, guide=guide, num_samples=samples, return_sites=sites)
     with torch.no_grad():
         drawn = predictive(*arguments)
     k = len(arguments[0].parameters)
     subjects = arguments[1].times.shape[0]
-    shapes = {"log_typical": (k,), "omega": (k,), "z": (subjects, k)}
+    effects = 0 if arguments[1].mapping is None else arguments[1].mapping.shape[0]
+    shapes = {"log_typical": (k,), "omega": (k,), "z": (subjects, k), "beta": (effects,)}
     draws = {
         name: value.detach().reshape(samples, *shapes.get(name, ()))
         for name, value in drawn.items()
@@ -417,6 +457,8 @@ def _pooled_start(
             "z": torch.zeros(subjects, len(location)),
         }
         sigma = torch.exp(log_sigma[best]).detach()
+    if tensors.mapping is not None:
+        start["beta"] = torch.zeros(tensors.mapping.shape[0])
     if error != "proportional":
         start["sigma_add"] = sigma[0] * scale
     if error != "additive":
@@ -436,9 +478,19 @@ def _population_model(
         "log_typical": pyro.sample("log_typical", dist.Normal(location, spread).to_event(1)),
         "omega": pyro.sample("omega", dist.HalfNormal(variability).to_event(1)),
     }
+    if tensors.mapping is not None:
+        effects = tensors.mapping.shape[0]
+        sites["beta"] = pyro.sample("beta", dist.Normal(torch.zeros(effects), 1.0).to_event(1))
     with pyro.plate("subjects", tensors.times.shape[0]):
         sites["z"] = pyro.sample("z", dist.Normal(torch.zeros(k), 1.0).to_event(1))
-    params = _individual_parameters(model, sites, tensors.weight_ratio, tensors.clearance_exponent)
+    params = _individual_parameters(
+        model,
+        sites,
+        tensors.weight_ratio,
+        tensors.clearance_exponent,
+        tensors.design,
+        tensors.mapping,
+    )
     # far in a prior's tail a growth model can overflow: keep the likelihood finite there (it
     # is then negligible) rather than let one wild draw stop the sampler
     limit = 1e6 * scale
@@ -470,12 +522,16 @@ def _individual_parameters(
     sites: dict[str, Tensor],
     weight_ratio: Tensor | None,
     clearance_exponent: float = 0.75,
+    design: Tensor | None = None,
+    mapping: Tensor | None = None,
 ) -> dict[str, Tensor]:
     """θ_i from the sampled sites: normal around the typical values on each parameter's
     transformed scale (log-normal for the usual positive ones), allometric weight, and for oral
     models ka as the slowest disposition rate plus its sampled excess. (The site keeps its
     historical name `log_typical`: it holds the transformed typical values.)"""
     log_theta = sites["log_typical"][..., None, :] + sites["omega"][..., None, :] * sites["z"]
+    if design is not None and mapping is not None and "beta" in sites:
+        log_theta = log_theta + (design * sites["beta"][..., None, :]) @ mapping
     params = {}
     for j, parameter in enumerate(model.parameters):
         name = parameter.name
@@ -526,7 +582,7 @@ def _diagnostics(fit: PopulationFit, divergences: int) -> dict[str, Any]:
     rhat: dict[str, float] = {}
     ess: dict[str, float] = {}
     chains = next(iter(fit.draws.values())).shape[0]
-    for name in ("log_typical", "omega", "sigma_add", "sigma_prop"):
+    for name in ("log_typical", "omega", "beta", "sigma_add", "sigma_prop"):
         if name not in fit.draws:
             continue
         values = torch.as_tensor(fit.draws[name])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import torch
 
 from jumeau.errors import JumeauError, JumeauWarning
@@ -30,12 +31,14 @@ def forecast_twin(
     patient: Subject,
     *,
     weight: float | None = None,
+    covariates: dict[str, object] | None = None,
     proposals: int = 20_000,
     draws: int = 1000,
     seed: int = 0,
 ) -> Twin:
     """A `Twin` of `patient` (a `Subject`: their doses and observations so far). `weight` is
-    needed when the fit scales with weight."""
+    needed when the fit scales with weight; `covariates` (name → level) when it has categorical
+    effects (the patient's own covariates are used when not given)."""
     if isinstance(proposals, bool) or not isinstance(proposals, int) or proposals < draws:
         raise JumeauError("proposals must be a whole number ≥ draws")
     if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
@@ -46,8 +49,12 @@ def forecast_twin(
             raise JumeauError(f"the fit scales with {fit.weight!r}: give the patient's weight")
         assert fit.reference_weight is not None
         ratio = torch.tensor([weight / fit.reference_weight], dtype=torch.float64)
+    design = None
+    if fit.effects is not None and fit.effects.effects:
+        levels = {**patient.covariates, **(covariates or {})}
+        design = fit.effects.design(pd.DataFrame([levels]))
     rng = np.random.default_rng(seed)
-    fresh = fit.fresh_patients(rng, proposals, 1, ratio)
+    fresh = fit.fresh_patients(rng, proposals, 1, ratio, design)
     log_weights = np.zeros(proposals)
     if len(patient.times):
         doses = PaddedDoses.stack([patient.doses(absorption=fit.model.absorption)])

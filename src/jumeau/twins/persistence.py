@@ -22,6 +22,7 @@ from jumeau.generators.persistence import (
     write_model_file,
 )
 from jumeau.twins.calibrate import PopulationFit
+from jumeau.twins.covariates import CategoricalEffects
 from jumeau.twins.models import MODELS, make_model
 
 FIT_FORMAT = "jumeau-twin-fit"
@@ -32,6 +33,8 @@ def save_fit(fit: PopulationFit, path: str | Path) -> Path:
     arrays = {f"draws.{name}": np.ascontiguousarray(value) for name, value in fit.draws.items()}
     if fit.weight_ratio is not None:
         arrays["weight_ratio"] = np.ascontiguousarray(fit.weight_ratio)
+    if fit.design is not None:
+        arrays["design"] = np.ascontiguousarray(fit.design)
     found = versions()
     with suppress(metadata.PackageNotFoundError):
         found["pyro-ppl"] = metadata.version("pyro-ppl")
@@ -41,6 +44,7 @@ def save_fit(fit: PopulationFit, path: str | Path) -> Path:
         "weight": fit.weight,
         "reference_weight": fit.reference_weight,
         "clearance_exponent": fit.clearance_exponent,
+        "categorical": None if fit.effects is None else fit.effects.to_json(),
         "subject_ids": [_json_id(i) for i in fit.subject_ids],
         "seed": fit.seed,
         "seconds": fit.seconds,
@@ -82,6 +86,12 @@ def load_fit(path: str | Path) -> PopulationFit:
             seconds=float(header["seconds"]),
             study_sha256=header["study_sha256"],
             diagnostics=header["diagnostics"],
+            effects=(
+                None
+                if header.get("categorical") is None
+                else CategoricalEffects.from_json(header["categorical"])
+            ),
+            design=arrays.get("design"),
         )
         subjects = len(fit.subject_ids)
         if draws["z"].shape[-2] != subjects or (

@@ -77,7 +77,10 @@ def virtual_population(
         ratio = torch.as_tensor(weights / fit.reference_weight)
     # each virtual patient is its own draw with one "subject": parameters n × 1
     weight_ratio = None if ratio is None else ratio[:, None]
-    fresh = fit.fresh_patients(rng, n, 1, weight_ratio)
+    design = None
+    if fit.effects is not None and fit.effects.effects:
+        design = fit.effects.design(table)[:, None, :]  # each virtual patient's own levels
+    fresh = fit.fresh_patients(rng, n, 1, weight_ratio, design)
     values = {name: value[:, 0].numpy() for name, value in fresh.params.items()}
     return VirtualPopulation(fit.model, table.reset_index(drop=True), values, seed)
 

@@ -40,10 +40,10 @@ def simulate_studies(
     if [str(i) for i in data.ids] != [str(i) for i in fit.subject_ids]:
         raise JumeauError("the study does not match the fit (different subjects)")
     rng = np.random.default_rng(seed)
-    tensors = StudyTensors.build(data, fit.model, fit.weight)
+    tensors = StudyTensors.build(data, fit.model, fit.weight, fit.clearance_exponent)
     subjects = len(data)
     ratio = None if fit.weight_ratio is None else torch.as_tensor(fit.weight_ratio)
-    fresh = fit.fresh_patients(rng, replicates, subjects, ratio)
+    fresh = fit.fresh_patients(rng, replicates, subjects, ratio, fit.design)
     with torch.no_grad():
         predicted = fit.model.predict(fresh.params, tensors.doses, tensors.times).numpy()
         own = fit.individual_all()
