@@ -25,7 +25,10 @@ def test_theophylline_has_12_subjects_with_one_oral_dose_each() -> None:
 def test_phenobarbital_has_59_neonates_with_repeated_iv_doses() -> None:
     study = load_study("phenobarbital")
     assert len(study) == 59 and study.n_observations == 155
-    assert study.covariates == ("WT", "APGAR")
+    assert study.covariates == ("WT", "APGAR", "APGAR_LOW")
+    first = study.subject(1)  # NONMEM's pheno.dta: 1.4 kg, 25 mg, 17.3 mg/L after 2 h
+    assert first.dose_amounts[0] == pytest.approx(25.0) and first.values[0] == pytest.approx(17.3)
+    assert {s.covariates["APGAR_LOW"] for s in study} == {"yes", "no"}
     doses = [len(s.dose_amounts) for s in study]
     assert min(doses) >= 1 and max(doses) > 10
     assert all(not s.doses(absorption=True).oral.any() for s in study)  # central: IV

@@ -5,10 +5,12 @@ extra: ``pip install 'jumeau[gpl]'``) and put in the long format of `events`.
   concentrations each over 24 h (Boeckmann, Sheiner & Beal, NONMEM users guide). Dose in mg
   (mg/kg × weight), concentrations in mg/L.
 - phenobarbital (R `nlme::Phenobarb`): 59 preterm neonates, repeated IV doses over days, 155
-  concentrations in all, 1–6 per infant (Grasela & Donn, 1985). R's help page says µg/kg and
-  µg/L; the clinical values (a 15–25 loading dose, concentrations of 10–40) are those of mg/kg and
-  mg/L, and only the ratio matters to the fit. Doses in mg (dose × weight), concentrations in
-  mg/L; weight (kg) and the 5-minute Apgar score as covariates.
+  concentrations in all, 1–6 per infant (Grasela & Donn, 1985). R's help page calls the dose
+  µg/kg, but the column is each infant's whole dose: it is the AMT column of NONMEM's classic
+  `pheno.dta` (infant 1: 1.4 kg, 25.0 then 17.3 two hours later — a volume of ~1 L/kg only if
+  25 is the whole dose), which its control streams scale by weight themselves. Doses in mg,
+  concentrations in mg/L; weight (kg), the 5-minute Apgar score and APGAR_LOW ("yes" when the
+  score is below 5, the asphyxia covariate of Grasela & Donn) as covariates.
 - erlotinib (bundled, no extra needed): tumour volumes (cm³) of 30 mice bearing patient-derived
   lung-cancer xenografts, 8 untreated and 22 given daily oral erlotinib at three dose levels
   (Eigenmann et al., Mol Cancer Ther 2016), 2–3 measurements a week over 30 days; doses in mg,
@@ -67,9 +69,10 @@ def phenobarbital_frame() -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for _, record in raw.iterrows():
         weight = float(record["Wt"])
-        covariates = {"WT": weight, "APGAR": int(record["Apgar"])}
+        apgar = int(record["Apgar"])
+        covariates = {"WT": weight, "APGAR": apgar, "APGAR_LOW": "yes" if apgar < 5 else "no"}
         if pd.notna(record["dose"]):
-            amount = float(record["dose"]) * weight
+            amount = float(record["dose"])
             rows.append(
                 _row(record["Subject"], record["time"], None, amount, 1, CENTRAL, **covariates)
             )
