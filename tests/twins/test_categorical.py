@@ -117,3 +117,22 @@ def test_bad_categorical_requests_are_refused() -> None:
             fit_population(
                 study, "pk1_iv", method="svi", steps=1, samples=1, categorical=spec, progress=False
             )
+
+
+def test_later_chains_start_around_the_pooled_estimates() -> None:
+    import torch
+
+    from jumeau.twins.calibrate import _jittered
+
+    start = {
+        "log_typical": torch.zeros(3, dtype=torch.float64),
+        "omega": torch.full((3,), 0.3, dtype=torch.float64),
+        "z": torch.zeros(5, 3, dtype=torch.float64),
+        "sigma_prop": torch.tensor(0.1, dtype=torch.float64),
+    }
+    assert _jittered(start, 7, 0) is start
+    moved = _jittered(start, 7, 1)
+    assert set(moved) == set(start) and torch.equal(moved["z"], start["z"])
+    assert 0 < float((moved["log_typical"] - start["log_typical"]).abs().max()) < 1.5
+    assert bool((moved["omega"] > 0).all()) and float(moved["sigma_prop"]) > 0
+    assert torch.equal(_jittered(start, 7, 1)["log_typical"], moved["log_typical"])  # seeded

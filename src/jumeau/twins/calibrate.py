@@ -357,7 +357,7 @@ def _nuts(
             jit_compile=True,
             ignore_jit_warnings=True,
             target_accept_prob=0.85,
-            init_strategy=init_to_value(values=start),
+            init_strategy=init_to_value(values=_jittered(start, seed * 1000 + chain, chain)),
             max_tree_depth=8,
         )
         sampler = MCMC(
@@ -367,6 +367,24 @@ def _nuts(
         per_chain.append({k: v.detach() for k, v in sampler.get_samples().items()})
         divergences += len(sampler.diagnostics().get("divergences", {}).get("chain 0", []))
     return per_chain, divergences
+
+
+def _jittered(start: dict[str, Tensor], seed: int, chain: int) -> dict[str, Tensor]:
+    """The first chain starts at the pooled estimates; the others around them (typical values
+    ±0.3 on their scale, scales ×e^±0.3), so that R-hat can still see chains that disagree."""
+    if chain == 0:
+        return start
+    generator = torch.Generator().manual_seed(seed)
+
+    def noise(like: Tensor) -> Tensor:
+        return 0.3 * torch.randn(like.shape, generator=generator, dtype=like.dtype)
+
+    moved = dict(start)
+    moved["log_typical"] = start["log_typical"] + noise(start["log_typical"])
+    for name in ("omega", "sigma_add", "sigma_prop"):
+        if name in start:
+            moved[name] = start[name] * torch.exp(noise(start[name]))
+    return moved
 
 
 def _svi(
