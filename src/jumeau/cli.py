@@ -928,6 +928,9 @@ def twin_fit(
     samples: Annotated[int, typer.Option(help="Posterior draws per chain.")] = 500,
     steps: Annotated[int, typer.Option(help="SVI optimisation steps.")] = 3000,
     seed: Annotated[int, typer.Option(help="Seed of the sampler.")] = 0,
+    parallel: Annotated[
+        bool, typer.Option(help="Run the NUTS chains in parallel processes (one per core).")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Calibrate a population model (Bayesian mixed effects) and save the posterior."""
@@ -950,6 +953,7 @@ def twin_fit(
             steps=steps,
             seed=seed,
             progress=not quiet,
+            parallel=parallel,
         )
         fit.save(output)
         out.print(

@@ -136,3 +136,14 @@ def test_later_chains_start_around_the_pooled_estimates() -> None:
     assert 0 < float((moved["log_typical"] - start["log_typical"]).abs().max()) < 1.5
     assert bool((moved["omega"] > 0).all()) and float(moved["sigma_prop"]) > 0
     assert torch.equal(_jittered(start, 7, 1)["log_typical"], moved["log_typical"])  # seeded
+
+
+def test_parallel_chains_draw_what_sequential_chains_draw() -> None:
+    study = _two_groups()
+    common = dict(chains=2, warmup=30, samples=20, seed=3, error="proportional", progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", JumeauWarning)
+        alone = fit_population(study, "pk1_iv", **common)
+        together = fit_population(study, "pk1_iv", parallel=True, **common)
+    assert together.draws["z"].shape == alone.draws["z"].shape == (2, 20, len(study), 2)
+    np.testing.assert_allclose(together.draws["log_typical"], alone.draws["log_typical"], rtol=1e-6)

@@ -17,8 +17,11 @@ Slow-release products whose absorption is truly slower than elimination need ano
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -270,6 +273,7 @@ def fit_population(
     steps: int = 3000,
     seed: int = 0,
     progress: bool = True,
+    parallel: bool = False,
 ) -> PopulationFit:
     """The population posterior, by NUTS (`method="nuts"`: exact in the limit; chains run one
     after the other, each seeded from `seed`; R-hat, effective sample sizes and divergences are
@@ -277,7 +281,10 @@ def fit_population(
     variational inference (`method="svi"`: a multivariate-normal approximation fitted in `steps`
     Adam steps, then `samples` draws from it — fast on large studies, but it understates
     posterior uncertainty; no R-hat). `categorical={"SEX": ["CL"]}` lets each non-reference
-    level of a covariate shift the parameters listed (see `jumeau.twins.covariates`)."""
+    level of a covariate shift the parameters listed (see `jumeau.twins.covariates`).
+    `parallel=True` runs the NUTS chains in separate processes, one per core (about `chains`
+    times faster when there are as many cores; the model must be picklable — built-in models
+    are, models declared with lambdas are not)."""
     mechanistic = make_model(model) if isinstance(model, str) else model
     if method not in METHODS:
         raise JumeauError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
@@ -304,7 +311,7 @@ def fit_population(
         start = _pooled_start(mechanistic, tensors, error, scale, seed)
         if method == "nuts":
             per_chain, divergences = _nuts(
-                arguments, start, chains, warmup, samples, seed, progress
+                arguments, start, chains, warmup, samples, seed, progress, parallel
             )
             extra: dict[str, Any] = {}
         else:
@@ -347,26 +354,65 @@ def _nuts(
     samples: int,
     seed: int,
     progress: bool,
+    parallel: bool = False,
 ) -> tuple[list[dict[str, Tensor]], int]:
-    per_chain: list[dict[str, Tensor]] = []
-    divergences = 0
-    for chain in range(chains):
-        pyro.set_rng_seed(seed * 1000 + chain)
-        kernel = NUTS(
-            _population_model,
-            jit_compile=True,
-            ignore_jit_warnings=True,
-            target_accept_prob=0.85,
-            init_strategy=init_to_value(values=_jittered(start, seed * 1000 + chain, chain)),
-            max_tree_depth=8,
-        )
-        sampler = MCMC(
-            kernel, num_samples=samples, warmup_steps=warmup, disable_progbar=not progress
-        )
-        sampler.run(*arguments)
-        per_chain.append({k: v.detach() for k, v in sampler.get_samples().items()})
-        divergences += len(sampler.diagnostics().get("divergences", {}).get("chain 0", []))
-    return per_chain, divergences
+    settings = (warmup, samples, seed)
+    if parallel and chains > 1:
+        results = _chains_in_processes(arguments, start, chains, settings, progress)
+    else:
+        results = [
+            _one_chain(arguments, start, chain, settings, progress) for chain in range(chains)
+        ]
+    per_chain = [{k: torch.as_tensor(v) for k, v in draws.items()} for draws, _ in results]
+    return per_chain, sum(divergent for _, divergent in results)
+
+
+def _one_chain(
+    arguments: tuple[Any, ...],
+    start: dict[str, Tensor],
+    chain: int,
+    settings: tuple[int, int, int],
+    progress: bool,
+) -> tuple[dict[str, np.ndarray], int]:
+    """One NUTS chain, seeded from the fit's seed and its index, started at its jittered
+    pooled estimates; its draws as arrays (they cross process boundaries) and divergences."""
+    warmup, samples, seed = settings
+    pyro.set_rng_seed(seed * 1000 + chain)
+    kernel = NUTS(
+        _population_model,
+        jit_compile=True,
+        ignore_jit_warnings=True,
+        target_accept_prob=0.85,
+        init_strategy=init_to_value(values=_jittered(start, seed * 1000 + chain, chain)),
+        max_tree_depth=8,
+    )
+    sampler = MCMC(kernel, num_samples=samples, warmup_steps=warmup, disable_progbar=not progress)
+    sampler.run(*arguments)
+    draws = {k: v.detach().numpy() for k, v in sampler.get_samples().items()}
+    return draws, len(sampler.diagnostics().get("divergences", {}).get("chain 0", []))
+
+
+def _chains_in_processes(
+    arguments: tuple[Any, ...],
+    start: dict[str, Tensor],
+    chains: int,
+    settings: tuple[int, int, int],
+    progress: bool,
+) -> list[tuple[dict[str, np.ndarray], int]]:
+    """Each chain in its own process, as many at once as there are cores. Why not Pyro's
+    multi-chain MCMC: it keeps a core for the parent process, so on 2 cores it runs 2 chains
+    one after the other. Spawned, not forked (a forked process that inherited torch's thread
+    pool can hang); one torch thread each; the first chain's progress bar stands for all."""
+    workers = max(1, min(chains, os.cpu_count() or 1))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=torch.set_num_threads, initargs=(1,)
+    ) as pool:
+        futures = [
+            pool.submit(_one_chain, arguments, start, chain, settings, progress and chain == 0)
+            for chain in range(chains)
+        ]
+        return [future.result() for future in futures]
 
 
 def _jittered(start: dict[str, Tensor], seed: int, chain: int) -> dict[str, Tensor]:
@@ -488,8 +534,9 @@ def _population_model(
     model: MechanisticModel, tensors: StudyTensors, error: str, scale: float
 ) -> None:
     k = len(model.parameters)
+    real = tensors.values.dtype  # float64 also in worker processes, whose default is float32
     location, spread, variability = (
-        torch.tensor(column)
+        torch.tensor(column, dtype=real)
         for column in zip(*(p.prior(scale) for p in model.parameters), strict=True)
     )
     sites = {
@@ -498,9 +545,11 @@ def _population_model(
     }
     if tensors.mapping is not None:
         effects = tensors.mapping.shape[0]
-        sites["beta"] = pyro.sample("beta", dist.Normal(torch.zeros(effects), 1.0).to_event(1))
+        sites["beta"] = pyro.sample(
+            "beta", dist.Normal(torch.zeros(effects, dtype=real), 1.0).to_event(1)
+        )
     with pyro.plate("subjects", tensors.times.shape[0]):
-        sites["z"] = pyro.sample("z", dist.Normal(torch.zeros(k), 1.0).to_event(1))
+        sites["z"] = pyro.sample("z", dist.Normal(torch.zeros(k, dtype=real), 1.0).to_event(1))
     params = _individual_parameters(
         model,
         sites,
@@ -516,9 +565,9 @@ def _population_model(
     predicted = predicted.clamp(min=-limit, max=limit)
     additive = proportional = None
     if error in ("additive", "combined"):
-        additive = pyro.sample("sigma_add", dist.HalfNormal(torch.tensor(0.2 * scale)))
+        additive = pyro.sample("sigma_add", dist.HalfNormal(torch.tensor(0.2 * scale, dtype=real)))
     if error in ("proportional", "combined"):
-        proportional = pyro.sample("sigma_prop", dist.HalfNormal(torch.tensor(0.3)))
+        proportional = pyro.sample("sigma_prop", dist.HalfNormal(torch.tensor(0.3, dtype=real)))
     spread = torch.sqrt(residual_variance(predicted, additive, proportional).clamp(min=1e-12))
     likelihood = dist.Normal(predicted, spread).mask(tensors.observed).to_event(2)
     pyro.sample("observed", likelihood, obs=tensors.values)
