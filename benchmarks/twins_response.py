@@ -9,6 +9,12 @@ simulation speed of every response model.
    prediction interval of 200 studies simulated from the fitted population (goal ≈ 90 %).
 2. Simulation speed: 10,000 virtual patients × 100 time points for every non-PK model (the PK
    models are timed by benchmarks/twins.py). Goal: under 5 s.
+3. Parameter recovery (`--recovery`): studies simulated with known typical values and
+   between-patient variability for one model of each family — emax_kpd and idr3_kpd (24
+   patients at four dose levels, 8 samples over 3 days), tgi_claret (24 tumours, control and
+   three dose levels, weekly for 8 weeks), dp_linear (40 patients, half treated, visits every
+   3 months for 2 years) — fitted by NUTS (SVI for the ODE model), reporting the bias of the
+   typical values' medians and the coverage of individual 90 % credible intervals (goal 80–97 %).
 
 Usage: python benchmarks/twins_response.py [--chains 2 --warmup 300 --samples 300]
        [--models tgi_claret,tgi_gompertz,tgi_stein] [--out benchmarks/results/twins-response.json]
@@ -28,9 +34,10 @@ import torch
 
 from jumeau.twins.calibrate import fit_population
 from jumeau.twins.datasets import load_study
-from jumeau.twins.models import BUILT_IN, PaddedDoses
+from jumeau.twins.events import PKData
+from jumeau.twins.models import BUILT_IN, PaddedDoses, make_model
 from jumeau.twins.regimen import Regimen
-from jumeau.twins.simulate import simulate_studies
+from jumeau.twins.simulate import simulate_studies, simulate_study
 
 SPEED_REGIMEN = "100 mg iv q24h x10"
 
@@ -109,6 +116,97 @@ def speed() -> list[dict[str, Any]]:
     return rows
 
 
+DAY, WEEK, YEAR = 24.0, 168.0, 8766.0
+RECOVERY = {
+    "emax_kpd": {
+        "typical": {"E0": 100.0, "Emax": -40.0, "EDK50": 2.0, "KDE": 0.1},
+        "omega": {"E0": 0.1, "Emax": 0.2, "EDK50": 0.3, "KDE": 0.2},
+        "regimens": ["1 mg iv q24h x3", "3 mg iv q24h x3", "10 mg iv q24h x3", "30 mg iv q24h x3"],
+        "times": [1, 4, 8, 24, 26, 48, 50, 72],
+        "subjects": 24,
+        "method": "nuts",
+        "error": "combined",
+    },
+    "idr3_kpd": {
+        "typical": {"R0": 50.0, "kout": 0.1, "Smax": 2.0, "SC50": 2.0, "KDE": 0.1},
+        "omega": {"R0": 0.1, "kout": 0.2, "Smax": 0.2, "SC50": 0.3, "KDE": 0.2},
+        "regimens": ["1 mg iv q24h x3", "3 mg iv q24h x3", "10 mg iv q24h x3", "30 mg iv q24h x3"],
+        "times": [2, 6, 12, 24, 30, 48, 60, 72],
+        "subjects": 24,
+        "method": "svi",
+        "error": "proportional",
+    },
+    "tgi_claret": {
+        "typical": {"y0": 0.2, "KL": 0.006, "KD": 0.3, "lambda": 0.002},
+        "omega": {"y0": 0.3, "KL": 0.2, "KD": 0.3, "lambda": 0.3},
+        "regimens": [None, "0.5 mg q24h x56", "1 mg q24h x56", "2 mg q24h x56"],
+        "times": [WEEK * w for w in range(9)],
+        "subjects": 24,
+        "method": "nuts",
+        "error": "proportional",
+    },
+    "dp_linear": {
+        "typical": {"S0": 25.0, "alpha": 5 / YEAR, "Esym": -3.0, "keq": 0.002, "theta_dm": 0.3},
+        "omega": {"S0": 4.0, "alpha": 1.5 / YEAR, "Esym": 1.0},
+        "regimens": [None, "10 mg q24h x1"],
+        "times": [YEAR / 4 * q for q in range(9)],
+        "subjects": 40,
+        "method": "nuts",
+        "error": "additive",
+    },
+}
+
+
+def recovery(args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    for name, design in RECOVERY.items():
+        model = make_model(name)
+        n = design["subjects"]
+        regimens = [None if r is None else Regimen.parse(r) for r in (design["regimens"] * n)[:n]]
+        frame, truth = simulate_study(
+            model,
+            design["typical"],
+            design["omega"],
+            subjects=n,
+            times=np.asarray(design["times"], dtype=float),
+            regimens=regimens,
+            sigma_prop=0.08 if design["error"] != "additive" else 0.0,
+            sigma_add=1.0 if design["error"] != "proportional" else 0.0,
+            seed=7,
+        )
+        study = PKData.from_frame(frame, needs_dose=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = fit_population(
+                study,
+                model,
+                method=design["method"],
+                error=design["error"],
+                chains=args.chains,
+                warmup=args.warmup,
+                samples=args.samples,
+                seed=0,
+                progress=False,
+                parallel=True,
+            )
+        draws = fit.individual_all()
+        row: dict[str, Any] = {"model": name, "method": design["method"], "seconds": fit.seconds}
+        for parameter, value in design["typical"].items():
+            flat = draws[parameter].reshape(-1, n)
+            low, high = np.quantile(flat, [0.05, 0.95], axis=0)
+            median = float(np.median(fit.typical[parameter]))
+            row[f"bias {parameter}"] = median / value - 1 if value else median - value
+            if parameter in design["omega"]:
+                inside = (truth[parameter] >= low) & (truth[parameter] <= high)
+                row[f"coverage {parameter}"] = float(inside.mean())
+        row["warnings"] = sorted(
+            {str(w.message)[:80] for w in caught if "jit" not in str(w.message)}
+        )
+        print(f"recovery {name}: {fit.seconds:.0f}s", flush=True)
+        rows.append(row)
+    return rows
+
+
 def render(result: dict[str, Any]) -> str:
     args = result["args"]
     lines = [
@@ -139,6 +237,23 @@ def render(result: dict[str, Any]) -> str:
         s = np.asarray(row["seconds"])
         lines.append(f"{row['model']:12s} | {s.mean():.2f} ± {s.std(ddof=1):.2f}")
     lines.append("goal: under 5 s")
+    if result.get("recovery"):
+        lines += [
+            "",
+            "== parameter recovery: one simulated study per model "
+            "(bias of typical medians; coverage of individual 90 % CrI, parameters with ω) ==",
+        ]
+        for row in result["recovery"]:
+            cells = [
+                f"{k} {v:+.2f}" if k.startswith("bias") else f"{k} {v:.2f}"
+                for k, v in row.items()
+                if k.startswith(("bias", "coverage"))
+            ]
+            lines.append(
+                f"{row['model']:10s} | {row['method']} | {row['seconds']:.0f} s | "
+                + ", ".join(cells)
+                + (f" | warnings: {row['warnings']}" if row["warnings"] else "")
+            )
     return "\n".join(lines)
 
 
@@ -149,13 +264,18 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--models", default="tgi_claret,tgi_gompertz,tgi_stein")
     parser.add_argument("--skip-fits", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--recovery", action="store_true")
     parser.add_argument("--out", default="benchmarks/results/twins-response.json")
     args = parser.parse_args()
     args.models = [m for m in args.models.split(",") if m]
     result: dict[str, Any] = {"args": vars(args), "torch_threads": torch.get_num_threads()}
-    result["speed"] = speed()
+    if not args.skip_speed:
+        result["speed"] = speed()
     if not args.skip_fits:
         result["erlotinib"] = erlotinib(args)
+    if args.recovery:
+        result["recovery"] = recovery(args)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1, default=str))
     print(render(result))

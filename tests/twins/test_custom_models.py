@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from jumeau.errors import JumeauError
+from jumeau.errors import JumeauError, JumeauWarning
 from jumeau.twins import PKData
 from jumeau.twins.calibrate import fit_population
 from jumeau.twins.datasets import load_study
@@ -249,3 +249,15 @@ def test_the_cli_fits_and_simulates_a_tumour_model(tmp_path) -> None:
     )
     assert simulated.exit_code == 0, simulated.output
     assert "probability" in simulated.output
+
+
+def test_a_declared_model_runs_its_chains_in_one_process_with_a_warning(saturating_model) -> None:
+    frame, _ = simulate_study(
+        saturating_model, {"top": 2.0, "rate": 0.1}, {}, subjects=3, times=np.array([1.0, 5.0])
+    )
+    study = PKData.from_frame(frame, needs_dose=False)
+    with pytest.warns(JumeauWarning, match="one after the other"):
+        fit = fit_population(
+            study, saturating_model, chains=2, warmup=5, samples=5, parallel=True, progress=False
+        )
+    assert fit.draws["z"].shape[:2] == (2, 5)

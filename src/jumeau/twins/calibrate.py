@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import pickle
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -357,6 +358,14 @@ def _nuts(
     parallel: bool = False,
 ) -> tuple[list[dict[str, Tensor]], int]:
     settings = (warmup, samples, seed)
+    if parallel and chains > 1 and not _picklable(arguments):
+        warnings.warn(
+            f"{arguments[0].name} cannot be sent to other processes (a model declared with "
+            "lambdas or local functions); running the chains one after the other",
+            JumeauWarning,
+            stacklevel=3,
+        )
+        parallel = False
     if parallel and chains > 1:
         results = _chains_in_processes(arguments, start, chains, settings, progress)
     else:
@@ -365,6 +374,14 @@ def _nuts(
         ]
     per_chain = [{k: torch.as_tensor(v) for k, v in draws.items()} for draws, _ in results]
     return per_chain, sum(divergent for _, divergent in results)
+
+
+def _picklable(arguments: tuple[Any, ...]) -> bool:
+    try:
+        pickle.dumps(arguments)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True
 
 
 def _one_chain(

@@ -156,9 +156,9 @@ def _indirect(kind: int, mechanism: str) -> type[IndirectResponse]:
     )
 
 
-INDIRECT_RESPONSES = (
-    _indirect(1, "inhibited production"),
-    _indirect(2, "inhibited loss"),
-    _indirect(3, "stimulated production"),
-    _indirect(4, "stimulated loss"),
-)
+# bound to module names so that pickle finds them (parallel chains send the model to workers)
+IndirectResponse1 = _indirect(1, "inhibited production")
+IndirectResponse2 = _indirect(2, "inhibited loss")
+IndirectResponse3 = _indirect(3, "stimulated production")
+IndirectResponse4 = _indirect(4, "stimulated loss")
+INDIRECT_RESPONSES = (IndirectResponse1, IndirectResponse2, IndirectResponse3, IndirectResponse4)
