@@ -160,6 +160,8 @@ RECOVERY = {
 def recovery(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     for name, design in RECOVERY.items():
+        if args.recovery_models and name not in args.recovery_models:
+            continue
         model = make_model(name)
         n = design["subjects"]
         regimens = [None if r is None else Regimen.parse(r) for r in (design["regimens"] * n)[:n]]
@@ -266,9 +268,11 @@ def main() -> None:
     parser.add_argument("--skip-fits", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--recovery", action="store_true")
+    parser.add_argument("--recovery-models", default="", help="comma-separated subset")
     parser.add_argument("--out", default="benchmarks/results/twins-response.json")
     args = parser.parse_args()
     args.models = [m for m in args.models.split(",") if m]
+    args.recovery_models = [m for m in args.recovery_models.split(",") if m]
     result: dict[str, Any] = {"args": vars(args), "torch_threads": torch.get_num_threads()}
     if not args.skip_speed:
         result["speed"] = speed()

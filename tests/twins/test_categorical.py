@@ -125,17 +125,17 @@ def test_later_chains_start_around_the_pooled_estimates() -> None:
     from jumeau.twins.calibrate import _jittered
 
     start = {
-        "log_typical": torch.zeros(3, dtype=torch.float64),
-        "omega": torch.full((3,), 0.3, dtype=torch.float64),
+        "typical_std": torch.zeros(3, dtype=torch.float64),
+        "omega_std": torch.full((3,), 0.3, dtype=torch.float64),
         "z": torch.zeros(5, 3, dtype=torch.float64),
         "sigma_prop": torch.tensor(0.1, dtype=torch.float64),
     }
     assert _jittered(start, 7, 0) is start
     moved = _jittered(start, 7, 1)
     assert set(moved) == set(start) and torch.equal(moved["z"], start["z"])
-    assert 0 < float((moved["log_typical"] - start["log_typical"]).abs().max()) < 1.5
-    assert bool((moved["omega"] > 0).all()) and float(moved["sigma_prop"]) > 0
-    assert torch.equal(_jittered(start, 7, 1)["log_typical"], moved["log_typical"])  # seeded
+    assert 0 < float((moved["typical_std"] - start["typical_std"]).abs().max()) < 1.5
+    assert bool((moved["omega_std"] > 0).all()) and float(moved["sigma_prop"]) > 0
+    assert torch.equal(_jittered(start, 7, 1)["typical_std"], moved["typical_std"])  # seeded
 
 
 def test_parallel_chains_draw_what_sequential_chains_draw() -> None:

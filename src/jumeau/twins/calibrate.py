@@ -320,6 +320,12 @@ def fit_population(
             divergences, extra = 0, {"final_elbo_loss": final_loss}
         seconds = time.perf_counter() - started
     draws = {name: torch.stack([c[name] for c in per_chain]).numpy() for name in per_chain[0]}
+    location, spread, variability = (
+        np.array(column)
+        for column in zip(*(p.prior(scale) for p in mechanistic.parameters), strict=True)
+    )
+    draws["log_typical"] = location + spread * draws.pop("typical_std")
+    draws["omega"] = variability * draws.pop("omega_std")
     fit = PopulationFit(
         model=mechanistic,
         error=error,
@@ -434,7 +440,8 @@ def _chains_in_processes(
 
 def _jittered(start: dict[str, Tensor], seed: int, chain: int) -> dict[str, Tensor]:
     """The first chain starts at the pooled estimates; the others around them (typical values
-    ±0.3 on their scale, scales ×e^±0.3), so that R-hat can still see chains that disagree."""
+    moved by 0.15 prior sd — 0.3 on the log scale of a usual parameter — scales ×e^±0.3), so
+    that R-hat can still see chains that disagree."""
     if chain == 0:
         return start
     generator = torch.Generator().manual_seed(seed)
@@ -443,8 +450,8 @@ def _jittered(start: dict[str, Tensor], seed: int, chain: int) -> dict[str, Tens
         return 0.3 * torch.randn(like.shape, generator=generator, dtype=like.dtype)
 
     moved = dict(start)
-    moved["log_typical"] = start["log_typical"] + noise(start["log_typical"])
-    for name in ("omega", "sigma_add", "sigma_prop"):
+    moved["typical_std"] = start["typical_std"] + 0.5 * noise(start["typical_std"])
+    for name in ("omega_std", "sigma_add", "sigma_prop"):
         if name in start:
             moved[name] = start[name] * torch.exp(noise(start[name]))
     return moved
@@ -459,14 +466,14 @@ def _svi(
     schedule = ClippedAdam({"lr": 0.01, "lrd": 0.1 ** (1 / steps), "clip_norm": 10.0})
     inference = SVI(_population_model, guide, schedule, Trace_ELBO())
     losses = [inference.step(*arguments) for _ in range(steps)]
-    sites = ["log_typical", "omega", "z", "beta", "sigma_add", "sigma_prop"]
+    sites = ["typical_std", "omega_std", "z", "beta", "sigma_add", "sigma_prop"]
     predictive = Predictive(_population_model, guide=guide, num_samples=samples, return_sites=sites)
     with torch.no_grad():
         drawn = predictive(*arguments)
     k = len(arguments[0].parameters)
     subjects = arguments[1].times.shape[0]
     effects = 0 if arguments[1].mapping is None else arguments[1].mapping.shape[0]
-    shapes = {"log_typical": (k,), "omega": (k,), "z": (subjects, k), "beta": (effects,)}
+    shapes = {"typical_std": (k,), "omega_std": (k,), "z": (subjects, k), "beta": (effects,)}
     draws = {
         name: value.detach().reshape(samples, *shapes.get(name, ()))
         for name, value in drawn.items()
@@ -497,14 +504,17 @@ def _pooled_start(
         torch.tensor(column)
         for column in zip(*(p.prior(scale) for p in model.parameters), strict=True)
     )
-    draws = location + 0.5 * spread * torch.randn(starts, len(location), generator=generator)
-    draws[0] = location
-    typical = draws.clone().requires_grad_(True)
+    # optimised in prior-standardised units: parameters on the identity scale can be 1e-4 (a
+    # slope per hour) or 100 (a baseline score), and one Adam step size must suit both
+    standard = 0.5 * torch.randn(starts, len(location), generator=generator)
+    standard[0] = 0.0
+    standard.requires_grad_(True)
     log_sigma = torch.full((starts, 2), -1.0, requires_grad=True)
-    optimiser = torch.optim.Adam([typical, log_sigma], lr=0.05)
+    optimiser = torch.optim.Adam([standard, log_sigma], lr=0.05)
     subjects = tensors.times.shape[0]
 
     def loss_per_start() -> Tensor:
+        typical = location + spread * standard
         sites = {
             "log_typical": typical,
             "omega": torch.zeros_like(typical),
@@ -532,9 +542,8 @@ def _pooled_start(
         losses = torch.nan_to_num(loss_per_start(), nan=torch.inf)
         best = int(torch.argmin(losses))
         start = {
-            "log_typical": typical[best].detach().clone(),
-            "omega": torch.full_like(location, 0.3)
-            * torch.tensor([p.prior(scale)[2] for p in model.parameters]),
+            "typical_std": standard[best].detach().clone(),
+            "omega_std": torch.full_like(location, 0.3),
             "z": torch.zeros(subjects, len(location)),
         }
         sigma = torch.exp(log_sigma[best]).detach()
@@ -556,10 +565,13 @@ def _population_model(
         torch.tensor(column, dtype=real)
         for column in zip(*(p.prior(scale) for p in model.parameters), strict=True)
     )
-    sites = {
-        "log_typical": pyro.sample("log_typical", dist.Normal(location, spread).to_event(1)),
-        "omega": pyro.sample("omega", dist.HalfNormal(variability).to_event(1)),
-    }
+    # sampled in prior-standardised units, so that a slope per hour (1e-4) and a baseline score
+    # (100) look alike to NUTS's step size and to SVI's initial scale
+    standard = pyro.sample("typical_std", dist.Normal(torch.zeros(k, dtype=real), 1.0).to_event(1))
+    spread_of_omega = pyro.sample(
+        "omega_std", dist.HalfNormal(torch.ones(k, dtype=real)).to_event(1)
+    )
+    sites = {"log_typical": location + spread * standard, "omega": variability * spread_of_omega}
     if tensors.mapping is not None:
         effects = tensors.mapping.shape[0]
         sites["beta"] = pyro.sample(

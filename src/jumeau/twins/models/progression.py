@@ -56,7 +56,12 @@ _ESYM = Parameter(
     relative=True,
     variability=0.5,
 )
-_KEQ = Parameter("keq", "1/h", math.log(2) / (14 * 24), "onset rate of the symptomatic effect")
+# visits months apart cannot date an onset of days or weeks, and a slow symptomatic onset
+# mimics disease modification over a trial's span: the onset rate keeps a tight prior (half-life
+# about 2 weeks, ×/÷ 1.6 at one sd) unless the user declares a looser one for early visits
+_KEQ = Parameter(
+    "keq", "1/h", math.log(2) / (14 * 24), "onset rate of the symptomatic effect", spread=0.5
+)
 _THETA = Parameter(
     "theta_dm",
     "fraction",
