@@ -74,6 +74,8 @@ def augmented_control(
             raise JumeauError(f"the {name} data lack column(s): {', '.join(missing)}")
     if arm not in trial.columns:
         raise JumeauError(f"the trial data lack the arm column {arm!r}")
+    if len(external) == 0:
+        raise JumeauError("no external control to borrow; analyse the trial on its own")
     arms = trial[arm].astype(str).to_numpy()
     if control not in set(arms):
         raise JumeauError(f"no patient of the trial is in the control arm {control!r}")

@@ -29,10 +29,12 @@ from jumeau.generators.base import Generator
 from jumeau.trials.design import Endpoint, TrialDesign
 
 if TYPE_CHECKING:  # the twins extra (pyro) is only needed for twin populations
+    from jumeau.twins.regimen import DoseEvents
     from jumeau.twins.calibrate import PopulationFit
     from jumeau.twins.population import VirtualPopulation
 
-ESTIMAND_PATIENTS = 200_000
+ESTIMAND_PATIENTS = 100_000
+DOSE_CELLS_PER_CHUNK = 2_000_000  # patients × doses simulated at once
 
 
 @dataclass
@@ -323,21 +325,28 @@ class TwinPopulation(Population):
 
 
 def _simulate(
-    model: object, params: dict[str, np.ndarray], events: object, grid: np.ndarray
+    model: object, params: dict[str, np.ndarray], events: DoseEvents, grid: np.ndarray
 ) -> np.ndarray:
-    """The model's observed quantity for every patient at `grid` hours (patients × times)."""
+    """The model's observed quantity for every patient at `grid` hours (patients × times), in
+    chunks: every patient carries the regimen's padded dose table, and a year of daily doses
+    for 100,000 patients would otherwise hold gigabytes at once."""
     import torch
 
     from jumeau.twins.models import PaddedDoses
 
     n = len(next(iter(params.values())))
-    doses = PaddedDoses.stack([events] * n)  # type: ignore[list-item]
-    tensors = {k: torch.as_tensor(v) for k, v in params.items()}
-    with torch.no_grad():
-        curves = model.predict(  # type: ignore[attr-defined]
-            tensors, doses, torch.as_tensor(np.tile(grid, (n, 1)))
-        )
-    return np.asarray(curves.numpy(), dtype=float)
+    chunk = max(1, DOSE_CELLS_PER_CHUNK // max(len(events), 1))
+    parts = []
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        doses = PaddedDoses.stack([events] * (stop - start))
+        tensors = {k: torch.as_tensor(v[start:stop]) for k, v in params.items()}
+        with torch.no_grad():
+            curves = model.predict(  # type: ignore[attr-defined]
+                tensors, doses, torch.as_tensor(np.tile(grid, (stop - start, 1)))
+            )
+        parts.append(np.asarray(curves.numpy(), dtype=float))
+    return np.concatenate(parts)
 
 
 def _check_columns(endpoint: Endpoint, columns: pd.Index) -> None:

@@ -114,7 +114,7 @@ class PrognosticModel:
         from sklearn.compose import ColumnTransformer
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
         from sklearn.impute import SimpleImputer
-        from sklearn.linear_model import LogisticRegressionCV, RidgeCV
+        from sklearn.linear_model import LogisticRegression, RidgeCV
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -136,7 +136,7 @@ class PrognosticModel:
         binary = self.kind == "binary"
         if name == "linear":
             estimator: object = (
-                LogisticRegressionCV(max_iter=2000) if binary else RidgeCV(np.logspace(-3, 3, 13))
+                LogisticRegression(max_iter=2000) if binary else RidgeCV(np.logspace(-3, 3, 13))
             )
         elif name == "boosting":
             kwargs = {
