@@ -49,7 +49,7 @@ def test_procova_uses_the_score_and_survives_a_redundant_one() -> None:
 
 
 def test_missing_outcomes_are_left_out_and_unknown_analyses_refused() -> None:
-    y, arms, x = small_trial(2)
+    y, arms, _ = small_trial(2)
     y = y.copy()
     y[:50] = np.nan
     estimate = analyse_continuous(y, arms, "placebo", ["drug"], "unadjusted")[0]

@@ -29,9 +29,9 @@ from jumeau.generators.base import Generator
 from jumeau.trials.design import Endpoint, TrialDesign
 
 if TYPE_CHECKING:  # the twins extra (pyro) is only needed for twin populations
-    from jumeau.twins.regimen import DoseEvents
     from jumeau.twins.calibrate import PopulationFit
     from jumeau.twins.population import VirtualPopulation
+    from jumeau.twins.regimen import DoseEvents
 
 ESTIMAND_PATIENTS = 100_000
 DOSE_CELLS_PER_CHUNK = 2_000_000  # patients × doses simulated at once
