@@ -105,7 +105,7 @@ def test_inclusion_criteria_are_honoured(baseline_and_rmst: pd.DataFrame) -> Non
     assert (draw.baseline["age"] >= 60).all()
     assert (draw.baseline["menostat"] == "Post").all()
     impossible = trial.model_copy(update={"inclusion": ["age > 200"]})
-    with pytest.raises(JumeauError, match="inclusion criteria"):
+    with pytest.raises(JumeauError, match="eligibility criteria"):
         population.draw(impossible, 10, np.random.default_rng(0))
 
 

@@ -125,3 +125,52 @@ def test_twin_trial_with_a_run_in(progression_fit: object) -> None:
 def test_bad_trial_counts_are_refused(baseline_and_rmst: pd.DataFrame) -> None:
     with pytest.raises(JumeauError, match="n_trials"):
         simulate(rmst_design(), CohortPopulation(baseline_and_rmst), 0, progress=False)
+
+
+def test_prognostic_model_from_the_users_historical_data(
+    baseline_and_rmst: pd.DataFrame,
+) -> None:
+    population = CohortPopulation(baseline_and_rmst)
+    historical = baseline_and_rmst.sample(300, random_state=0)
+    result = simulate(
+        rmst_design(analyses=["procova"]),
+        population,
+        5,
+        seed=0,
+        null=False,
+        historical=historical,
+        progress=False,
+    )
+    assert result.prognostic_model in ("linear", "boosting")
+    with pytest.raises(JumeauError, match="lack column"):
+        simulate(
+            rmst_design(analyses=["procova"]),
+            population,
+            5,
+            seed=0,
+            historical=historical.drop(columns=["rmst"]),
+            progress=False,
+        )
+
+
+def test_exclusion_criteria_and_twin_eligibility_on_measured_baseline(
+    baseline_and_rmst: pd.DataFrame, progression_fit: object
+) -> None:
+    from jumeau.trials import TwinPopulation
+
+    excluded = rmst_design(exclusion=["tgrade == 'III'"], analyses=["unadjusted"])
+    draw = CohortPopulation(baseline_and_rmst).draw(excluded, 300, np.random.default_rng(0))
+    assert (draw.baseline["tgrade"] != "III").all()
+    year = 8766.0
+    design = TrialDesign(
+        arms=[Arm(name="placebo", control=True), Arm(name="drug", regimen="10 mg q24h x30")],
+        sample_size=60,
+        endpoint=Endpoint(baseline="score", at=year / 12),
+        inclusion=["score >= 32"],  # a measured baseline, as trials recruit on
+        analyses=["unadjusted"],
+    )
+    twins = TwinPopulation(progression_fit).draw(design, 200, np.random.default_rng(0))  # type: ignore[arg-type]
+    assert len(twins) == 200 and (twins.baseline["score"] >= 32).all()
+    impossible = design.model_copy(update={"inclusion": ["score >= 1000"]})
+    with pytest.raises(JumeauError, match="eligibility criteria"):
+        TwinPopulation(progression_fit).draw(impossible, 10, np.random.default_rng(0))  # type: ignore[arg-type]

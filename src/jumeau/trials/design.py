@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -90,6 +92,7 @@ class TrialDesign(BaseModel):
     sample_size: int = Field(gt=0)
     endpoint: Endpoint = Field(default_factory=Endpoint)
     inclusion: list[str] = Field(default_factory=list)
+    exclusion: list[str] = Field(default_factory=list)
     dropout: float = Field(default=0.0, ge=0, lt=1)
     covariates: list[str] = Field(default_factory=list)
     prognostic_features: list[str] | None = None
@@ -109,6 +112,8 @@ class TrialDesign(BaseModel):
             raise ValueError(f"a sample size of {self.sample_size} is too small for the arms")
         for text in self.inclusion:
             parse_rule(text, where="inclusion criterion")
+        for text in self.exclusion:
+            parse_rule(text, where="exclusion criterion")
         if "ancova" in self.analyses and not self.covariates and self.endpoint.baseline is None:
             raise ValueError("ANCOVA needs covariates (or an endpoint baseline) to adjust for")
         kind = self.endpoint.kind
@@ -129,6 +134,17 @@ class TrialDesign(BaseModel):
                     f"arm {arm.name!r}: a risk_difference is for 0/1 responder outcomes"
                 )
         return self
+
+    def eligible(self, frame: pd.DataFrame) -> np.ndarray:
+        """Patients who meet every inclusion criterion and no exclusion criterion (an unknown
+        value — a missing covariate — neither includes nor excludes: the patient is left out
+        only when a criterion is definitely met or definitely failed)."""
+        keep = np.ones(len(frame), dtype=bool)
+        for text in self.inclusion:
+            keep &= parse_rule(text, where="inclusion criterion").selects(frame)
+        for text in self.exclusion:
+            keep &= ~parse_rule(text, where="exclusion criterion").selects(frame)
+        return keep
 
     @property
     def control(self) -> Arm:

@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 from jumeau.data.cohort import Cohort
-from jumeau.data.rules import parse_rule
 from jumeau.errors import JumeauError
 from jumeau.generators.base import Generator
 from jumeau.trials.design import Endpoint, TrialDesign
@@ -122,14 +121,12 @@ class CohortPopulation(Population):
 
     def _eligible(self, design: TrialDesign, rows: np.ndarray) -> np.ndarray:
         _check_columns(design.endpoint, self.frame.columns)
-        keep = np.ones(len(rows), dtype=bool)
-        subset = self.frame.iloc[rows]
-        for text in design.inclusion:
-            keep &= parse_rule(text, where="inclusion criterion").selects(subset)
+        keep = design.eligible(self.frame.iloc[rows])
         if not keep.any():
+            criteria = design.inclusion + [f"not ({text})" for text in design.exclusion]
             raise JumeauError(
-                "no patient of the population meets the inclusion criteria: "
-                + " and ".join(design.inclusion)
+                "no patient of the population meets the eligibility criteria: "
+                + " and ".join(criteria)
             )
         return rows[keep]
 
@@ -251,34 +248,52 @@ class TwinPopulation(Population):
     def _patients(
         self, design: TrialDesign, n: int, rng: np.random.Generator, arms: list[str]
     ) -> PatientDraw:
-        from jumeau.twins.regimen import DoseEvents
-        from jumeau.twins.twin import regimen_events
-
+        """Virtual patients measured at baseline (and at the run-in's start), kept if eligible
+        on their covariates *and* those measurements, then followed under each arm."""
         endpoint = design.endpoint
         if endpoint.kind == "time_to_event":
             raise JumeauError("twin populations give continuous or responder endpoints")
         if endpoint.at is None:
             raise JumeauError("a twin endpoint needs `at`: the hour at which it is measured")
-        chosen: list[pd.DataFrame] = []
-        params: list[dict[str, np.ndarray]] = []
+        if endpoint.kind == "responder" and endpoint.threshold is None:
+            raise JumeauError("a twin responder endpoint needs a threshold")
+        selective = bool(design.inclusion or design.exclusion)
+        parts: list[PatientDraw] = []
         found, tries = 0, 0
         while found < n:
             tries += 1
             if tries > 50:
                 raise JumeauError(
-                    f"only {found} of {n} virtual patients met the inclusion criteria in 50 draws"
+                    f"only {found} of {n} virtual patients met the eligibility criteria in 50 "
+                    "draws; relax the criteria"
                 )
-            virtual = self._virtual(max(n - found, 64) * 2 if design.inclusion else n - found, rng)
-            table = virtual.covariates
-            keep = np.ones(len(table), dtype=bool)
-            for text in design.inclusion:
-                keep &= parse_rule(text, where="inclusion criterion").selects(table)
-            rows = np.flatnonzero(keep)[: n - found]
-            chosen.append(table.iloc[rows])
-            params.append({k: v[rows] for k, v in virtual.params.items()})
+            wanted = max(n - found, 64) * 2 if selective else n - found
+            batch = self._followed(design, self._virtual(wanted, rng), rng, arms)
+            rows = np.flatnonzero(design.eligible(batch.baseline))[: n - found]
+            parts.append(
+                PatientDraw(
+                    batch.baseline.iloc[rows].reset_index(drop=True),
+                    {k: v[rows] for k, v in batch.outcomes.items()},
+                )
+            )
             found += len(rows)
-        baseline = pd.concat(chosen, ignore_index=True)
-        values = {k: np.concatenate([p[k] for p in params]) for k in params[0]}
+        return PatientDraw(
+            pd.concat([p.baseline for p in parts], ignore_index=True),
+            {name: np.concatenate([p.outcomes[name] for p in parts]) for name in arms},
+        )
+
+    def _followed(
+        self,
+        design: TrialDesign,
+        virtual: VirtualPopulation,
+        rng: np.random.Generator,
+        arms: list[str],
+    ) -> PatientDraw:
+        from jumeau.twins.regimen import DoseEvents
+        from jumeau.twins.twin import regimen_events
+
+        endpoint = design.endpoint
+        assert endpoint.at is not None
         model = self.fit.model
         run_in = float(endpoint.run_in or 0.0)
         grid = np.array([0.0, run_in, run_in + float(endpoint.at)])
@@ -292,7 +307,7 @@ class TwinPopulation(Population):
                 if regimen is None  # placebo: no dose
                 else regimen_events(regimen, model)[0].shifted(run_in)
             )
-            noisy = self._noisy(_simulate(model, values, events, grid), rng)
+            noisy = self._noisy(_simulate(model, virtual.params, events, grid), rng)
             if before is None:
                 before = noisy[:, :2]  # measured before any dose: the same for every arm
             observed[name] = noisy[:, 2]
@@ -302,11 +317,10 @@ class TwinPopulation(Population):
         for name, value in observed.items():
             result = value - start if endpoint.baseline is not None else value
             if endpoint.kind == "responder":
-                if endpoint.threshold is None:
-                    raise JumeauError("a twin responder endpoint needs a threshold")
                 above = result > endpoint.threshold
                 result = (above if endpoint.direction == "above" else ~above).astype(float)
             outcomes[name] = result
+        baseline = virtual.covariates.reset_index(drop=True)
         if endpoint.baseline is not None:
             columns = {endpoint.baseline: start}
             if endpoint.run_in is not None:

@@ -207,3 +207,41 @@ def sample_size_for_power(
         return float("inf")
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
     return float(n * (z * se_at_n / abs(effect)) ** 2)
+
+
+def cross_fitted_scores(
+    frame: pd.DataFrame,
+    outcome: np.ndarray,
+    is_control: np.ndarray,
+    features: list[str],
+    *,
+    folds: int = 5,
+    model: ModelChoice = "auto",
+    kind: Literal["continuous", "binary", "time_to_event"] = "continuous",
+    event: np.ndarray | None = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, float]:
+    """Prognostic scores for the patients of one trial when no separate historical data exist:
+    each fold's patients are scored by a model trained on the *control* patients of the other
+    folds, so no patient's own outcome enters their score (cross-fitting, as the EMA opinion
+    on PROCOVA allows). Returns the scores and ρ² of score and outcome among controls (for a
+    time to event, of the log hazard and the event indicator: a rough guide only)."""
+    outcome = np.asarray(outcome, dtype=float)
+    is_control = np.asarray(is_control, dtype=bool)
+    if len(frame) != len(outcome) or len(outcome) != len(is_control):
+        raise JumeauError("frame, outcome and control flags must describe the same patients")
+    if folds < 2:
+        raise JumeauError("cross-fitting needs at least 2 folds")
+    assignment = np.random.default_rng(seed).permutation(len(outcome)) % folds
+    scores = np.full(len(outcome), np.nan)
+    table = frame.reset_index(drop=True)
+    for fold in range(folds):
+        train = (assignment != fold) & is_control & ~np.isnan(outcome)
+        fitted = PrognosticModel(features, model=model, kind=kind, seed=seed).fit(
+            table.loc[train], outcome[train], None if event is None else event[train]
+        )
+        scores[assignment == fold] = fitted.predict(table.loc[assignment == fold])
+    known = is_control & ~np.isnan(outcome)
+    target = outcome if event is None else np.asarray(event, dtype=float)
+    rho2 = float(stats.pearsonr(scores[known], target[known])[0] ** 2)
+    return scores, rho2

@@ -91,13 +91,19 @@ def simulate(
     seed: int = 0,
     *,
     null: bool = True,
+    historical: pd.DataFrame | None = None,
     progress: bool = True,
 ) -> TrialSimulation:
-    """Simulate `n_trials` trials of `design` on `population` (and as many under the null)."""
+    """Simulate `n_trials` trials of `design` on `population` (and as many under the null).
+
+    PROCOVA's prognostic model learns from `historical` when given — real historical control
+    patients, artificial ones, or both stacked — with the endpoint's outcome column (and event
+    column for a time to event); otherwise from the population's own historical part."""
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
         raise JumeauError(f"n_trials must be a whole number ≥ 1, not {n_trials!r}")
     rng = np.random.default_rng(seed)
-    prognostic = _prognostic_model(design, population, rng, seed)
+    history = None if historical is None else _historical_draw(design, historical)
+    prognostic = _prognostic_model(design, population, rng, seed, history)
     scenarios = {"alternative": design}
     if null:
         scenarios["null"] = design.null()
@@ -127,12 +133,45 @@ def simulate(
     )
 
 
+def _historical_draw(design: TrialDesign, frame: pd.DataFrame) -> PatientDraw:
+    """A user's historical controls in the shape the prognostic model learns from."""
+    endpoint = design.endpoint
+    needed = [c for c in (endpoint.outcome, endpoint.event) if c is not None]
+    if not needed:
+        raise JumeauError("historical data need the endpoint's outcome column (outcome:)")
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise JumeauError(f"the historical data lack column(s): {', '.join(missing)}")
+    control = design.control.name
+    outcome = pd.to_numeric(frame[needed[0]].astype("object"), errors="coerce").to_numpy(float)
+    if endpoint.baseline is not None and endpoint.kind != "time_to_event":
+        if endpoint.baseline not in frame.columns:
+            raise JumeauError(f"the historical data lack the baseline {endpoint.baseline!r}")
+        base = frame[endpoint.baseline].astype("object")
+        outcome = outcome - pd.to_numeric(base, errors="coerce").to_numpy(float)
+    if endpoint.kind == "responder" and endpoint.threshold is not None:
+        above = outcome > endpoint.threshold
+        responded = above if endpoint.direction == "above" else ~above
+        outcome = np.where(np.isnan(outcome), np.nan, responded.astype(float))
+    events = None
+    if endpoint.event is not None:
+        status = frame[endpoint.event].astype("object")
+        events = {control: pd.to_numeric(status, errors="coerce").to_numpy(float)}
+    baseline = frame.drop(columns=needed).reset_index(drop=True)
+    return PatientDraw(baseline, {control: outcome}, events)
+
+
 def _prognostic_model(
-    design: TrialDesign, population: Population, rng: np.random.Generator, seed: int
+    design: TrialDesign,
+    population: Population,
+    rng: np.random.Generator,
+    seed: int,
+    history: PatientDraw | None = None,
 ) -> PrognosticModel | None:
     if "procova" not in design.analyses:
         return None
-    history = population.historical(design, design.historical_size, rng)
+    if history is None:
+        history = population.historical(design, design.historical_size, rng)
     features = design.prognostic_features or list(history.baseline.columns)
     endpoint = design.endpoint
     control = design.control.name
