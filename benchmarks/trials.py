@@ -60,6 +60,9 @@ from jumeau.trials.workflow import analyse_table
 
 TAU = 1826.0  # 5 years, in days
 COVARIATES = ["age", "menostat", "tsize", "tgrade", "pnodes", "progrec", "estrec"]
+# what a protocol would pre-specify for ANCOVA: a few strong prognostic factors; the prognostic
+# score (PROCOVA) may use every baseline variable
+PRESPECIFIED = ["age", "tgrade", "pnodes"]
 POWER_FIGURE = Path("docs/images/trials-power.png")
 WEEK = 168.0
 
@@ -80,7 +83,8 @@ def rmst_design(n: int, shift: float) -> TrialDesign:
         arms=[Arm(name="control", control=True), Arm(name="therapy", shift=shift)],
         sample_size=n,
         endpoint=Endpoint(outcome="rmst"),
-        covariates=COVARIATES,
+        covariates=PRESPECIFIED,
+        prognostic_features=COVARIATES,
         historical_size=1000,
     )
 
@@ -110,7 +114,12 @@ def reanalysis(real: pd.DataFrame) -> dict[str, Any]:
         real, real["rmst"].to_numpy(), ~arms, COVARIATES, folds=5, seed=0
     )
     rmst = analyse_table(
-        real, arm="horTh", control="no", outcome="rmst", covariates=COVARIATES, prognostic=scores
+        real,
+        arm="horTh",
+        control="no",
+        outcome="rmst",
+        covariates=PRESPECIFIED,
+        prognostic=scores,
     )
     hazard_scores, _ = cross_fitted_scores(
         real,
@@ -128,7 +137,7 @@ def reanalysis(real: pd.DataFrame) -> dict[str, Any]:
         control="no",
         outcome="time",
         event="cens",
-        covariates=COVARIATES,
+        covariates=PRESPECIFIED,
         kind="time_to_event",
         prognostic=hazard_scores,
     )

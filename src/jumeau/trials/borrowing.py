@@ -181,7 +181,7 @@ def _weighted_effect(
     weights: np.ndarray,
     alpha: float,
 ) -> Estimate:
-    """WLS of outcome on the treated indicator (+ covariates), HC3 robust standard errors;
+    """WLS of outcome on the treated indicator (+ covariates), HC2 robust standard errors;
     patients with zero weight (a discounted-away borrowing) drop out."""
     import statsmodels.api as sm
 

@@ -254,9 +254,6 @@ def _covariates(design: TrialDesign, baseline: pd.DataFrame) -> np.ndarray | Non
     named = design.endpoint.baseline
     if named is not None and named in baseline.columns and named not in columns:
         columns.append(named)
-    run_in = f"{named}_run_in"
-    if design.endpoint.run_in is not None and run_in in baseline.columns and run_in not in columns:
-        columns.append(run_in)
     if not columns:
         return None
     return covariate_matrix(baseline, columns)[0]
