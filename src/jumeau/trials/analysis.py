@@ -13,10 +13,11 @@ the variance differs between arms. HC2 rather than HC3: in a randomised trial HC
 for the variance of the difference in means (Lin, Ann Appl Stat 2013; Imbens & Kolesár 2016),
 while HC3 is conservative in small trials (measured: type-I error 3.1 % instead of 5 % in
 2,000 null trials of 40 xenografts). A responder endpoint is then analysed on the
-risk-difference scale (the linear-probability ANCOVA the FDA's 2023 covariate-adjustment guidance accepts). A time to event
-uses lifelines' Cox model; its adjusted hazard ratio is conditional, which differs from the
-marginal one even without confounding (non-collapsibility), so its "bias" against a marginal
-truth is not an error of the method — the docs say so.
+risk-difference scale (the linear-probability ANCOVA the FDA's 2023 covariate-adjustment
+guidance accepts). A time to event uses lifelines' Cox model; its adjusted hazard ratio is
+conditional, which differs from the marginal one even without confounding
+(non-collapsibility), so its "bias" against a marginal truth is not an error of the method —
+the docs say so.
 """
 
 from __future__ import annotations
