@@ -55,6 +55,7 @@ def progression_fit() -> object:
             "log_typical": np.tile(typical, (chains, draws, 1)),
             "omega": np.tile(omega, (chains, draws, 1)),
             "sigma_add": np.full((chains, draws), 0.5),
+            "z": np.zeros((chains, draws, 0, len(typical))),  # no observed subject
         },
         seed=0,
         seconds=0.0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -196,3 +197,74 @@ def test_cli_analyse_the_real_gbsg2_trial(gbsg2: pd.DataFrame, tmp_path: Path) -
         ["trial", "analyse", str(path), "--arm", "horTh", "--control", "none", "--outcome", "rmst"],
     )
     assert wrong.exit_code != 0 and "control arm" in wrong.output
+
+
+def test_cli_analyse_with_a_saved_prognostic_score(gbsg2: pd.DataFrame, tmp_path: Path) -> None:
+    """PROCOVA's score from `jumeau score fit` on historical patients (safetensors, no pickle)."""
+    from jumeau.datasets import load
+    from jumeau.prognostic.score import PrognosticScore
+
+    from jumeau.data.cohort import Cohort
+    from jumeau.data.schema import Role
+
+    cohort = load("gbsg2")
+    schema = cohort.schema.model_copy(deep=True)
+    schema.columns["horTh"].role = Role.EXCLUDED  # constant among controls
+    controls = np.flatnonzero((gbsg2["horTh"] == "no").to_numpy())[:300]
+    historical = Cohort(cohort.data.iloc[controls].reset_index(drop=True), schema)
+    score = PrognosticScore(model="reference", n_variables=3, folds=3, repeats=1)
+    score.fit(historical, seed=0)
+    score.save(str(tmp_path / "score.jumeau"))
+    path = tmp_path / "trial.csv"
+    gbsg2.to_csv(path, index=False)
+    result = runner.invoke(
+        app,
+        [
+            "trial",
+            "analyse",
+            str(path),
+            "--arm",
+            "horTh",
+            "--control",
+            "no",
+            "--outcome",
+            "rmst",
+            "--covariate",
+            "pnodes",
+            "--prognostic-model",
+            str(tmp_path / "score.jumeau"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "procova" in result.output
+
+
+def test_cli_simulate_on_a_twin_fit_file(progression_fit: object, tmp_path: Path) -> None:
+    fit_file = tmp_path / "twins.jumeau"
+    progression_fit.save(fit_file)  # type: ignore[attr-defined]
+    design = tmp_path / "twin-design.yaml"
+    design.write_text(
+        "arms:\n  - {name: placebo, control: true}\n"
+        "  - {name: drug, regimen: '10 mg q24h x400'}\n"
+        "sample_size: 60\nendpoint: {baseline: score, at: 8766, run_in: 4383}\n"
+        "historical_size: 100\n"
+    )
+    result = runner.invoke(
+        app,
+        [
+            "trial",
+            "simulate",
+            str(design),
+            "--population",
+            str(fit_file),
+            "--n-trials",
+            "5",
+            "-q",
+            "-o",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    alternative = summary[summary["scenario"] == "alternative"]
+    assert (alternative["mean_estimate"] < 0).all()  # the drug slows the worsening score
