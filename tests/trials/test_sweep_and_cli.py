@@ -201,11 +201,10 @@ def test_cli_analyse_the_real_gbsg2_trial(gbsg2: pd.DataFrame, tmp_path: Path) -
 
 def test_cli_analyse_with_a_saved_prognostic_score(gbsg2: pd.DataFrame, tmp_path: Path) -> None:
     """PROCOVA's score from `jumeau score fit` on historical patients (safetensors, no pickle)."""
-    from jumeau.datasets import load
-    from jumeau.prognostic.score import PrognosticScore
-
     from jumeau.data.cohort import Cohort
     from jumeau.data.schema import Role
+    from jumeau.datasets import load
+    from jumeau.prognostic.score import PrognosticScore
 
     cohort = load("gbsg2")
     schema = cohort.schema.model_copy(deep=True)
