@@ -78,13 +78,19 @@ def test_a_reviewer_votes_in_a_browser_and_the_owner_sees_the_results(
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "review-card.png"), full_page=True)
             for position in range(1, 7):
-                assert page.locator(".progress").inner_text() == f"Record {position} of 6"
+                sync_api.expect(page.locator(".progress")).to_have_text(
+                    f"Record {position} of 6", timeout=30_000
+                )
                 page.check("input[name=label][value=artificial]")
                 page.check("input[name=confidence][value='4']")
                 page.check("input[name=variables][value=age]")
                 page.fill("textarea[name=remark]", "age looks rounded")
                 page.click("button[type=submit]")
-            assert "reviewed every record" in page.content()
+            # the last submit navigates: wait for the new page rather than read one mid-load
+            # (page.content() returned '' once on a loaded CI machine)
+            sync_api.expect(page.locator("body")).to_contain_text(
+                "reviewed every record", timeout=30_000
+            )
             owner = browser.new_page()
             owner.goto(made.admin_link(base))
             assert owner.url == f"{base}/admin"
