@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import numpy as np
 import typer
 import yaml
 from rich.console import Console
@@ -1143,6 +1142,7 @@ def trial_analyse(
     """Unadjusted, ANCOVA and prognostic-covariate-adjusted (PROCOVA) effect estimates."""
 
     def run() -> None:
+        from jumeau.trials.analysis import as_numbers
         from jumeau.trials.workflow import analyse_table
 
         cohort = load_cohort(data)
@@ -1157,8 +1157,7 @@ def trial_analyse(
         elif prognostic_column is not None:
             if prognostic_column not in frame.columns:
                 raise JumeauError(f"the trial data have no column {prognostic_column!r}")
-            values = frame[prognostic_column].astype("object")
-            prognostic = np.asarray(values.map(_as_float), dtype=float)
+            prognostic = as_numbers(frame[prognostic_column])
         table = analyse_table(
             frame,
             arm=arm,
@@ -1198,13 +1197,6 @@ def _numbers_list(text: str | None, kind: Callable[[str], T]) -> list[T] | None:
         return [kind(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise JumeauError(f"cannot read {text!r} as a comma-separated list of numbers") from None
-
-
-def _as_float(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return float("nan")
 
 
 def _cell(value: Any) -> str:

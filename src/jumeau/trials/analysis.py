@@ -49,6 +49,43 @@ class Estimate:
     def rejects(self, alpha: float) -> bool:
         return bool(self.p_value < alpha)
 
+    @classmethod
+    def with_interval(
+        cls,
+        comparison: str,
+        analysis: str,
+        estimate: float,
+        se: float,
+        quantile: float,
+        p_value: float,
+        n: int,
+    ) -> Estimate:
+        """An estimate with its interval estimate ± quantile · se."""
+        return cls(
+            comparison,
+            analysis,
+            estimate,
+            se,
+            estimate - quantile * se,
+            estimate + quantile * se,
+            p_value,
+            n,
+        )
+
+
+def as_numbers(series: pd.Series) -> np.ndarray:
+    """A column's numbers as float64, NaN where there is none — categories of numbers (an event
+    column coded 0/1) included, which `pd.to_numeric` alone refuses."""
+    return pd.to_numeric(series.astype("object"), errors="coerce").to_numpy(dtype=float)
+
+
+def required_numbers(series: pd.Series, name: str) -> np.ndarray:
+    """:func:`as_numbers`, refusing a column with no number at all (a wrong column named)."""
+    values = as_numbers(series)
+    if np.isnan(values).all():
+        raise JumeauError(f"the column {name!r} holds no numbers")
+    return values
+
 
 def covariate_matrix(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, list[str]]:
     """Numbers as they are, categories as indicators (first level dropped), missing numbers
@@ -71,7 +108,7 @@ def covariate_matrix(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarra
                 parts.append((series == level).fillna(False).to_numpy(dtype=float))
                 names.append(f"{name}={level}")
             continue
-        values = pd.to_numeric(series.astype("object"), errors="coerce").to_numpy(dtype=float)
+        values = as_numbers(series)
         if np.isnan(values).all():
             raise JumeauError(f"covariate {name!r} has no numeric value")
         values = np.where(np.isnan(values), np.nanmean(values), values)
@@ -100,22 +137,18 @@ def analyse_continuous(
         raise JumeauError("fewer than two control patients with an outcome")
     fit = sm.OLS(y, design).fit(cov_type=ROBUST_COVARIANCE, use_t=True)
     quantile = stats.t.ppf(1 - alpha / 2, fit.df_resid)
-    estimates = []
-    for index, name in enumerate(treated, start=1):
-        estimate, se = float(fit.params[index]), float(fit.bse[index])
-        estimates.append(
-            Estimate(
-                name,
-                analysis,
-                estimate,
-                se,
-                estimate - quantile * se,
-                estimate + quantile * se,
-                float(fit.pvalues[index]),
-                int(kept.sum()),
-            )
+    return [
+        Estimate.with_interval(
+            name,
+            analysis,
+            float(fit.params[index]),
+            float(fit.bse[index]),
+            quantile,
+            float(fit.pvalues[index]),
+            int(kept.sum()),
         )
-    return estimates
+        for index, name in enumerate(treated, start=1)
+    ]
 
 
 def analyse_survival(
@@ -142,22 +175,12 @@ def analyse_survival(
     fitter = CoxPHFitter().fit(table, "time", "event")
     quantile = stats.norm.ppf(1 - alpha / 2)
     estimates = []
-    for index, name in enumerate(treated):
-        column = names[index]
+    for name, column in zip(treated, names, strict=False):  # arm indicators come first
         estimate = float(fitter.params_[column])
         se = float(fitter.standard_errors_[column])
         p_value = float(2 * stats.norm.sf(abs(estimate / se)))
         estimates.append(
-            Estimate(
-                name,
-                analysis,
-                estimate,
-                se,
-                estimate - quantile * se,
-                estimate + quantile * se,
-                p_value,
-                int(kept.sum()),
-            )
+            Estimate.with_interval(name, analysis, estimate, se, quantile, p_value, int(kept.sum()))
         )
     return estimates
 

@@ -30,6 +30,7 @@ from jumeau.trials.analysis import (
     analyse_continuous,
     covariate_matrix,
     independent_columns,
+    required_numbers,
 )
 
 Discount = Literal["none", "test_then_pool", "power_prior"]
@@ -82,8 +83,8 @@ def augmented_control(
     treated = sorted(set(arms) - {control})
     if len(treated) != 1:
         raise JumeauError(f"borrowing compares one treated arm with control; found {treated}")
-    y_trial = _numbers(trial[outcome], outcome)
-    y_external = _numbers(external[outcome], outcome)
+    y_trial = required_numbers(trial[outcome], outcome)
+    y_external = required_numbers(external[outcome], outcome)
     both = pd.concat([trial[covariates], external[covariates]], ignore_index=True)
     x, names = covariate_matrix(both, covariates)
     in_trial = np.r_[np.ones(len(trial)), np.zeros(len(external))].astype(bool)
@@ -108,13 +109,6 @@ def augmented_control(
         pool_p_value=pool_p,
         balance=balance,
     )
-
-
-def _numbers(series: pd.Series, name: str) -> np.ndarray:
-    values = pd.to_numeric(series.astype("object"), errors="coerce").to_numpy(dtype=float)
-    if np.isnan(values).all():
-        raise JumeauError(f"the outcome {name!r} holds no numbers")
-    return values
 
 
 def _odds_weights(x: np.ndarray, in_trial: np.ndarray) -> np.ndarray:
@@ -193,15 +187,12 @@ def _weighted_effect(
     design = design[kept]
     design = design[:, independent_columns(design, 2)]
     fit = sm.WLS(y[kept], design, weights=weights[kept]).fit(cov_type=ROBUST_COVARIANCE, use_t=True)
-    quantile = stats.t.ppf(1 - alpha / 2, fit.df_resid)
-    estimate, se = float(fit.params[1]), float(fit.bse[1])
-    return Estimate(
+    return Estimate.with_interval(
         treated,
         "borrowing",
-        estimate,
-        se,
-        estimate - quantile * se,
-        estimate + quantile * se,
+        float(fit.params[1]),
+        float(fit.bse[1]),
+        stats.t.ppf(1 - alpha / 2, fit.df_resid),
         float(fit.pvalues[1]),
         int(kept.sum()),
     )

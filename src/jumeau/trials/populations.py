@@ -16,7 +16,7 @@ simulation (the effect the analyses should recover) and lets every arm share the
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,6 +25,7 @@ import pandas as pd
 from jumeau.data.cohort import Cohort
 from jumeau.errors import JumeauError
 from jumeau.generators.base import Generator
+from jumeau.trials.analysis import required_numbers
 from jumeau.trials.design import Endpoint, TrialDesign
 
 if TYPE_CHECKING:  # the twins extra (pyro) is only needed for twin populations
@@ -43,7 +44,6 @@ class PatientDraw:
     baseline: pd.DataFrame
     outcomes: dict[str, np.ndarray]
     events: dict[str, np.ndarray] | None = None
-    times: dict[str, np.ndarray] | None = field(default=None)
 
     def __len__(self) -> int:
         return len(self.baseline)
@@ -51,11 +51,6 @@ class PatientDraw:
 
 class Population(ABC):
     """Anything that can hand out patients for a design."""
-
-    @property
-    @abstractmethod
-    def baseline_columns(self) -> list[str]:
-        """Columns known at randomisation (candidates for ANCOVA and the prognostic model)."""
 
     @abstractmethod
     def draw(self, design: TrialDesign, n: int, rng: np.random.Generator) -> PatientDraw:
@@ -101,10 +96,6 @@ class CohortPopulation(Population):
         self.trial_rows = np.sort(order[cut:])
         self.seed = seed
 
-    @property
-    def baseline_columns(self) -> list[str]:
-        return list(self.frame.columns)
-
     def draw(self, design: TrialDesign, n: int, rng: np.random.Generator) -> PatientDraw:
         pool = self._eligible(design, self.trial_rows)
         rows = rng.choice(pool, size=n, replace=True)
@@ -115,9 +106,8 @@ class CohortPopulation(Population):
         rows = pool if n >= len(pool) else rng.choice(pool, size=n, replace=False)
         draw = self._patients(design, rows, rng)
         control = design.control.name
-        times = None if draw.times is None else {control: draw.times[control]}
         events = None if draw.events is None else {control: draw.events[control]}
-        return PatientDraw(draw.baseline, {control: draw.outcomes[control]}, events, times)
+        return PatientDraw(draw.baseline, {control: draw.outcomes[control]}, events)
 
     def _eligible(self, design: TrialDesign, rows: np.ndarray) -> np.ndarray:
         _check_columns(design.endpoint, self.frame.columns)
@@ -140,9 +130,9 @@ class CohortPopulation(Population):
         if endpoint.kind == "time_to_event":
             return self._survival(design, frame, baseline, rng)
         assert endpoint.outcome is not None
-        untreated = _numbers(frame[endpoint.outcome], endpoint.outcome)
+        untreated = required_numbers(frame[endpoint.outcome], endpoint.outcome)
         if endpoint.baseline is not None:
-            untreated = untreated - _numbers(frame[endpoint.baseline], endpoint.baseline)
+            untreated = untreated - required_numbers(frame[endpoint.baseline], endpoint.baseline)
         outcomes: dict[str, np.ndarray] = {}
         if endpoint.kind == "responder" and endpoint.threshold is None:
             _check_binary(untreated, endpoint.outcome)
@@ -173,8 +163,8 @@ class CohortPopulation(Population):
     ) -> PatientDraw:
         endpoint = design.endpoint
         assert endpoint.outcome is not None and endpoint.event is not None
-        time = _numbers(frame[endpoint.outcome], endpoint.outcome)
-        event = _numbers(frame[endpoint.event], endpoint.event)
+        time = required_numbers(frame[endpoint.outcome], endpoint.outcome)
+        event = required_numbers(frame[endpoint.event], endpoint.event)
         if not np.isin(event[~np.isnan(event)], (0, 1)).all():
             raise JumeauError(f"the event column {endpoint.event!r} must hold 0/1")
         survival = _survival_curve(self.frame, self.trial_rows, endpoint, censoring=False)
@@ -204,7 +194,7 @@ class CohortPopulation(Population):
                 moved = _inverse(survival, level ** (1.0 / arm.hazard_ratio))
             times[arm.name] = np.minimum(moved, end)
             events[arm.name] = (moved <= end).astype(float)
-        return PatientDraw(baseline, times, events, times)
+        return PatientDraw(baseline, times, events)
 
 
 class TwinPopulation(Population):
@@ -224,14 +214,6 @@ class TwinPopulation(Population):
         self.fit = fit
         self.covariates = covariates
         self.residual_error = residual_error
-        self._columns: list[str] | None = None
-
-    @property
-    def baseline_columns(self) -> list[str]:
-        if self._columns is None:
-            probe = self._virtual(8, np.random.default_rng(0))
-            self._columns = list(probe.covariates.columns)
-        return list(self._columns)
 
     def draw(self, design: TrialDesign, n: int, rng: np.random.Generator) -> PatientDraw:
         return self._patients(design, n, rng, [arm.name for arm in design.arms])
@@ -374,13 +356,6 @@ def _check_columns(endpoint: Endpoint, columns: pd.Index) -> None:
             raise JumeauError(f"the endpoint's {role} column {name!r} is not in the population")
 
 
-def _numbers(series: pd.Series, name: str) -> np.ndarray:
-    values = pd.to_numeric(series.astype("object"), errors="coerce").to_numpy(dtype=float)
-    if np.isnan(values).all():
-        raise JumeauError(f"the column {name!r} holds no numbers")
-    return values
-
-
 def _check_binary(values: np.ndarray, name: str) -> None:
     if not np.isin(values[~np.isnan(values)], (0, 1)).all():
         raise JumeauError(
@@ -414,8 +389,8 @@ def _survival_curve(
     from lifelines import KaplanMeierFitter
 
     assert endpoint.outcome is not None and endpoint.event is not None
-    time = _numbers(frame[endpoint.outcome].iloc[rows], endpoint.outcome)
-    event = _numbers(frame[endpoint.event].iloc[rows], endpoint.event)
+    time = required_numbers(frame[endpoint.outcome].iloc[rows], endpoint.outcome)
+    event = required_numbers(frame[endpoint.event].iloc[rows], endpoint.event)
     known = ~(np.isnan(time) | np.isnan(event))
     observed = 1 - event[known] if censoring else event[known]
     fitter = KaplanMeierFitter().fit(time[known], observed)

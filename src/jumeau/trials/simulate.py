@@ -12,7 +12,6 @@ same analyses: its rejection rate is the type-I error, measured, not assumed.
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +24,7 @@ from jumeau.trials.analysis import (
     Estimate,
     analyse_continuous,
     analyse_survival,
+    as_numbers,
     covariate_matrix,
 )
 from jumeau.trials.design import TrialDesign
@@ -143,20 +143,18 @@ def _historical_draw(design: TrialDesign, frame: pd.DataFrame) -> PatientDraw:
     if missing:
         raise JumeauError(f"the historical data lack column(s): {', '.join(missing)}")
     control = design.control.name
-    outcome = pd.to_numeric(frame[needed[0]].astype("object"), errors="coerce").to_numpy(float)
+    outcome = as_numbers(frame[needed[0]])
     if endpoint.baseline is not None and endpoint.kind != "time_to_event":
         if endpoint.baseline not in frame.columns:
             raise JumeauError(f"the historical data lack the baseline {endpoint.baseline!r}")
-        base = frame[endpoint.baseline].astype("object")
-        outcome = outcome - pd.to_numeric(base, errors="coerce").to_numpy(float)
+        outcome = outcome - as_numbers(frame[endpoint.baseline])
     if endpoint.kind == "responder" and endpoint.threshold is not None:
         above = outcome > endpoint.threshold
         responded = above if endpoint.direction == "above" else ~above
         outcome = np.where(np.isnan(outcome), np.nan, responded.astype(float))
     events = None
     if endpoint.event is not None:
-        status = frame[endpoint.event].astype("object")
-        events = {control: pd.to_numeric(status, errors="coerce").to_numpy(float)}
+        events = {control: as_numbers(frame[endpoint.event])}
     baseline = frame.drop(columns=needed).reset_index(drop=True)
     return PatientDraw(baseline, {control: outcome}, events)
 
@@ -321,6 +319,6 @@ def _progress(enabled: bool) -> Progress:
 
 
 def _provenance(seed: int) -> dict[str, Any]:
-    import jumeau
+    from jumeau.generators.persistence import versions
 
-    return {"seed": seed, "jumeau": jumeau.__version__, "python": platform.python_version()}
+    return {"seed": seed, "versions": versions()}

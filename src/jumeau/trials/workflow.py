@@ -23,6 +23,7 @@ from jumeau.trials.analysis import (
     Estimate,
     analyse_continuous,
     analyse_survival,
+    as_numbers,
     covariate_matrix,
 )
 from jumeau.trials.design import TrialDesign
@@ -173,7 +174,7 @@ def analyse_table(
         levels = ", ".join(sorted(set(arms)))
         raise JumeauError(f"no patient in the control arm {control!r} (arms: {levels})")
     treated = sorted(set(arms) - {control})
-    y = pd.to_numeric(frame[outcome].astype("object"), errors="coerce").to_numpy(dtype=float)
+    y = as_numbers(frame[outcome])
     x = covariate_matrix(frame, covariates)[0] if covariates else None
     analyses = ["unadjusted"] + (["ancova"] if covariates else [])
     if prognostic is not None:
@@ -183,11 +184,10 @@ def analyse_table(
         if kind == "time_to_event":
             if event is None:
                 raise JumeauError("a time-to-event analysis needs --event")
-            status = pd.to_numeric(frame[event].astype("object"), errors="coerce")
             estimates.extend(
                 analyse_survival(
                     y,
-                    status.to_numpy(dtype=float),
+                    as_numbers(frame[event]),
                     arms,
                     control,
                     treated,
