@@ -90,6 +90,10 @@ class Column(BaseModel):
         default=None, description="strptime format of a datetime column in files, e.g. %d/%m/%Y."
     )
     why: str | None = Field(default=None, description="Why inference guessed this kind.")
+    varies: bool = Field(
+        default=False,
+        description="Longitudinal cohorts: measured at each visit (True) or fixed at baseline.",
+    )
 
     @field_validator("category_labels")
     @classmethod
@@ -198,6 +202,17 @@ class Rule(BaseModel):
         return self.name or self.expr
 
 
+class VisitLayout(BaseModel):
+    """How a long-format cohort (one row per visit) names its patients and visit times. The
+    end of follow-up and the terminal event, when present, are the columns with roles `time` and
+    `event`; measurements taken at each visit are the columns marked `varies: true`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="Column identifying the patient.")
+    time: str = Field(description="Column holding the visit time since baseline.")
+
+
 class Schema(BaseModel):
     """Data dictionary of a cohort: one :class:`Column` per column, plus clinical rules."""
 
@@ -210,6 +225,9 @@ class Schema(BaseModel):
     license: str | None = None
     columns: dict[str, Column]
     rules: list[Rule] = Field(default_factory=list)
+    visits: VisitLayout | None = Field(
+        default=None, description="Set for long-format cohorts: one row per visit."
+    )
 
     # YAML path and line of each node, kept so that later errors (data that contradicts the
     # dictionary) can point at the line a user has to edit.
@@ -243,6 +261,10 @@ class Schema(BaseModel):
                 raise ValueError(
                     f"only one column can have role {role.value}: {', '.join(holders)}"
                 )
+        if self.visits is not None:
+            _check_visit_layout(self.visits, self.columns)
+        elif any(column.varies for column in self.columns.values()):
+            raise ValueError("`varies: true` needs a `visits:` section naming the id and time")
         from jumeau.data.rules import parse_rule  # rules need the schema's column names
 
         for index, rule in enumerate(self.rules):
@@ -305,6 +327,9 @@ class Schema(BaseModel):
         document["rules"] = [
             r["expr"] if set(r) == {"expr"} else r for r in document.get("rules", [])
         ]
+        for column in document["columns"].values():
+            if not column.get("varies"):
+                column.pop("varies", None)  # only longitudinal cohorts mark it
         text = YAML_HEADER + yaml.dump(
             document, Dumper=_SchemaDumper, sort_keys=False, allow_unicode=True, width=100
         )
@@ -361,6 +386,31 @@ YAML_HEADER = """\
 # min / max: hard clinical bounds; categories: allowed values (ordinal: in clinical order)
 # rules: expressions such as `diastolic_bp < systolic_bp` or `sex == "M" -> pregnancies == 0`
 """
+
+
+def _check_visit_layout(layout: VisitLayout, columns: dict[str, Column]) -> None:
+    for field in ("id", "time"):
+        name = getattr(layout, field)
+        if name not in columns:
+            raise ValueError(
+                f"visits.{field} names '{name}', which is not a column; "
+                f"{unknown_column_message(name, list(columns))}"
+            )
+        if columns[name].varies:
+            raise ValueError(f"visits.{field} column '{name}' cannot be marked `varies`")
+    if layout.id == layout.time:
+        raise ValueError("visits.id and visits.time must be different columns")
+    if columns[layout.time].kind not in NUMERIC_KINDS:
+        raise ValueError(
+            f"visits.time column '{layout.time}' must be continuous or integer (time since "
+            "baseline, in one unit)"
+        )
+    for name, column in columns.items():
+        if column.varies and column.role in (Role.TIME, Role.EVENT):
+            raise ValueError(
+                f"'{name}' has role {column.role.value}: the end of follow-up and the event are "
+                "fixed per patient, so they cannot be marked `varies`"
+            )
 
 
 def category_key(value: object) -> str:
