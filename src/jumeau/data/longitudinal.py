@@ -159,7 +159,7 @@ class LongitudinalCohort:
 
     @property
     def visit_counts(self) -> np.ndarray:
-        return self.data.groupby(self.columns.id, sort=False).size().to_numpy()
+        return self.data.groupby(self.columns.id, sort=False, observed=True).size().to_numpy()
 
     def static_schema(self) -> Schema:
         """The schema of the baseline table (static columns and the rules among them)."""
@@ -168,7 +168,9 @@ class LongitudinalCohort:
     def static_cohort(self) -> Cohort:
         """Baseline columns, one row per patient: what a tabular generator learns."""
         frame = self.patients[list(self.columns.static)]
-        return Cohort.from_typed(frame, self.static_schema(), source=f"{self.source}:baseline")
+        cohort = Cohort.from_typed(frame, self.static_schema(), source=f"{self.source}:baseline")
+        cohort.sha256 = frame_sha256(frame)
+        return cohort
 
     def subset_patients(self, positions: Sequence[int] | np.ndarray) -> LongitudinalCohort:
         """The cohort of some patients (positions in `patients`), with every visit of each."""
@@ -259,7 +261,7 @@ def mark_longitudinal(
         columns[event] = columns[event].model_copy(update={"role": Role.EVENT})
     fixed = {id, time, followup, event}
     if varying is None:
-        grouped = frame.groupby(frame[id], sort=False)
+        grouped = frame.groupby(frame[id], sort=False, observed=True)
         candidates = [n for n in columns if n not in fixed and columns[n].modelled]
         varying = [n for n in candidates if (grouped[n].nunique(dropna=False) > 1).any()]
     for name in varying:
@@ -324,7 +326,7 @@ def _check_structure(frame: pd.DataFrame, columns: CourseColumns, source: str) -
             f"{source}: {int(duplicated.sum())} rows share a (patient, '{columns.time}') pair, "
             f"e.g. rows {_rows(duplicated)}; keep one row per visit (merge or drop duplicates)"
         )
-    grouped = frame.groupby(columns.id, sort=False)
+    grouped = frame.groupby(columns.id, sort=False, observed=True)
     for name in columns.per_patient:
         changing = grouped[name].nunique(dropna=False) > 1
         if changing.any():

@@ -33,6 +33,13 @@ class ModelFileError(JumeauError):
 
 
 def save_generator(generator: Generator, path: Path) -> Path:
+    header, arrays = generator_state(generator)
+    return write_model_file(path, arrays, header, FILE_FORMAT, FILE_FORMAT_VERSION)
+
+
+def generator_state(generator: Generator) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The JSON header and the arrays of a fitted generator (also used to nest one generator
+    inside another model's file, such as the baseline model of a longitudinal generator)."""
     from jumeau.generators.encoding import TabularEncoder
 
     encoder: TabularEncoder = generator.encoder_
@@ -50,7 +57,7 @@ def save_generator(generator: Generator, path: Path) -> Path:
         "versions": versions(),
         "weights_sha256": arrays_sha256(arrays),
     }
-    return write_model_file(path, arrays, header, FILE_FORMAT, FILE_FORMAT_VERSION)
+    return header, arrays
 
 
 def write_model_file(
@@ -74,9 +81,6 @@ def write_model_file(
 
 def load_generator(path: str | Path) -> Generator:
     """Read a model file written by `Generator.save`, with a clear error for any bad file."""
-    from jumeau.generators.encoding import TabularEncoder
-    from jumeau.generators.registry import generator_class
-
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: model file not found")
@@ -85,6 +89,23 @@ def load_generator(path: str | Path) -> Generator:
         header = json.loads(header_text)
         if not isinstance(header, dict):
             raise TypeError("the JSON header is not an object")
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise damaged(path, exc) from None
+    if header.get("model") == "longitudinal_vae":
+        raise ModelFileError(
+            f"{path}: a longitudinal model; load it with jumeau.longitudinal.load_longitudinal"
+        )
+    return generator_from_state(header, arrays, path)
+
+
+def generator_from_state(
+    header: dict[str, Any], arrays: dict[str, np.ndarray], path: Path
+) -> Generator:
+    """The generator that `generator_state` described (a clear error when anything is off)."""
+    from jumeau.generators.encoding import TabularEncoder
+    from jumeau.generators.registry import generator_class
+
+    try:
         if header.get("weights_sha256") != arrays_sha256(arrays):
             raise ModelFileError(
                 f"{path}: the weights do not match their checksum (the file is corrupted); "
@@ -101,15 +122,20 @@ def load_generator(path: str | Path) -> Generator:
         generator.training_sha256_ = header["training"]["sha256"]
     except ModelFileError:
         raise
-    except (JumeauError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        detail = " ".join(str(exc).split())
-        detail = detail if len(detail) <= 120 else detail[:117].rsplit(" ", 1)[0] + "..."
-        raise ModelFileError(
-            f"{path}: the model file is damaged or inconsistent ({type(exc).__name__}: "
-            f"{detail}); fit the model again"
-        ) from None
+    except (JumeauError, KeyError, TypeError, ValueError) as exc:
+        raise damaged(path, exc) from None
     generator.file_versions_ = header.get("versions", {})
     return generator
+
+
+def damaged(path: Path, exc: Exception) -> ModelFileError:
+    """One clear line for a model file whose content does not hold together."""
+    detail = " ".join(str(exc).split())
+    detail = detail if len(detail) <= 120 else detail[:117].rsplit(" ", 1)[0] + "..."
+    return ModelFileError(
+        f"{path}: the model file is damaged or inconsistent ({type(exc).__name__}: "
+        f"{detail}); fit the model again"
+    )
 
 
 def read_model_file(

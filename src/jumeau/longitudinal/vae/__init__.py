@@ -1,0 +1,1 @@
+"""The longitudinal VAE: a recurrent, continuous-time course model conditioned on baseline."""
