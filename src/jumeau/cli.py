@@ -236,15 +236,22 @@ def _parse_params(pairs: list[str]) -> dict[str, object]:
 
 @app.command(
     "fit",
-    epilog="Example: [bold]jumeau fit patients.csv --model rhvae --schema schema.yaml "
-    "-o model.jumeau[/]",
+    epilog="Examples: [bold]jumeau fit patients.csv --model rhvae --schema schema.yaml "
+    "-o model.jumeau[/]; [bold]jumeau fit visits.csv --longitudinal --id patient --time day "
+    "-o course.jumeau[/]",
 )
 def fit(
     data: Annotated[Path, typer.Argument(help="CSV or Parquet file of real patients.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write.")],
     model: Annotated[
-        str, typer.Option("--model", "-m", help=f"One of {', '.join(available_generators())}.")
-    ] = "rhvae",
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help=f"One of {', '.join(available_generators())} (default rhvae; with "
+            "--longitudinal, the model of the baseline columns, default copula).",
+        ),
+    ] = None,
     schema: Annotated[
         Path | None, typer.Option("--schema", "-s", help="Schema YAML (default: inferred).")
     ] = None,
@@ -254,6 +261,29 @@ def fit(
         typer.Option("--param", "-p", help="Hyper-parameter key=value (repeatable)."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    longitudinal: Annotated[
+        bool, typer.Option("--longitudinal", help="One row per visit: model whole courses.")
+    ] = False,
+    id_column: Annotated[
+        str | None, typer.Option("--id", help="Longitudinal: the patient column.")
+    ] = None,
+    time_column: Annotated[
+        str | None, typer.Option("--time", help="Longitudinal: the visit-time column.")
+    ] = None,
+    followup: Annotated[
+        str | None, typer.Option("--followup", help="Longitudinal: end-of-follow-up column.")
+    ] = None,
+    event: Annotated[
+        str | None, typer.Option("--event", help="Longitudinal: terminal-event column (0/1).")
+    ] = None,
+    varying: Annotated[
+        str | None,
+        typer.Option(
+            "--varying",
+            help="Longitudinal: comma-separated measured columns (default: those that change "
+            "within a patient).",
+        ),
+    ] = None,
     sep: SepOption = None,
     decimal: DecimalOption = None,
     encoding: EncodingOption = None,
@@ -261,8 +291,19 @@ def fit(
     """Fit a generator on a real cohort and save it (safetensors + JSON; never pickle)."""
 
     def run() -> None:
+        if longitudinal:
+            from jumeau.longitudinal.workflow import fit_longitudinal_file
+
+            names = [v.strip() for v in varying.split(",") if v.strip()] if varying else None
+            fitted = fit_longitudinal_file(
+                data, output, id=id_column, time=time_column, schema=schema,
+                varying=names, followup=followup, event=event, static_model=model or "copula",
+                params=_parse_params(param or []), seed=seed, progress=not quiet,
+            )  # fmt: skip
+            out.print(fitted)
+            return
         cohort = load_cohort(data, schema, sep=sep, decimal=decimal, encoding=encoding)
-        generator = make_generator(model, **_parse_params(param or []))
+        generator = make_generator(model or "rhvae", **_parse_params(param or []))
         generator.fit(cohort, seed=seed, progress=not quiet)
         generator.save(output)
         out.print(
@@ -289,10 +330,16 @@ def sample(
 ) -> None:
     """Draw artificial patients that satisfy every bound and rule (and --where, if given).
 
-    Writes the CSV and, beside it, a .provenance.json with the seed, versions and hashes.
+    A longitudinal model writes one row per visit. Writes the CSV and, beside it, a
+    .provenance.json with the seed, versions and hashes.
     """
 
     def run() -> None:
+        from jumeau.longitudinal.workflow import is_longitudinal_model, sample_longitudinal_file
+
+        if is_longitudinal_model(model_file):
+            out.print(sample_longitudinal_file(model_file, output, n=n, seed=seed, where=where))
+            return
         generator = load_generator(model_file)
         cohort = generator.sample(n, seed=seed, where=where)
         cohort.to_csv(output)

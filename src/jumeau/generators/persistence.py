@@ -93,7 +93,8 @@ def load_generator(path: str | Path) -> Generator:
         raise damaged(path, exc) from None
     if header.get("model") == "longitudinal_vae":
         raise ModelFileError(
-            f"{path}: a longitudinal model; load it with jumeau.longitudinal.load_longitudinal"
+            f"{path}: a longitudinal model; load it with "
+            "jumeau.longitudinal.load_longitudinal_model"
         )
     return generator_from_state(header, arrays, path)
 

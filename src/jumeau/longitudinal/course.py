@@ -186,7 +186,10 @@ class CourseEncoder:
             end = self.end_encoder_.inverse_transform(end_matrix)
             last_time = stacked_times[np.arange(len(ids)), counts - 1]
             if columns.followup is not None:
-                frame[columns.followup] = (last_time + end[TAIL].to_numpy(float))[patient]
+                followup = last_time + end[TAIL].to_numpy(float)
+                if self.schema_.columns[columns.followup].kind is ColumnKind.INTEGER:
+                    followup = np.ceil(followup - 1e-9)  # whole units, never before the last visit
+                frame[columns.followup] = followup[patient]
             if columns.event is not None:
                 frame[columns.event] = end[columns.event].to_numpy()[patient]
         result = pd.DataFrame(frame)

@@ -57,7 +57,7 @@ def save_longitudinal(model: LongitudinalVAE, path: Path) -> Path:
     return write_model_file(path, arrays, header, FILE_FORMAT, FILE_FORMAT_VERSION)
 
 
-def load_longitudinal(path: str | Path) -> LongitudinalVAE:
+def load_longitudinal_model(path: str | Path) -> LongitudinalVAE:
     """A longitudinal model written by `LongitudinalVAE.save`; a clear error for a bad file."""
     from jumeau.longitudinal.vae.model import LongitudinalVAE
 
