@@ -8,6 +8,7 @@ takes one posterior draw) and the between-patient variability (fresh effects).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,16 @@ def virtual_population(
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise JumeauError(f"n must be a whole number ≥ 1, not {n!r}")
     rng = np.random.default_rng(seed)
-    table = _covariates(covariates, n, rng, seed)
+    table = covariate_table(covariates, n, rng, seed)
+    weight_ratio, design = covariate_effects(fit, table)
+    fresh = fit.fresh_patients(rng, n, 1, weight_ratio, design)
+    values = {name: value[:, 0].numpy() for name, value in fresh.params.items()}
+    return VirtualPopulation(fit.model, table.reset_index(drop=True), values, seed)
+
+
+def covariate_effects(fit: PopulationFit, table: pd.DataFrame) -> tuple[Any, Any]:
+    """Weight ratios and categorical design of virtual patients, each its own draw with one
+    "subject" (parameters n × 1); a clear error when the table lacks what the fit scales with."""
     ratio = None
     if fit.weight is not None:
         if fit.weight not in table.columns:
@@ -74,18 +84,14 @@ def virtual_population(
         if not (np.isfinite(weights).all() and (weights > 0).all()):
             raise JumeauError(f"every virtual patient needs a positive {fit.weight!r}")
         assert fit.reference_weight is not None
-        ratio = torch.as_tensor(weights / fit.reference_weight)
-    # each virtual patient is its own draw with one "subject": parameters n × 1
-    weight_ratio = None if ratio is None else ratio[:, None]
+        ratio = torch.as_tensor(weights / fit.reference_weight)[:, None]
     design = None
     if fit.effects is not None and fit.effects.effects:
         design = fit.effects.design(table)[:, None, :]  # each virtual patient's own levels
-    fresh = fit.fresh_patients(rng, n, 1, weight_ratio, design)
-    values = {name: value[:, 0].numpy() for name, value in fresh.params.items()}
-    return VirtualPopulation(fit.model, table.reset_index(drop=True), values, seed)
+    return ratio, design
 
 
-def _covariates(
+def covariate_table(
     source: Generator | Cohort | pd.DataFrame | None, n: int, rng: np.random.Generator, seed: int
 ) -> pd.DataFrame:
     if source is None:
