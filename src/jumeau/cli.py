@@ -234,6 +234,33 @@ def _parse_params(pairs: list[str]) -> dict[str, object]:
     return params
 
 
+LongitudinalOption = Annotated[
+    bool, typer.Option("--longitudinal", help="One row per visit: model whole courses.")
+]
+IdOption = Annotated[str | None, typer.Option("--id", help="Longitudinal: the patient column.")]
+TimeOption = Annotated[
+    str | None, typer.Option("--time", help="Longitudinal: the visit-time column.")
+]
+FollowupOption = Annotated[
+    str | None, typer.Option("--followup", help="Longitudinal: end-of-follow-up column.")
+]
+EventOption = Annotated[
+    str | None, typer.Option("--event", help="Longitudinal: terminal-event column (0/1).")
+]
+VaryingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--varying",
+        help="Longitudinal: comma-separated measured columns (default: those that change "
+        "within a patient).",
+    ),
+]
+
+
+def _names(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
 @app.command(
     "fit",
     epilog="Examples: [bold]jumeau fit patients.csv --model rhvae --schema schema.yaml "
@@ -261,29 +288,12 @@ def fit(
         typer.Option("--param", "-p", help="Hyper-parameter key=value (repeatable)."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
-    longitudinal: Annotated[
-        bool, typer.Option("--longitudinal", help="One row per visit: model whole courses.")
-    ] = False,
-    id_column: Annotated[
-        str | None, typer.Option("--id", help="Longitudinal: the patient column.")
-    ] = None,
-    time_column: Annotated[
-        str | None, typer.Option("--time", help="Longitudinal: the visit-time column.")
-    ] = None,
-    followup: Annotated[
-        str | None, typer.Option("--followup", help="Longitudinal: end-of-follow-up column.")
-    ] = None,
-    event: Annotated[
-        str | None, typer.Option("--event", help="Longitudinal: terminal-event column (0/1).")
-    ] = None,
-    varying: Annotated[
-        str | None,
-        typer.Option(
-            "--varying",
-            help="Longitudinal: comma-separated measured columns (default: those that change "
-            "within a patient).",
-        ),
-    ] = None,
+    longitudinal: LongitudinalOption = False,
+    id_column: IdOption = None,
+    time_column: TimeOption = None,
+    followup: FollowupOption = None,
+    event: EventOption = None,
+    varying: VaryingOption = None,
     sep: SepOption = None,
     decimal: DecimalOption = None,
     encoding: EncodingOption = None,
@@ -294,11 +304,11 @@ def fit(
         if longitudinal:
             from jumeau.longitudinal.workflow import fit_longitudinal_file
 
-            names = [v.strip() for v in varying.split(",") if v.strip()] if varying else None
             fitted = fit_longitudinal_file(
                 data, output, id=id_column, time=time_column, schema=schema,
-                varying=names, followup=followup, event=event, static_model=model or "copula",
-                params=_parse_params(param or []), seed=seed, progress=not quiet,
+                varying=_names(varying), followup=followup, event=event,
+                static_model=model or "copula", params=_parse_params(param or []), seed=seed,
+                progress=not quiet,
             )  # fmt: skip
             out.print(fitted)
             return
@@ -501,9 +511,20 @@ def run_command(
     data: Annotated[Path, typer.Argument(help="CSV or Parquet file of real patients.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for every output.")],
     model: Annotated[
-        str, typer.Option("--model", "-m", help=f"One of {', '.join(available_generators())}.")
-    ] = "rhvae",
-    n: Annotated[int, typer.Option("-n", help="Artificial patients to write.")] = 5000,
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help=f"One of {', '.join(available_generators())} (default rhvae; with "
+            "--longitudinal, the model of the baseline columns, default copula).",
+        ),
+    ] = None,
+    n: Annotated[
+        int | None,
+        typer.Option(
+            "-n", help="Artificial patients to write (default 5000; longitudinal: as trained on)."
+        ),
+    ] = None,
     schema: Annotated[
         Path | None, typer.Option("--schema", "-s", help="Schema YAML (default: inferred).")
     ] = None,
@@ -521,6 +542,12 @@ def run_command(
     quasi_identifiers: QuasiOption = None,
     secrets: SecretsOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
+    longitudinal: LongitudinalOption = False,
+    id_column: IdOption = None,
+    time_column: TimeOption = None,
+    followup: FollowupOption = None,
+    event: EventOption = None,
+    varying: VaryingOption = None,
     sep: SepOption = None,
     decimal: DecimalOption = None,
     encoding: EncodingOption = None,
@@ -528,12 +555,20 @@ def run_command(
     """Split, fit, sample, filter, evaluate and write the validation report, in one go."""
 
     def go() -> None:
+        if longitudinal:
+            _run_longitudinal(
+                data, output, schema=schema, id_column=id_column, time_column=time_column,
+                varying=varying, followup=followup, event=event, model=model or "copula", n=n,
+                seed=seed, params=_parse_params(param or []), use_filter=use_filter,
+                percentile=filter_percentile, quiet=quiet,
+            )  # fmt: skip
+            return
         cohort = load_cohort(data, schema, sep=sep, decimal=decimal, encoding=encoding)
         result = workflow.run(
             cohort,
             output,
-            model=model,
-            n=n,
+            model=model or "rhvae",
+            n=n or 5000,
             seed=seed,
             target=target,
             params=_parse_params(param or []),
@@ -547,6 +582,50 @@ def run_command(
         _print_run(result.evaluation, result.files)
 
     _run(go)
+
+
+def _run_longitudinal(
+    data: Path,
+    output: Path,
+    *,
+    schema: Path | None,
+    id_column: str | None,
+    time_column: str | None,
+    varying: str | None,
+    followup: str | None,
+    event: str | None,
+    model: str,
+    n: int | None,
+    seed: int,
+    params: dict[str, object],
+    use_filter: bool,
+    percentile: float,
+    quiet: bool,
+) -> None:
+    from jumeau.data.longitudinal import load_longitudinal
+    from jumeau.workflow_longitudinal import run_longitudinal
+
+    cohort = load_longitudinal(
+        data, id=id_column, time=time_column, schema=schema, varying=_names(varying),
+        followup=followup, event=event,
+    )  # fmt: skip
+    result = run_longitudinal(
+        cohort, output, static_model=model, n=n, seed=seed, params=params,
+        use_filter=use_filter, percentile=percentile, progress=not quiet,
+        say=None if quiet else (lambda text: err.print(f"[dim]… {text}[/]")),
+    )  # fmt: skip
+    table = Table(title="Longitudinal validation (ceiling: an independent real sample)")
+    summary = result.evaluation.summary_table()
+    table.add_column("measure")
+    for label in summary.index:
+        table.add_column(str(label))
+    for measure in summary.columns:
+        values = summary[measure]
+        table.add_row(measure, *(v if isinstance(v, str) else f"{v:.3f}" for v in values))
+    out.print(table)
+    out.print(f"similarity filter removed {result.removed} course(s)")
+    for name, path in result.files.items():
+        out.print(f"{name}: {path}")
 
 
 @app.command(

@@ -732,7 +732,7 @@ def _window_label(start: float, end: float) -> str:
     if np.isinf(start) and np.isinf(end):
         return "all visits"
     if np.isinf(start):
-        return f"≤ {end:g}"
+        return f"≤ {end:.3g}"
     if np.isinf(end):
-        return f"> {start:g}"
-    return f"({start:g}, {end:g}]"
+        return f"> {start:.3g}"
+    return f"({start:.3g}, {end:.3g}]"

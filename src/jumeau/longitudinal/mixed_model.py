@@ -336,6 +336,8 @@ def _fit(
                 formula, frame, groups=frame["g"], re_formula="~t" if random_slope else None
             )
             result = model.fit(reml=True)
+            # standard errors are computed lazily: a singular fit warns here (sqrt of < 0)
+            bse_values = np.asarray(result.bse_fe, dtype=float)
         except Exception as error:  # statsmodels raises many kinds on singular designs
             notes.append(f"{side} cohort, {model_label}: fit failed ({type(error).__name__})")
             return None
@@ -346,7 +348,7 @@ def _fit(
         more = f" (and {len(caught) - 1} more warning(s))" if len(caught) > 1 else ""
         notes.append(f"{side} cohort, {model_label}: {first.category.__name__}: {message}{more}")
     params = pd.Series(result.fe_params, dtype=float)
-    bse = pd.Series(np.asarray(result.bse_fe, dtype=float), index=params.index)
+    bse = pd.Series(bse_values, index=params.index)
     cov_re = np.atleast_2d(np.asarray(result.cov_re, dtype=float))
     finite = bool(np.isfinite(params).all() and np.isfinite(bse).all())
     finite = finite and bool(np.isfinite(cov_re).all())
