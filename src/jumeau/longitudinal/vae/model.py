@@ -45,6 +45,8 @@ from jumeau.longitudinal.vae.config import LongitudinalVAEConfig
 from jumeau.longitudinal.vae.network import CourseNetwork, step_inputs
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+VALIDATION_DRAWS = 8
+VALIDATION_SEED = 20_241
 
 
 class LongitudinalVAE:
@@ -183,9 +185,27 @@ class LongitudinalVAE:
         }
         steps_in = steps_in[:, :width]
         mean, logvar = self.network_.encode(steps_in, counts, batch["static"], batch["end"])
-        z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
-        log_likelihood = self._course_log_likelihood(batch, steps_in, z)
-        kl = 0.5 * (mean**2 + logvar.exp() - 1.0 - logvar).sum(-1)
+        if epoch is None:
+            # Validation decides early stopping: average the reconstruction over several fixed
+            # draws of z, so that a lucky draw on a few dozen patients does not stop training.
+            generator = torch.Generator().manual_seed(VALIDATION_SEED)
+            draws = [
+                mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=generator)
+                for _ in range(VALIDATION_DRAWS)
+            ]
+            log_likelihood = torch.stack(
+                [self._course_log_likelihood(batch, steps_in, z) for z in draws]
+            ).mean(0)
+        else:
+            z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+            log_likelihood = self._course_log_likelihood(batch, steps_in, z)
+        prior_mean, prior_logvar = self.network_.prior_params(batch["static"])
+        kl = 0.5 * (
+            prior_logvar
+            - logvar
+            + (logvar.exp() + (mean - prior_mean) ** 2) / prior_logvar.exp()
+            - 1.0
+        ).sum(-1)
         return -(log_likelihood - self._kl_weight(epoch) * kl).mean()
 
     def _course_log_likelihood(
@@ -292,7 +312,9 @@ class LongitudinalVAE:
         course, network = self.course_, self.network_
         n = len(static)
         s = torch.as_tensor(self._static_matrix(static))
-        z = torch.randn(n, self.config.latent_dim, generator=generator)
+        prior_mean, prior_logvar = network.prior_params(s)
+        noise = torch.randn(n, self.config.latent_dim, generator=generator)
+        z = prior_mean + torch.exp(0.5 * prior_logvar) * noise
         condition = torch.cat([s, z], -1)
         state = network.start(condition)
         final_state = state.clone()

@@ -13,10 +13,11 @@ per-patient latent `z` (its random effects: level, slope, visit frequency). With
 Time enters twice — as the gap (how long since the last visit, which drives how much a value can
 change) and as the elapsed time (where on the disease course) — as in GRU-D / GRU-Δt models of
 irregularly sampled clinical series. The encoder q(z | course, s) reads the whole course with a
-GRU. Why a recurrent VAE rather than a latent ODE or a flow: small cohorts (a few hundred
-patients, a handful of visits) need few parameters and a fast fit on a CPU; the recurrent state
-carries within-patient autocorrelation, and `z` carries between-patient heterogeneity (random
-intercepts and slopes) that a mixed model would estimate.
+GRU; the prior p(z | s) is learned too, so that random effects may depend on the baseline (a
+conditional VAE). Why a recurrent VAE rather than a latent ODE or a flow: small cohorts (a few
+hundred patients, a handful of visits) need few parameters and a fast fit on a CPU; the
+recurrent state carries within-patient autocorrelation, and `z` carries between-patient
+heterogeneity (random intercepts and slopes) that a mixed model would estimate.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ class CourseNetwork(nn.Module):
         step = visit_width + STEP_EXTRAS
         condition = static_width + latent_dim
         self.latent_dim = latent_dim
+        # p(z | s): random effects depend on who the patient is (a treated patient's level, a
+        # sicker patient's slope). With a fixed N(0, I) prior, whatever the encoder puts in z
+        # about the baseline is lost at sampling time and effects of baseline covariates shrink.
+        self.prior = mlp([static_width, hidden, 2 * latent_dim]) if static_width else None
         self.reader = nn.GRU(step, hidden, batch_first=True)
         self.posterior = mlp([hidden + static_width + end_width, hidden, 2 * latent_dim])
         self.initial = nn.Linear(condition, hidden)
@@ -63,6 +68,14 @@ class CourseNetwork(nn.Module):
         last = outputs[torch.arange(steps.shape[0]), counts - 1]
         mean, logvar = self.posterior(torch.cat([last, static, end], -1)).chunk(2, -1)
         return mean, logvar.clamp(-10, 6)
+
+    def prior_params(self, static: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean and log-variance of p(z | baseline) (standard normal without baseline)."""
+        if self.prior is None:
+            zeros = torch.zeros(static.shape[0], self.latent_dim)
+            return zeros, zeros
+        mean, logvar = self.prior(static).chunk(2, -1)
+        return mean, logvar.clamp(-6, 4)
 
     # ------------------------------------------------------------------ decoder pieces
     def start(self, condition: Tensor) -> Tensor:
