@@ -70,3 +70,29 @@ def test_the_artificial_cohort_reloads_with_the_model_schema(tmp_path) -> None:
     assert result.artificial.n_patients == 25
     again = LongitudinalCohort(pd.read_csv(tmp_path / "artificial.csv"), result.artificial.schema)
     assert again.n_patients == 25
+
+
+def test_report_evaluates_an_artificial_cohort_from_files(tmp_path) -> None:
+    frame = trial_visits()
+    ids = frame["pid"].unique()
+    frame[frame["pid"].isin(ids[:40])].to_csv(tmp_path / "train.csv", index=False)
+    frame[frame["pid"].isin(ids[40:])].to_csv(tmp_path / "holdout.csv", index=False)
+    other = trial_visits(seed=7)  # "another tool's" cohort: a fresh draw of the same process
+    other.to_csv(tmp_path / "artificial.csv", index=False)
+    runner = CliRunner(env={"COLUMNS": "200"})
+    layout = ["--longitudinal", "--id", "pid", "--time", "month", "--followup", "end",
+              "--event", "dead"]  # fmt: skip
+    result = runner.invoke(app, ["report", "--real", str(tmp_path / "train.csv"), "--holdout",
+                                 str(tmp_path / "holdout.csv"), "--artificial",
+                                 str(tmp_path / "artificial.csv"), "-o", str(tmp_path / "r"),
+                                 *layout])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["artificial"]["detection_auc"] < 0.8  # same process: hard to tell apart
+    broken = other.drop(columns="score")
+    broken.to_csv(tmp_path / "broken.csv", index=False)
+    failed = runner.invoke(app, ["report", "--real", str(tmp_path / "train.csv"), "--holdout",
+                                 str(tmp_path / "holdout.csv"), "--artificial",
+                                 str(tmp_path / "broken.csv"), "-o", str(tmp_path / "r2"),
+                                 *layout])  # fmt: skip
+    assert failed.exit_code != 0 and "lacks columns" in failed.output

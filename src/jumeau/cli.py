@@ -614,8 +614,15 @@ def _run_longitudinal(
         use_filter=use_filter, percentile=percentile, progress=not quiet,
         say=None if quiet else (lambda text: err.print(f"[dim]… {text}[/]")),
     )  # fmt: skip
+    _print_longitudinal(result.evaluation)
+    out.print(f"similarity filter removed {result.removed} course(s)")
+    for name, path in result.files.items():
+        out.print(f"{name}: {path}")
+
+
+def _print_longitudinal(evaluation: Any) -> None:
     table = Table(title="Longitudinal validation (ceiling: an independent real sample)")
-    summary = result.evaluation.summary_table()
+    summary = evaluation.summary_table()
     table.add_column("measure")
     for label in summary.index:
         table.add_column(str(label))
@@ -623,9 +630,33 @@ def _run_longitudinal(
         values = summary[measure]
         table.add_row(measure, *(v if isinstance(v, str) else f"{v:.3f}" for v in values))
     out.print(table)
-    out.print(f"similarity filter removed {result.removed} course(s)")
-    for name, path in result.files.items():
-        out.print(f"{name}: {path}")
+
+
+def _report_longitudinal(
+    real: Path,
+    holdout: Path,
+    artificial: Path,
+    output: Path,
+    *,
+    schema: Path | None,
+    seed: int,
+    layout: tuple[str | None, str | None, str | None, str | None, str | None],
+) -> None:
+    from jumeau.data.longitudinal import load_longitudinal
+    from jumeau.workflow_longitudinal import report_longitudinal
+
+    id_column, time_column, followup, event, varying = layout
+    train = load_longitudinal(
+        real, id=id_column, time=time_column, schema=schema, varying=_names(varying),
+        followup=followup, event=event,
+    )  # fmt: skip
+    sources = {"real": str(real), "holdout": str(holdout), "artificial": str(artificial)}
+    evaluation, html_path, json_path = report_longitudinal(
+        train, read_table(holdout).frame, read_table(artificial).frame, output, seed=seed,
+        sources=sources,
+    )  # fmt: skip
+    _print_longitudinal(evaluation)
+    out.print(f"report: {html_path}\nreport_json: {json_path}")
 
 
 @app.command(
@@ -647,10 +678,22 @@ def report_command(
     attacks: AttacksOption = True,
     quasi_identifiers: QuasiOption = None,
     secrets: SecretsOption = None,
+    longitudinal: LongitudinalOption = False,
+    id_column: IdOption = None,
+    time_column: TimeOption = None,
+    followup: FollowupOption = None,
+    event: EventOption = None,
+    varying: VaryingOption = None,
 ) -> None:
     """Evaluate any artificial cohort, including one made by another tool."""
 
     def go() -> None:
+        if longitudinal:
+            _report_longitudinal(
+                real, holdout, artificial, output, schema=schema, seed=seed,
+                layout=(id_column, time_column, followup, event, varying),
+            )  # fmt: skip
+            return
         train = load_cohort(real, schema)
         held = load_cohort(holdout, train.schema)
         made = load_artificial(artificial, train.schema)

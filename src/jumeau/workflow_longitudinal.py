@@ -20,6 +20,7 @@ import pandas as pd
 
 from jumeau.data.loading import write_text_atomically
 from jumeau.data.longitudinal import LongitudinalCohort
+from jumeau.data.schema import Schema
 from jumeau.errors import JumeauError, JumeauWarning
 from jumeau.generators.persistence import versions
 from jumeau.longitudinal.evaluation import (
@@ -28,7 +29,7 @@ from jumeau.longitudinal.evaluation import (
     split_patients,
     trajectory_filter,
 )
-from jumeau.longitudinal.vae.model import LongitudinalVAE
+from jumeau.longitudinal.vae.model import LongitudinalVAE, output_schema
 from jumeau.report import report_meta
 from jumeau.report.longitudinal import write_longitudinal_report
 from jumeau.workflow import HOLDOUT_SHARE, TOP_UP_ROUNDS
@@ -150,3 +151,38 @@ def run_longitudinal(
         evaluation, train, artificial, folder, meta
     )
     return LongitudinalRun(folder, artificial, evaluation, removed, files)
+
+
+def report_longitudinal(
+    train: LongitudinalCohort,
+    holdout_frame: pd.DataFrame,
+    artificial_frame: pd.DataFrame,
+    output: str | Path,
+    *,
+    seed: int = 0,
+    sources: dict[str, str] | None = None,
+) -> tuple[LongitudinalEvaluation, Path, Path]:
+    """Evaluate any long-format artificial cohort (another tool's too) against the training
+    patients, with the real holdout as ceiling; writes report.html and report.json."""
+    schema = output_schema(train.schema)
+    kept = list(schema.names)
+    train = LongitudinalCohort(train.data[kept], schema, source=train.source, sha256=train.sha256)
+    holdout = _with_schema(holdout_frame, schema, "holdout")
+    artificial = _with_schema(artificial_frame, schema, "artificial")
+    evaluation = evaluate_longitudinal(train, holdout, artificial, seed=seed)
+    meta = report_meta(
+        seed=seed,
+        inputs={"train": train.sha256, "holdout": holdout.sha256, "artificial": artificial.sha256},
+        title="longitudinal validation",
+        extra={"sources": sources or {}},
+    )
+    html, json_path = write_longitudinal_report(evaluation, train, artificial, output, meta)
+    return evaluation, html, json_path
+
+
+def _with_schema(frame: pd.DataFrame, schema: Schema, label: str) -> LongitudinalCohort:
+    missing = [name for name in schema.names if name not in frame.columns]
+    if missing:
+        raise JumeauError(f"the {label} file lacks columns of the training file: {missing}")
+    artificial = label == "artificial"
+    return LongitudinalCohort(frame[schema.names], schema, source=label, artificial=artificial)
