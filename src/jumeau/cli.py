@@ -568,7 +568,7 @@ def run_command(
             cohort,
             output,
             model=model or "rhvae",
-            n=n or 5000,
+            n=5000 if n is None else n,
             seed=seed,
             target=target,
             params=_parse_params(param or []),

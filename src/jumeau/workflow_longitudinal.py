@@ -113,7 +113,7 @@ def run_longitudinal(
     model.fit(train, seed=seed, progress=progress)
     folder.mkdir(parents=True, exist_ok=True)
     files = {"model": model.save(folder / "model.jumeau")}
-    size = n or train.n_patients
+    size = train.n_patients if n is None else n
     tell(f"sampling {size} artificial patients")
     if use_filter:
         artificial, removed = filtered_courses(
