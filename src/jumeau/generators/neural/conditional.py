@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from jumeau.generators.neural.likelihood import MixedLikelihood
+from jumeau.generators.neural.likelihood import Likelihood
 
 if TYPE_CHECKING:  # the VAE imports this module
     from jumeau.generators.vae.model import VAEModule
@@ -50,7 +50,7 @@ class ImportanceDiagnostics:
 @torch.no_grad()
 def importance_draws(
     module: VAEModule,
-    likelihood: MixedLikelihood,
+    likelihood: Likelihood,
     matrix: np.ndarray,
     mask: np.ndarray,
     m: int,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Protocol
 
 import torch
 from torch import Tensor
@@ -19,6 +20,22 @@ from jumeau.generators.encoding import TabularEncoder
 MIN_SCALE = 0.05  # ties in integer columns would otherwise let the Gaussian collapse
 MAX_SCALE = 5.0
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+class Likelihood(Protocol):
+    """What the VAE and RHVAE need of p(x | z): mixed clinical columns or image pixels alike."""
+
+    @property
+    def n_params(self) -> int: ...
+
+    def log_prob(self, params: Tensor, x: Tensor, mask: Tensor) -> Tensor: ...
+
+    def sample(
+        self,
+        params: Tensor,
+        generator: torch.Generator | None = None,
+        forbidden: Sequence[int] = (),
+    ) -> Tensor: ...
 
 
 class MixedLikelihood:

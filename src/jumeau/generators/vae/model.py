@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from jumeau.generators.base import Generator
 from jumeau.generators.neural.conditional import importance_draws
-from jumeau.generators.neural.likelihood import MixedLikelihood
+from jumeau.generators.neural.likelihood import Likelihood, MixedLikelihood
 from jumeau.generators.neural.networks import default_hidden, default_latent_dim, mlp
 from jumeau.generators.neural.training import TrainingHistory, split_validation, train
 from jumeau.generators.vae.config import VAEConfig
@@ -45,10 +45,21 @@ class VAE(Generator):
 
     # ------------------------------------------------------------------ building
     def _build(self, width: int, n_rows: int) -> None:
-        self.likelihood_ = MixedLikelihood(self.encoder_)
-        self.latent_dim_ = self.config.latent_dim or default_latent_dim(len(self.schema_.names))
+        self.likelihood_ = self._make_likelihood()
+        self.latent_dim_ = self.config.latent_dim or self._default_latent_dim()
         self.hidden_dim_ = self.config.hidden_dim or default_hidden(n_rows, width)
         self.module_ = self._make_module(width)
+
+    # Hooks: what the data look like. Image models override these three and keep the rest —
+    # training, the RHVAE's flow and metric, and both samplers are shared.
+    def _make_likelihood(self) -> Likelihood:
+        return MixedLikelihood(self.encoder_)
+
+    def _default_latent_dim(self) -> int:
+        return default_latent_dim(len(self.schema_.names))
+
+    def _data_width(self) -> int:
+        return self.encoder_.width_
 
     def _make_module(self, width: int) -> VAEModule:
         return VAEModule(
@@ -177,10 +188,10 @@ class VAE(Generator):
         return meta, arrays
 
     def _load_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.likelihood_ = MixedLikelihood(self.encoder_)
+        self.likelihood_ = self._make_likelihood()
         self.latent_dim_ = int(meta["latent_dim"])
         self.hidden_dim_ = int(meta["hidden_dim"])
-        self.module_ = self._make_module(self.encoder_.width_)
+        self.module_ = self._make_module(self._data_width())
         weights = {
             k.removeprefix("module."): torch.as_tensor(v)
             for k, v in arrays.items()

@@ -1,0 +1,98 @@
+"""Image VAE/RHVAE per class: the tabular latent machinery on convolutional modules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jumeau.errors import JumeauError
+from jumeau.generators import ModelFileError, NotFittedError
+from jumeau.generators.rhvae.model import RHVAE
+from jumeau.images.cohort import ImageCohort
+from jumeau.images.models import ImageGenerator, ImageRHVAE, load_image_generator
+
+QUICK = {"epochs": 3, "patience": 3, "flow_epochs": 2, "flow_patience": 2, "latent_dim": 4,
+         "hidden_dim": 32, "mcmc_steps": 4}  # fmt: skip
+
+
+def shapes(n_per_class: int = 24, size: int = 12, seed: int = 0, depth: int = 0) -> ImageCohort:
+    """Bright disks vs bright squares on a dark, noisy background (2D, or 3D with `depth`)."""
+    rng = np.random.default_rng(seed)
+    grid = np.indices((size, size)) - (size - 1) / 2
+    images, labels = [], []
+    for label in ("disk", "square"):
+        for _ in range(n_per_class):
+            radius = rng.uniform(2.5, 4.5)
+            distance = np.hypot(*grid) if label == "disk" else np.abs(grid).max(0)
+            inside = distance < radius
+            image = 0.15 + 0.7 * inside + rng.normal(0, 0.05, (size, size))
+            images.append(np.repeat(image[None], depth, 0) if depth else image)
+            labels.append(label)
+    array = np.clip(np.array(images), 0, 1).astype(np.float32)
+    return ImageCohort(array, np.array(labels), np.arange(len(array)).astype(str))
+
+
+@pytest.fixture(scope="module")
+def fitted() -> ImageGenerator:
+    return ImageGenerator("rhvae", **QUICK).fit(shapes(), seed=0, progress=False)
+
+
+def test_the_image_rhvae_is_the_tabular_rhvae_with_other_modules() -> None:
+    assert issubclass(ImageRHVAE, RHVAE)
+    for shared in ("_flow", "_loss", "_geometry_samples", "_after_training"):
+        assert getattr(ImageRHVAE, shared) is getattr(RHVAE, shared)
+
+
+def test_samples_have_the_shape_range_and_label_asked_for(fitted) -> None:
+    assert fitted.classes == ["disk", "square"]
+    images = fitted.sample(10, label="disk", seed=1)
+    assert images.shape == (10, 12, 12) and images.dtype == np.float32
+    assert images.min() >= 0 and images.max() <= 1
+    again = fitted.sample(10, label="disk", seed=1)
+    assert np.array_equal(images, again)
+    assert not np.array_equal(images, fitted.sample(10, label="disk", seed=2))
+    prior = fitted.sample(10, label="disk", seed=1, sampler="prior")
+    assert prior.shape == images.shape and not np.array_equal(prior, images)
+
+
+def test_artificial_cohort_holds_the_requested_counts(fitted) -> None:
+    cohort = fitted.sample_cohort({"disk": 3, "square": 5}, seed=0)
+    assert len(cohort) == 8 and list(cohort.labels).count("square") == 5
+    assert all(i.startswith("artificial-") for i in cohort.ids)
+
+
+def test_save_and_load_give_the_same_images(fitted, tmp_path) -> None:
+    path = fitted.save(tmp_path / "images.jumeau")
+    loaded = load_image_generator(path)
+    assert loaded.classes == fitted.classes
+    for label in fitted.classes:
+        assert np.array_equal(
+            loaded.sample(6, label=label, seed=3), fitted.sample(6, label=label, seed=3)
+        )
+    raw = bytearray(path.read_bytes())
+    raw[-40] ^= 0xFF
+    (tmp_path / "bad.jumeau").write_bytes(bytes(raw))
+    with pytest.raises(ModelFileError):
+        load_image_generator(tmp_path / "bad.jumeau")
+
+
+def test_a_vae_on_3d_volumes() -> None:
+    volumes = shapes(n_per_class=12, size=8, depth=4)
+    generator = ImageGenerator("vae", epochs=2, latent_dim=3, hidden_dim=16)
+    generator.fit(volumes, seed=0, progress=False)
+    assert generator.sample(4, label="square", seed=0).shape == (4, 4, 8, 8)
+
+
+def test_clear_errors(fitted) -> None:
+    with pytest.raises(JumeauError, match="no model for label"):
+        fitted.sample(2, label="triangle")
+    with pytest.raises(JumeauError, match="positive whole number"):
+        fitted.sample(0, label="disk")
+    with pytest.raises(JumeauError, match="unknown image model"):
+        ImageGenerator("gan")
+    with pytest.raises(JumeauError, match="invalid parameter"):
+        ImageGenerator("vae", latent_dim=0)
+    with pytest.raises(NotFittedError):
+        ImageGenerator("vae").sample(1, label="disk")
+    with pytest.raises(JumeauError, match="fewer than"):
+        ImageGenerator("vae").fit(shapes(n_per_class=4))
