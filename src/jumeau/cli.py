@@ -56,6 +56,11 @@ twin_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(twin_app, name="twin")
+images_app = typer.Typer(
+    help="Medical images: per-class VAE/RHVAE, artificial images, augmentation evaluation.",
+    no_args_is_help=True,
+)
+app.add_typer(images_app, name="images")
 trial_app = typer.Typer(
     help="In-silico trials: simulate a design on artificial patients or twins; analyse a trial.",
     no_args_is_help=True,
@@ -1073,6 +1078,64 @@ def _print_validation(cohort: Cohort, report: jumeau.data.ValidationReport) -> N
 
 
 # ------------------------------------------------------------------ twins
+@images_app.command(
+    "fit",
+    epilog="Examples: [bold]jumeau images fit breastmnist --model rhvae -o m.jumeau[/]  |  "
+    "[bold]jumeau images fit scans/ --labels labels.csv -o m.jumeau[/]",
+)
+def images_fit(
+    source: Annotated[str, typer.Argument(help="Folder of images, or a bundled dataset name.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write.")],
+    labels: Annotated[
+        Path | None, typer.Option("--labels", help="CSV with columns id, label (folders).")
+    ] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="vae or rhvae.")] = "rhvae",
+    seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Hyper-parameter key=value (repeatable)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Fit one image model per class (safetensors + JSON; never pickle)."""
+
+    def run() -> None:
+        from jumeau.images.workflow import fit_images_file
+
+        out.print(
+            fit_images_file(source, output, labels=labels, model=model,
+                            params=_parse_params(param or []), seed=seed, progress=not quiet)
+        )  # fmt: skip
+
+    _run(run)
+
+
+@images_app.command(
+    "sample",
+    epilog="Example: [bold]jumeau images sample m.jumeau -n 500 --label malignant -o out/[/]",
+)
+def images_sample(
+    model_file: Annotated[Path, typer.Argument(help="Model file of `jumeau images fit`.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the images.")],
+    label: Annotated[str, typer.Option("--label", help="Class of the images to draw.")],
+    n: Annotated[int, typer.Option("-n", help="Number of images.")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the sampling run.")] = 0,
+    sampler: Annotated[
+        str | None, typer.Option("--sampler", help="rhvae: geometry (default) or prior.")
+    ] = None,
+) -> None:
+    """Draw artificial images of one class: PNG files (2D) or a .npy array (3D)."""
+
+    def run() -> None:
+        from jumeau.images.workflow import sample_images_file
+
+        out.print(
+            sample_images_file(model_file, output, n=n, label=label, seed=seed, sampler=sampler)
+        )
+
+    _run(run)
+
+
 @twin_app.command(
     "fit",
     epilog="Example: [bold]jumeau twin fit theoph.csv --model pk1_oral -o fit.jumeau[/]",

@@ -96,3 +96,32 @@ def test_clear_errors(fitted) -> None:
         ImageGenerator("vae").sample(1, label="disk")
     with pytest.raises(JumeauError, match="fewer than"):
         ImageGenerator("vae").fit(shapes(n_per_class=4))
+
+
+def test_cli_fits_and_samples_images(tmp_path) -> None:
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from jumeau.cli import app
+
+    cohort = shapes(n_per_class=12)
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for image, name in zip(cohort.images, cohort.ids, strict=True):
+        Image.fromarray((image * 255).astype(np.uint8)).save(folder / f"{name}.png")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id,label\n" + "".join(
+        f"{i},{lab}\n" for i, lab in zip(cohort.ids, cohort.labels, strict=True)))  # fmt: skip
+    runner = CliRunner(env={"COLUMNS": "200"})
+    model = tmp_path / "m.jumeau"
+    fit = runner.invoke(app, ["images", "fit", str(folder), "--labels", str(labels), "--model",
+                              "vae", "-o", str(model), "--quiet", "-p", "epochs=2", "-p",
+                              "latent_dim=3"])  # fmt: skip
+    assert fit.exit_code == 0, fit.output
+    out = tmp_path / "out"
+    sampled = runner.invoke(app, ["images", "sample", str(model), "-n", "4", "--label", "disk",
+                                  "-o", str(out)])  # fmt: skip
+    assert sampled.exit_code == 0, sampled.output
+    assert len(list(out.glob("*.png"))) == 4 and (out / "provenance.json").is_file()
+    missing = runner.invoke(app, ["images", "fit", str(folder), "-o", str(model)])
+    assert missing.exit_code != 0 and "--labels" in missing.output

@@ -1,0 +1,86 @@
+"""File-level steps behind `jumeau images fit` and `jumeau images sample`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jumeau.data.loading import write_text_atomically
+from jumeau.errors import DataError
+from jumeau.generators.persistence import versions
+from jumeau.generators.provenance import file_sha256
+from jumeau.images.cohort import ImageCohort
+from jumeau.images.datasets import list_image_datasets, load_image_dataset
+from jumeau.images.loading import load_image_folder
+from jumeau.images.models import ImageGenerator, load_image_generator
+
+
+def load_images(source: str, labels: Path | None = None, *, split: str = "train") -> ImageCohort:
+    """A bundled dataset by name (its `split`), or a folder of images with a labels CSV."""
+    names = {info.name for info in list_image_datasets()}
+    if source in names:
+        return load_image_dataset(source)[split]
+    folder = Path(source)
+    if not folder.is_dir():
+        raise DataError(
+            f"{source}: neither a folder of images nor a bundled dataset ({', '.join(names)})"
+        )
+    if labels is None:
+        raise DataError(f"{source}: give the labels CSV with --labels (columns id, label)")
+    return load_image_folder(folder, labels)
+
+
+def fit_images_file(
+    source: str,
+    output: Path,
+    *,
+    labels: Path | None,
+    model: str,
+    params: dict[str, Any],
+    seed: int,
+    progress: bool,
+) -> str:
+    cohort = load_images(source, labels)
+    generator = ImageGenerator(model, **params).fit(cohort, seed=seed, progress=progress)
+    generator.save(output)
+    counts = ", ".join(f"{c}: {int((cohort.labels == c).sum())}" for c in cohort.classes)
+    return (
+        f"fitted one {model} per class on {len(cohort)} images {cohort.shape} ({counts}) "
+        f"-> {output}"
+    )
+
+
+def sample_images_file(
+    model_file: Path, output: Path, *, n: int, label: str, seed: int, sampler: str | None
+) -> str:
+    """Write n artificial images of `label` to a folder: PNG files for 2D images, one .npy
+    array for 3D volumes, and a provenance record."""
+    generator = load_image_generator(model_file)
+    images = generator.sample(n, label=label, seed=seed, sampler=sampler)
+    output.mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+    if images.ndim == 3:
+        from PIL import Image
+
+        for index, image in enumerate(images):
+            name = f"artificial-{label}-{index + 1:05d}.png"
+            Image.fromarray(np.round(image * 255).astype(np.uint8), mode="L").save(output / name)
+            written.append(name)
+    else:
+        name = f"artificial-{label}.npy"
+        np.save(output / name, images, allow_pickle=False)
+        written.append(name)
+    record = {
+        "model_file": {"path": str(model_file), "sha256": file_sha256(Path(model_file))},
+        "label": label,
+        "n": n,
+        "seed": seed,
+        "sampler": sampler or "model default",
+        "similarity_filter": "not applied: use `jumeau images evaluate` with the real images",
+        "versions": versions(),
+    }
+    write_text_atomically(output / "provenance.json", json.dumps(record, indent=2) + "\n")
+    return f"wrote {n} artificial {label!r} images to {output} ({len(written)} file(s))"
