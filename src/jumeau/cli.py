@@ -262,6 +262,17 @@ VaryingOption = Annotated[
 ]
 
 
+def _model_params(pairs: list[str]) -> dict[str, dict[str, object]]:
+    """model.key=value pairs -> {model: {key: value}}."""
+    params: dict[str, dict[str, object]] = {}
+    for key, value in _parse_params(pairs).items():
+        model, dot, name = key.partition(".")
+        if not dot or not name:
+            raise JumeauError(f"--param {key}: write it as model.key=value, e.g. vae.epochs=100")
+        params.setdefault(model, {})[name] = value
+    return params
+
+
 def _names(text: str | None) -> list[str] | None:
     return [t.strip() for t in text.split(",") if t.strip()] if text else None
 
@@ -1132,6 +1143,57 @@ def images_sample(
         out.print(
             sample_images_file(model_file, output, n=n, label=label, seed=seed, sampler=sampler)
         )
+
+    _run(run)
+
+
+@images_app.command(
+    "evaluate",
+    epilog="Example: [bold]jumeau images evaluate breastmnist --models vae,rhvae --seeds 5 "
+    "-o report/[/]",
+)
+def images_evaluate(
+    source: Annotated[str, typer.Argument(help="Folder of images, or a bundled dataset name.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the report.")],
+    labels: Annotated[
+        Path | None, typer.Option("--labels", help="CSV with columns id, label (folders).")
+    ] = None,
+    models: Annotated[str, typer.Option("--models", help="Comma-separated: vae, rhvae.")] = (
+        "vae,rhvae"
+    ),
+    ks: Annotated[str, typer.Option("--ks", help="Artificial images per real one.")] = "1,2,5,10",
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds (generators refitted each).")] = 5,
+    small: Annotated[
+        int, typer.Option("--small", help="Small-data regime: real images per class (0: skip).")
+    ] = 50,
+    max_epochs: Annotated[int, typer.Option("--max-epochs", help="CNN epochs at most.")] = 60,
+    show_real: Annotated[
+        bool, typer.Option("--show-real", help="Also draw real images (patient data).")
+    ] = False,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            help="Generator hyper-parameter model.key=value, e.g. rhvae.epochs=200 (repeatable).",
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """Does augmentation help? The same CNN on real, real + k x artificial, artificial only and
+    classic augmentation; balanced accuracy and ROC AUC on the real test split."""
+
+    def run() -> None:
+        from jumeau.images.workflow import evaluate_images_file
+
+        html, json_path, table = evaluate_images_file(
+            source, output, labels=labels, models=_names(models) or [],
+            ks=[int(k) for k in _names(ks) or []], seeds=seeds, small_per_class=small or None,
+            max_epochs=max_epochs, show_real=show_real, progress=not quiet,
+            params=_model_params(param or []),
+        )  # fmt: skip
+        out.print(table)
+        out.print(f"report: {html}\nreport_json: {json_path}")
 
     _run(run)
 

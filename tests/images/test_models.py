@@ -125,3 +125,34 @@ def test_cli_fits_and_samples_images(tmp_path) -> None:
     assert len(list(out.glob("*.png"))) == 4 and (out / "provenance.json").is_file()
     missing = runner.invoke(app, ["images", "fit", str(folder), "-o", str(model)])
     assert missing.exit_code != 0 and "--labels" in missing.output
+
+
+def test_cli_evaluate_writes_the_augmentation_report(tmp_path) -> None:
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from jumeau.cli import app
+
+    cohort = shapes(n_per_class=20)
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for image, name in zip(cohort.images, cohort.ids, strict=True):
+        Image.fromarray((image * 255).astype(np.uint8)).save(folder / f"{name}.png")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id,label\n" + "".join(
+        f"{i},{lab}\n" for i, lab in zip(cohort.ids, cohort.labels, strict=True)))  # fmt: skip
+    runner = CliRunner(env={"COLUMNS": "200"})
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["images", "evaluate", str(folder), "--labels", str(labels),
+                                 "--models", "vae", "--ks", "1", "--seeds", "1", "--small", "0",
+                                 "--max-epochs", "3", "-p", "vae.epochs=2", "-p",
+                                 "vae.latent_dim=3", "--quiet", "-o", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    html = (out / "report.html").read_text()
+    assert "real + vae" in html and "data:image/png;base64" in html
+    assert "Real training images" not in html  # real images only on request
+    payload = (out / "report.json").read_text()
+    assert '"condition": "real + classic"' in payload or "real + classic" in payload
+    bad = runner.invoke(app, ["images", "evaluate", str(folder), "--labels", str(labels),
+                              "-p", "epochs=2", "-o", str(out)])  # fmt: skip
+    assert bad.exit_code != 0 and "model.key=value" in bad.output

@@ -84,3 +84,57 @@ def sample_images_file(
     }
     write_text_atomically(output / "provenance.json", json.dumps(record, indent=2) + "\n")
     return f"wrote {n} artificial {label!r} images to {output} ({len(written)} file(s))"
+
+
+def evaluate_images_file(
+    source: str,
+    output: Path,
+    *,
+    labels: Path | None,
+    models: list[str],
+    ks: list[int],
+    seeds: int,
+    small_per_class: int | None,
+    max_epochs: int,
+    show_real: bool,
+    progress: bool,
+    params: dict[str, Any] | None = None,
+) -> tuple[Path, Path, str]:
+    """Run the augmentation protocol and write report.html / report.json; returns their paths
+    and the table as text."""
+    from jumeau.images.datasets import list_image_datasets
+    from jumeau.images.evaluate import evaluate_generators, split_cohort
+    from jumeau.report import report_meta
+    from jumeau.report.images import write_images_report
+
+    if source in {info.name for info in list_image_datasets()}:
+        splits = load_image_dataset(source)
+        train, val, test = splits["train"], splits["val"], splits["test"]
+    else:
+        train, val, test = split_cohort(load_images(source, labels), seed=0)
+    study, generators = evaluate_generators(
+        train, val, test, models, ks=ks, seeds=range(seeds), small_per_class=small_per_class,
+        max_epochs=max_epochs, progress=progress, params=params,
+    )  # fmt: skip
+    meta = report_meta(
+        seed=0,
+        inputs={"train_images": _images_sha256(train)},
+        title=f"{source}: image augmentation",
+        extra={
+            "models": models,
+            "ks": ks,
+            "seeds": seeds,
+            "small_per_class": small_per_class,
+            "params": params or {},
+        },
+    )
+    html, json_path = write_images_report(
+        study, generators, train, output, meta, show_real=show_real
+    )
+    return html, json_path, study.table().to_string(index=False)
+
+
+def _images_sha256(cohort: ImageCohort) -> str:
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(cohort.images).tobytes()).hexdigest()
