@@ -1134,6 +1134,17 @@ def images_sample(
     sampler: Annotated[
         str | None, typer.Option("--sampler", help="rhvae: geometry (default) or prior.")
     ] = None,
+    real: Annotated[
+        str | None,
+        typer.Option(
+            "--real",
+            help="Training images (folder or dataset name): apply the "
+            "memorisation filter before writing.",
+        ),
+    ] = None,
+    labels: Annotated[
+        Path | None, typer.Option("--labels", help="Labels CSV of the --real folder.")
+    ] = None,
 ) -> None:
     """Draw artificial images of one class: PNG files (2D) or a .npy array (3D)."""
 
@@ -1141,8 +1152,9 @@ def images_sample(
         from jumeau.images.workflow import sample_images_file
 
         out.print(
-            sample_images_file(model_file, output, n=n, label=label, seed=seed, sampler=sampler)
-        )
+            sample_images_file(model_file, output, n=n, label=label, seed=seed, sampler=sampler,
+                               real=real, labels=labels)
+        )  # fmt: skip
 
     _run(run)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -123,6 +125,13 @@ def test_cli_fits_and_samples_images(tmp_path) -> None:
                                   "-o", str(out)])  # fmt: skip
     assert sampled.exit_code == 0, sampled.output
     assert len(list(out.glob("*.png"))) == 4 and (out / "provenance.json").is_file()
+    filtered = tmp_path / "filtered"
+    checked = runner.invoke(app, ["images", "sample", str(model), "-n", "4", "--label", "disk",
+                                  "--real", str(folder), "--labels", str(labels), "-o",
+                                  str(filtered)])  # fmt: skip
+    assert checked.exit_code == 0, checked.output
+    record = json.loads((filtered / "provenance.json").read_text())
+    assert record["similarity_filter"]["applied"] and record["n"] == 4
     missing = runner.invoke(app, ["images", "fit", str(folder), "-o", str(model)])
     assert missing.exit_code != 0 and "--labels" in missing.output
 

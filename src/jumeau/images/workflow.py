@@ -17,6 +17,8 @@ from jumeau.images.datasets import list_image_datasets, load_image_dataset
 from jumeau.images.loading import load_image_folder
 from jumeau.images.models import ImageGenerator, load_image_generator
 
+TOP_UP_ROUNDS = 5  # extra draws to replace images the memorisation filter removed
+
 
 def load_images(source: str, labels: Path | None = None, *, split: str = "train") -> ImageCohort:
     """A bundled dataset by name (its `split`), or a folder of images with a labels CSV."""
@@ -54,12 +56,26 @@ def fit_images_file(
 
 
 def sample_images_file(
-    model_file: Path, output: Path, *, n: int, label: str, seed: int, sampler: str | None
+    model_file: Path,
+    output: Path,
+    *,
+    n: int,
+    label: str,
+    seed: int,
+    sampler: str | None,
+    real: str | None = None,
+    labels: Path | None = None,
 ) -> str:
     """Write n artificial images of `label` to a folder: PNG files for 2D images, one .npy
-    array for 3D volumes, and a provenance record."""
+    array for 3D volumes, and a provenance record. With `real` (the training images, a bundled
+    dataset name or a folder with `labels`), the memorisation filter runs before the export and
+    removed images are replaced by fresh draws (a few rounds)."""
     generator = load_image_generator(model_file)
-    images = generator.sample(n, label=label, seed=seed, sampler=sampler)
+    account: dict[str, Any] = {"applied": False, "why": "no --real images given"}
+    if real is None:
+        images = generator.sample(n, label=label, seed=seed, sampler=sampler)
+    else:
+        images, account = _filtered(generator, n, label, seed, sampler, real, labels)
     output.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
     if images.ndim == 3:
@@ -76,14 +92,62 @@ def sample_images_file(
     record = {
         "model_file": {"path": str(model_file), "sha256": file_sha256(Path(model_file))},
         "label": label,
-        "n": n,
+        "n": len(images),
         "seed": seed,
         "sampler": sampler or "model default",
-        "similarity_filter": "not applied: use `jumeau images evaluate` with the real images",
+        "similarity_filter": account,
         "versions": versions(),
     }
     write_text_atomically(output / "provenance.json", json.dumps(record, indent=2) + "\n")
-    return f"wrote {n} artificial {label!r} images to {output} ({len(written)} file(s))"
+    note = (
+        f"; the memorisation filter removed {account['n_removed']} and they were replaced"
+        if account["applied"]
+        else "; no memorisation filter (give --real to apply it)"
+    )
+    return f"wrote {len(images)} artificial {label!r} images to {output}{note}"
+
+
+def _filtered(
+    generator: ImageGenerator,
+    n: int,
+    label: str,
+    seed: int,
+    sampler: str | None,
+    real: str,
+    labels: Path | None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    from jumeau.images.fidelity import DEFAULT_PERCENTILE, closest_distances
+
+    if real in {info.name for info in list_image_datasets()}:
+        # a bundled dataset: the model was fitted on its train split; val + test never seen
+        splits = load_image_dataset(real)
+        reference = splits["train"].of_label(label).images
+        unseen = np.concatenate([splits["val"].images, splits["test"].images])
+        baseline, _ = closest_distances(unseen, reference)
+    else:
+        # a folder: the model saw every image; how close real images come to one another (each
+        # half against the other) stands in for the holdout → train distances
+        reference = load_images(real, labels).of_label(label).images
+        half = len(reference) // 2
+        first, second = reference[:half], reference[half:]
+        baseline = np.concatenate(
+            [closest_distances(first, second)[0], closest_distances(second, first)[0]]
+        )
+    threshold = float(np.percentile(baseline, DEFAULT_PERCENTILE))
+    kept: list[np.ndarray] = []
+    removed = copies = 0
+    for round_ in range(TOP_UP_ROUNDS + 1):
+        missing = n - sum(len(k) for k in kept)
+        if missing <= 0:
+            break
+        draws = generator.sample(missing, label=label, seed=seed + round_, sampler=sampler)
+        to_train, _ = closest_distances(draws, reference)
+        close = (to_train == 0.0) | (to_train < threshold)
+        kept.append(draws[~close])
+        removed, copies = removed + int(close.sum()), copies + int((to_train == 0.0).sum())
+    images = np.concatenate(kept)[:n]
+    return images, {"applied": True, "n_removed": removed, "n_exact_copies": copies,
+                    "rounds": round_ + 1}  # fmt: skip
 
 
 def evaluate_images_file(
