@@ -1088,18 +1088,22 @@ def _print_validation(cohort: Cohort, report: jumeau.data.ValidationReport) -> N
     out.print(table)
 
 
-# ------------------------------------------------------------------ twins
+# ------------------------------------------------------------------ images
+ImageSource = Annotated[str, typer.Argument(help="Folder of images, or a bundled dataset name.")]
+ImageLabels = Annotated[
+    Path | None, typer.Option("--labels", help="CSV with columns id, label (folders).")
+]
+
+
 @images_app.command(
     "fit",
     epilog="Examples: [bold]jumeau images fit breastmnist --model rhvae -o m.jumeau[/]  |  "
     "[bold]jumeau images fit scans/ --labels labels.csv -o m.jumeau[/]",
 )
 def images_fit(
-    source: Annotated[str, typer.Argument(help="Folder of images, or a bundled dataset name.")],
+    source: ImageSource,
     output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write.")],
-    labels: Annotated[
-        Path | None, typer.Option("--labels", help="CSV with columns id, label (folders).")
-    ] = None,
+    labels: ImageLabels = None,
     model: Annotated[str, typer.Option("--model", "-m", help="vae or rhvae.")] = "rhvae",
     seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
     param: Annotated[
@@ -1165,11 +1169,9 @@ def images_sample(
     "-o report/[/]",
 )
 def images_evaluate(
-    source: Annotated[str, typer.Argument(help="Folder of images, or a bundled dataset name.")],
+    source: ImageSource,
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the report.")],
-    labels: Annotated[
-        Path | None, typer.Option("--labels", help="CSV with columns id, label (folders).")
-    ] = None,
+    labels: ImageLabels = None,
     models: Annotated[str, typer.Option("--models", help="Comma-separated: vae, rhvae.")] = (
         "vae,rhvae"
     ),
@@ -1210,6 +1212,7 @@ def images_evaluate(
     _run(run)
 
 
+# ------------------------------------------------------------------ twins
 @twin_app.command(
     "fit",
     epilog="Example: [bold]jumeau twin fit theoph.csv --model pk1_oral -o fit.jumeau[/]",

@@ -34,6 +34,20 @@ def shapes(n_per_class: int = 24, size: int = 12, seed: int = 0, depth: int = 0)
     return ImageCohort(array, np.array(labels), np.arange(len(array)).astype(str))
 
 
+def image_folder(tmp_path, cohort: ImageCohort):
+    """The cohort as PNG files and a labels CSV, as a user would bring them."""
+    from PIL import Image
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for image, name in zip(cohort.images, cohort.ids, strict=True):
+        Image.fromarray((image * 255).astype(np.uint8)).save(folder / f"{name}.png")
+    labels = tmp_path / "labels.csv"
+    rows = "".join(f"{i},{lab}\n" for i, lab in zip(cohort.ids, cohort.labels, strict=True))
+    labels.write_text("id,label\n" + rows)
+    return folder, labels
+
+
 @pytest.fixture(scope="module")
 def fitted() -> ImageGenerator:
     return ImageGenerator("rhvae", **QUICK).fit(shapes(), seed=0, progress=False)
@@ -101,19 +115,11 @@ def test_clear_errors(fitted) -> None:
 
 
 def test_cli_fits_and_samples_images(tmp_path) -> None:
-    from PIL import Image
     from typer.testing import CliRunner
 
     from jumeau.cli import app
 
-    cohort = shapes(n_per_class=12)
-    folder = tmp_path / "scans"
-    folder.mkdir()
-    for image, name in zip(cohort.images, cohort.ids, strict=True):
-        Image.fromarray((image * 255).astype(np.uint8)).save(folder / f"{name}.png")
-    labels = tmp_path / "labels.csv"
-    labels.write_text("id,label\n" + "".join(
-        f"{i},{lab}\n" for i, lab in zip(cohort.ids, cohort.labels, strict=True)))  # fmt: skip
+    folder, labels = image_folder(tmp_path, shapes(n_per_class=12))
     runner = CliRunner(env={"COLUMNS": "200"})
     model = tmp_path / "m.jumeau"
     fit = runner.invoke(app, ["images", "fit", str(folder), "--labels", str(labels), "--model",
@@ -137,19 +143,11 @@ def test_cli_fits_and_samples_images(tmp_path) -> None:
 
 
 def test_cli_evaluate_writes_the_augmentation_report(tmp_path) -> None:
-    from PIL import Image
     from typer.testing import CliRunner
 
     from jumeau.cli import app
 
-    cohort = shapes(n_per_class=20)
-    folder = tmp_path / "scans"
-    folder.mkdir()
-    for image, name in zip(cohort.images, cohort.ids, strict=True):
-        Image.fromarray((image * 255).astype(np.uint8)).save(folder / f"{name}.png")
-    labels = tmp_path / "labels.csv"
-    labels.write_text("id,label\n" + "".join(
-        f"{i},{lab}\n" for i, lab in zip(cohort.ids, cohort.labels, strict=True)))  # fmt: skip
+    folder, labels = image_folder(tmp_path, shapes(n_per_class=20))
     runner = CliRunner(env={"COLUMNS": "200"})
     out = tmp_path / "report"
     result = runner.invoke(app, ["images", "evaluate", str(folder), "--labels", str(labels),
