@@ -87,16 +87,18 @@ def main() -> None:
         runs.append(result.runs)
         fidelity.append(result.fidelity)
         timings.append(fit_times)
-        partial = StudyResult(pd.concat(runs), pd.concat(fidelity), result.config)
+        so_far = StudyResult(pd.concat(runs), pd.concat(fidelity), result.config)
         print(f"seed {seed} done: {fit_times}", flush=True)
-        print(render(partial, timings), flush=True)
-    final = StudyResult(pd.concat(runs), pd.concat(fidelity), result.config)
-    text = render(final, timings)
-    print(text)
+        write(so_far, timings, args)  # after every seed: a long run stopped early keeps its seeds
+
+
+def write(result: StudyResult, timings: list[dict[str, float]], args: argparse.Namespace) -> None:
+    text = render(result, timings)
+    print(text, flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".txt").write_text(text + "\n", encoding="utf-8")
     payload = {"versions": versions(), "args": {k: str(v) for k, v in vars(args).items()},
-               "study": final.as_dict(), "fit_seconds": timings}  # fmt: skip
+               "study": result.as_dict(), "fit_seconds": timings}  # fmt: skip
     args.out.with_suffix(".json").write_text(json.dumps(payload, indent=1, default=float))
 
 
