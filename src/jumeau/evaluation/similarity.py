@@ -66,6 +66,26 @@ def filter_close(
     return filter_by_distances(artificial, to_train, holdout_dcr, percentile=percentile)
 
 
+def too_close(
+    to_train: np.ndarray,
+    holdout_to_train: np.ndarray,
+    *,
+    percentile: float = DEFAULT_PERCENTILE,
+    what: str = "records",
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The filter's rule, for any distance (Gower for patients, pixels for images, course
+    features for trajectories): an artificial record is removed when it is an exact copy of a
+    training record or closer to one than the `percentile`-th percentile (0–100) of real holdout
+    records' distances to the training set. Returns (removed, exact copies, threshold)."""
+    if not 0.0 <= percentile <= 100.0:
+        raise JumeauError(f"percentile must be between 0 and 100, not {percentile}")
+    if len(holdout_to_train) == 0:
+        raise JumeauError(f"the similarity filter needs holdout {what} to set its threshold")
+    threshold = float(np.percentile(holdout_to_train, percentile))
+    copies = to_train == 0.0
+    return copies | (to_train < threshold), copies, threshold
+
+
 def filter_by_distances(
     artificial: Cohort,
     to_train: np.ndarray,
@@ -75,13 +95,9 @@ def filter_by_distances(
 ) -> SimilarityFilter:
     """`filter_close` from distances already measured: each artificial patient's and each
     holdout patient's Gower distance to the closest of all training patients."""
-    if not 0.0 <= percentile <= 100.0:
-        raise JumeauError(f"percentile must be between 0 and 100, not {percentile}")
-    if len(holdout_to_train) == 0:
-        raise JumeauError("the similarity filter needs holdout patients to set its threshold")
-    threshold = float(np.percentile(holdout_to_train, percentile))
-    copies = to_train == 0.0
-    removed = copies | (to_train < threshold)
+    removed, copies, threshold = too_close(
+        to_train, holdout_to_train, percentile=percentile, what="patients"
+    )
     kept = Cohort(
         artificial.data.iloc[np.flatnonzero(~removed)].reset_index(drop=True),
         artificial.schema,

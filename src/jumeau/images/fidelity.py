@@ -34,12 +34,12 @@ from scipy.linalg import eigh
 from scipy.spatial.distance import cdist
 
 from jumeau.errors import DataError, JumeauError
+from jumeau.evaluation.similarity import DEFAULT_PERCENTILE, too_close
 from jumeau.images.cohort import ImageCohort
 
 if TYPE_CHECKING:
     from jumeau.images.classifier import TrainedClassifier
 
-DEFAULT_PERCENTILE = 0.1  # the tabular similarity filter's default (percent, not a share)
 DEFAULT_K = 3
 CHUNK = 1024
 
@@ -250,16 +250,14 @@ def filter_memorised(
     (0–100) of the holdout images' distances to the training set; exact copies are always
     removed. The holdout (validation or test images) must not have been used for training, the
     generator's or the classifier's."""
-    if not 0.0 <= percentile <= 100.0:
-        raise JumeauError(f"percentile must be between 0 and 100, not {percentile}")
     artificial = _array(artificial_images)
     if len(_array(holdout)) == 0:
         raise JumeauError("the memorisation filter needs holdout images to set its threshold")
     holdout_to_train, _ = closest_distances(holdout, train)
     to_train = closest_distances(artificial, train)[0] if len(artificial) else np.zeros(0)
-    threshold = float(np.percentile(holdout_to_train, percentile))
-    copies = to_train == 0.0
-    removed = copies | (to_train < threshold)
+    removed, copies, threshold = too_close(
+        to_train, holdout_to_train, percentile=percentile, what="images"
+    )
     kept_positions = np.flatnonzero(~removed)
     return MemorisationFilter(
         kept=artificial[kept_positions],

@@ -116,7 +116,8 @@ def _filtered(
     real: str,
     labels: Path | None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    from jumeau.images.fidelity import DEFAULT_PERCENTILE, closest_distances
+    from jumeau.evaluation.similarity import too_close
+    from jumeau.images.fidelity import closest_distances
 
     if real in {info.name for info in list_image_datasets()}:
         # a bundled dataset: the model was fitted on its train split; val + test never seen
@@ -133,7 +134,6 @@ def _filtered(
         baseline = np.concatenate(
             [closest_distances(first, second)[0], closest_distances(second, first)[0]]
         )
-    threshold = float(np.percentile(baseline, DEFAULT_PERCENTILE))
     kept: list[np.ndarray] = []
     removed = copies = 0
     for round_ in range(TOP_UP_ROUNDS + 1):
@@ -142,9 +142,9 @@ def _filtered(
             break
         draws = generator.sample(missing, label=label, seed=seed + round_, sampler=sampler)
         to_train, _ = closest_distances(draws, reference)
-        close = (to_train == 0.0) | (to_train < threshold)
+        close, exact, _threshold = too_close(to_train, baseline, what="images")
         kept.append(draws[~close])
-        removed, copies = removed + int(close.sum()), copies + int((to_train == 0.0).sum())
+        removed, copies = removed + int(close.sum()), copies + int(exact.sum())
     images = np.concatenate(kept)[:n]
     return images, {"applied": True, "n_removed": removed, "n_exact_copies": copies,
                     "rounds": round_ + 1}  # fmt: skip
