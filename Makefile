@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # torch must be installed first, pinned, so that nothing later resolves a (CUDA) build from the index.
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,privacy,review,twins,trials,gpl,images
+EXTRAS ?= dev,privacy,review,twins,trials,gpl,images,federated
 STAMP := $(VENV)/.jumeau-installed
 DEMO_OUT ?= demo-output
 LINTED := $(wildcard src tests benchmarks)

@@ -66,6 +66,11 @@ trial_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(trial_app, name="trial")
+federated_app = typer.Typer(
+    help="Federated training: one generator learned across hospitals; no record leaves a site.",
+    no_args_is_help=True,
+)
+app.add_typer(federated_app, name="federated")
 
 out = Console()
 err = Console(stderr=True)
@@ -1512,6 +1517,136 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return "" if value is None else str(value)
+
+
+FederatedModel = Annotated[
+    str, typer.Option("--model", "-m", help="copula (sufficient statistics) or vae (FedAdam).")
+]
+RoundsOption = Annotated[
+    int | None, typer.Option("--rounds", help="Training rounds at most (neural models; 150).")
+]
+StrategyOption = Annotated[
+    str | None, typer.Option("--strategy", help="fedadam (default), fedavg or fedprox.")
+]
+LocalEpochsOption = Annotated[
+    int | None, typer.Option("--local-epochs", help="Epochs each site trains per round (2).")
+]
+
+
+def _federated_settings(
+    rounds: int | None, strategy: str | None, local_epochs: int | None, **more: Any
+) -> dict[str, Any]:
+    given = {"rounds": rounds, "strategy": strategy, "local_epochs": local_epochs} | more
+    return {k: v for k, v in given.items() if v is not None}
+
+
+@federated_app.command(
+    "simulate",
+    epilog="Example: [bold]jumeau federated simulate --site a.csv --site b.csv --site c.csv "
+    "--model vae --rounds 30 -o model.jumeau[/]",
+)
+def federated_simulate(
+    site: Annotated[list[Path], typer.Option("--site", help="One CSV per site (repeatable).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write.")],
+    model: FederatedModel = "copula",
+    schema: Annotated[
+        Path | None, typer.Option("--schema", "-s", help="Schema YAML (default: inferred).")
+    ] = None,
+    rounds: RoundsOption = None,
+    strategy: StrategyOption = None,
+    local_epochs: LocalEpochsOption = None,
+    seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Model hyper-parameter key=value (repeatable)."),
+    ] = None,
+) -> None:
+    """Train across sites on one machine (Flower's simulation runtime): to try a consortium."""
+
+    def run() -> None:
+        from jumeau.federated.workflow import simulate_files
+
+        out.print(
+            str(simulate_files(site, output, model=model, schema=schema, seed=seed,
+                           settings=_federated_settings(rounds, strategy, local_epochs),
+                           params=_parse_params(param or [])))
+        )  # fmt: skip
+
+    _run(run)
+
+
+@federated_app.command(
+    "server",
+    epilog="Example: [bold]jumeau federated server --schema schema.yaml --model vae --rounds 30 "
+    "--min-sites 3 -o model.jumeau[/]",
+)
+def federated_server(
+    schema: Annotated[Path, typer.Option("--schema", "-s", help="The consortium's schema YAML.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write.")],
+    model: FederatedModel = "copula",
+    min_sites: Annotated[int, typer.Option("--min-sites", help="Sites that must join.")] = 2,
+    address: Annotated[
+        str, typer.Option("--address", help="Address to listen on.")
+    ] = "0.0.0.0:8080",
+    rounds: RoundsOption = None,
+    strategy: StrategyOption = None,
+    local_epochs: LocalEpochsOption = None,
+    seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Model hyper-parameter key=value (repeatable)."),
+    ] = None,
+    certificates: Annotated[
+        Path | None,
+        typer.Option("--certificates", help="Folder with ca.crt, server.pem, server.key (TLS)."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for the sites to join.")
+    ] = 600.0,
+) -> None:
+    """Run a consortium's server: wait for the sites, train, write the model."""
+
+    def run() -> None:
+        from jumeau.federated.workflow import serve_file
+
+        out.print(
+            str(serve_file(schema, output, model=model, address=address, seed=seed,
+                       settings=_federated_settings(rounds, strategy, local_epochs,
+                                                    min_sites=min_sites),
+                       params=_parse_params(param or []), certificates=certificates,
+                       timeout=timeout))
+        )  # fmt: skip
+
+    _run(run)
+
+
+@federated_app.command(
+    "client",
+    epilog="Example: [bold]jumeau federated client --server hub.example.org:8080 "
+    "--data local.csv --root-certificate ca.crt[/]",
+)
+def federated_client(
+    server: Annotated[str, typer.Option("--server", help="HOST:PORT of the server.")],
+    data: Annotated[Path, typer.Option("--data", help="This site's CSV or Parquet file.")],
+    name: Annotated[
+        str | None, typer.Option("--name", help="Site name in the server's reports (file stem).")
+    ] = None,
+    root_certificate: Annotated[
+        Path | None,
+        typer.Option("--root-certificate", help="CA certificate: encrypt the connection (TLS)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of this site's random streams.")] = 0,
+) -> None:
+    """Take part in a consortium's training from this site; the records never leave it."""
+
+    def run() -> None:
+        from jumeau.federated.workflow import join_file
+
+        if root_certificate is None:
+            err.print("[yellow]warning:[/] no --root-certificate: the connection is not encrypted")
+        out.print(join_file(data, server, name=name, root_certificate=root_certificate, seed=seed))
+
+    _run(run)
 
 
 def main() -> None:

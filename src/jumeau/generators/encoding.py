@@ -72,7 +72,27 @@ class TabularEncoder:
 
     # ------------------------------------------------------------------ fit
     def fit(self, cohort: Cohort) -> TabularEncoder:
-        self.schema_ = modelled_schema(cohort.schema)
+        schema = modelled_schema(cohort.schema)
+        summaries: dict[str, ColumnSummary] = {}
+        for name in schema.names:
+            column = schema.columns[name]
+            values = cohort.data[name]
+            if column.kind in CATEGORY_KINDS:
+                summaries[name] = ColumnSummary(has_missing=bool(values.isna().any()))
+                continue
+            numbers = numeric_values(values, column.kind)
+            observed = numbers[~np.isnan(numbers)]
+            distinct, counts = np.unique(observed, return_counts=True)
+            summaries[name] = number_summary(
+                distinct, counts, self.max_knots, has_missing=bool(np.isnan(numbers).any())
+            )
+        return self.fit_summaries(schema, summaries)
+
+    def fit_summaries(self, schema: Schema, summaries: dict[str, ColumnSummary]) -> TabularEncoder:
+        """Lay the encoding out from per-column summaries of the modelled columns of `schema`.
+        `fit` summarises a cohort; federated training merges the sites' summaries, so that every
+        site encodes its patients the same way without any of them leaving."""
+        self.schema_ = schema
         self.blocks_: list[Block] = []
         self.knots_: dict[str, np.ndarray] = {}
         self.levels_: dict[str, np.ndarray] = {}  # cdf level of each knot
@@ -80,22 +100,20 @@ class TabularEncoder:
         width = 0
         for name in self.schema_.names:
             column = self.schema_.columns[name]
-            values = cohort.data[name]
+            summary = summaries[name]
             if column.kind in CATEGORY_KINDS:
                 levels = tuple(column.categories or ())
-                if values.isna().any():
+                if summary.has_missing:
                     levels = (*levels, MISSING_LEVEL)
                 self.blocks_.append(CategoricalBlock(name, width, levels, is_indicator=False))
                 width += len(levels)
                 continue
-            numbers = numeric_values(values, column.kind)
-            observed = numbers[~np.isnan(numbers)]
-            self.knots_[name], self.levels_[name] = _quantile_knots(observed, self.max_knots)
-            distinct, counts = np.unique(observed, return_counts=True)
-            if 1 < distinct.size <= min(self.max_knots, observed.size // 2):
-                self.edges_[name] = np.cumsum(counts) / observed.size
+            assert summary.knots is not None and summary.levels is not None
+            self.knots_[name], self.levels_[name] = summary.knots, summary.levels
+            if summary.edges is not None:
+                self.edges_[name] = summary.edges
             indicator = None
-            if np.isnan(numbers).any():
+            if summary.has_missing:
                 indicator = len(self.blocks_) + 1
             self.blocks_.append(NumericBlock(name, column.kind, width, indicator))
             width += 1
@@ -287,19 +305,42 @@ def _from_numbers(numbers: np.ndarray, kind: ColumnKind) -> Any:
     return numbers
 
 
-def _quantile_knots(observed: np.ndarray, max_knots: int) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class ColumnSummary:
+    """What the encoder needs to know of one column: whether it has missing values and, for a
+    number, its quantile knots with their cdf levels (and the cdf steps of a tied column)."""
+
+    has_missing: bool
+    knots: np.ndarray | None = None
+    levels: np.ndarray | None = None
+    edges: np.ndarray | None = None
+
+
+def number_summary(
+    distinct: np.ndarray, counts: np.ndarray, max_knots: int, *, has_missing: bool
+) -> ColumnSummary:
+    """The summary of a number from its distinct observed values and their counts."""
+    knots, levels = _quantile_knots(distinct, counts, max_knots)
+    n = counts.sum()
+    edges = None
+    if 1 < distinct.size <= min(max_knots, n // 2):
+        edges = np.cumsum(counts) / n
+    return ColumnSummary(has_missing, knots, levels, edges)
+
+
+def _quantile_knots(
+    distinct: np.ndarray, counts: np.ndarray, max_knots: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Knots (values) and their cdf levels; ties share the middle of their cdf jump."""
-    observed = np.sort(observed)
-    n = observed.size
-    distinct, counts = np.unique(observed, return_counts=True)
+    n = counts.sum()
     if distinct.size <= max_knots:
         upper = np.cumsum(counts) / n
         levels = upper - counts / (2 * n)
         knots = distinct
     else:
         levels = (np.arange(max_knots) + 0.5) / max_knots
-        knots = np.quantile(observed, levels)
-        knots[0], knots[-1] = observed[0], observed[-1]
+        knots = weighted_quantiles(distinct, counts, levels)
+        knots[0], knots[-1] = distinct[0], distinct[-1]
         # a value repeated across several knots gets the middle of its cdf range (interp on
         # repeated knots would give it the top)
         knots, inverse = np.unique(knots, return_inverse=True)
@@ -307,6 +348,19 @@ def _quantile_knots(observed: np.ndarray, max_knots: int) -> tuple[np.ndarray, n
     if knots.size == 1:  # a constant column: one knot, score 0
         return np.array([knots[0], knots[0]]), np.array([0.5 - 1e-9, 0.5 + 1e-9])
     return knots.astype(np.float64), levels.astype(np.float64)
+
+
+def weighted_quantiles(values: np.ndarray, counts: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Quantiles of sorted distinct `values` seen `counts` times, as `np.quantile` gives them on
+    the repeated values (linear interpolation between order statistics)."""
+    n = counts.sum()
+    upper = np.cumsum(counts) - 1  # position of the last copy of each value
+    positions = levels * (n - 1)
+    below = np.floor(positions).astype(np.int64)
+    above = np.minimum(below + 1, n - 1)
+    at_below = values[np.searchsorted(upper, below)]
+    at_above = values[np.searchsorted(upper, above)]
+    return at_below + (positions - below) * (at_above - at_below)
 
 
 def _number(bound: object) -> float | None:

@@ -82,10 +82,20 @@ def _moments(
     state: np.ndarray, n_numeric: int, min_eigenvalue: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance of completed latent rows, with categories pinned to N(0, 1)."""
-    mean = state.mean(axis=0)
-    mean[n_numeric:] = 0.0
-    centred = state - mean
-    covariance = centred.T @ centred / max(len(state) - 1, 1)
+    return moments_from_sums(
+        state.sum(axis=0), state.T @ state, len(state), n_numeric, min_eigenvalue
+    )
+
+
+def moments_from_sums(
+    total: np.ndarray, cross: np.ndarray, count: int, n_numeric: int, min_eigenvalue: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_moments` from the sums Σv and Σvvᵀ over `count` completed rows: sums add up across
+    hospitals, so federated training reaches the same estimate without pooling any row."""
+    mean = total / count
+    mean[n_numeric:] = 0.0  # categories are centred on their pinned mean, 0
+    centred = cross - np.outer(total, mean) - np.outer(mean, total) + count * np.outer(mean, mean)
+    covariance = centred / max(count - 1, 1)
     spread = np.sqrt(np.maximum(np.diag(covariance), 1e-12))
     correlation = repaired_correlation(
         covariance / np.outer(spread, spread), shrinkage=0.0, min_eigenvalue=min_eigenvalue

@@ -74,24 +74,11 @@ def train(
     with _progress(progress) as bar:
         task = bar.add_task(label, total=epochs, loss="…")
         for epoch in range(epochs):
-            module.train()
-            order = torch.randperm(n, generator=generator)
-            running, batches = 0.0, 0
-            for start in range(0, n, batch_size):
-                index = order[start : start + batch_size]
-                if len(index) < 2:
-                    continue
-                loss = loss_fn(x[index], mask[index], epoch)
-                if not torch.isfinite(loss):
-                    history.skipped_batches += 1
-                    optimiser.zero_grad(set_to_none=True)
-                    continue
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(module.parameters(), clip_norm)
-                optimiser.step()
-                running += float(loss.detach())
-                batches += 1
+            running, batches, skipped = run_epoch(
+                module, loss_fn, x, mask, optimiser,
+                batch_size=batch_size, clip_norm=clip_norm, epoch=epoch, generator=generator,
+            )  # fmt: skip
+            history.skipped_batches += skipped
             if batches == 0:
                 raise TrainingError(
                     f"{label}: every batch of epoch {epoch + 1} gave a non-finite loss; "
@@ -99,19 +86,57 @@ def train(
                 )
             module.eval()
             validation_loss = float(loss_fn(validation[0], validation[1], None).detach())
-            history.train_loss.append(running / batches)
+            history.train_loss.append(running)
             history.validation_loss.append(validation_loss)
             improved = not math.isfinite(best) or validation_loss < best - 1e-4 * abs(best)
             if math.isfinite(validation_loss) and improved:
                 best, history.best_epoch = validation_loss, epoch
                 best_state = copy.deepcopy(module.state_dict())
-            bar.update(task, advance=1, loss=f"{running / batches:.3f} / val {validation_loss:.3f}")
+            bar.update(task, advance=1, loss=f"{running:.3f} / val {validation_loss:.3f}")
             if epoch - history.best_epoch >= patience:
                 history.stopped_early = True
                 break
     module.load_state_dict(best_state)
     module.eval()
     return history
+
+
+def run_epoch(
+    module: nn.Module,
+    loss_fn: LossFunction,
+    x: Tensor,
+    mask: Tensor,
+    optimiser: torch.optim.Optimizer,
+    *,
+    batch_size: int,
+    clip_norm: float,
+    epoch: int,
+    generator: torch.Generator,
+    penalty: Callable[[], Tensor] | None = None,
+) -> tuple[float, int, int]:
+    """One pass over shuffled mini-batches: (mean loss, batches applied, batches skipped).
+
+    A batch with a non-finite loss is skipped rather than applied. `penalty` is added to every
+    batch's loss and left out of the reported mean (FedProx's proximal term is one)."""
+    module.train()
+    n = x.shape[0]
+    order = torch.randperm(n, generator=generator)
+    running, batches, skipped = 0.0, 0, 0
+    for start in range(0, n, batch_size):
+        index = order[start : start + batch_size]
+        if len(index) < 2:
+            continue
+        loss = loss_fn(x[index], mask[index], epoch)
+        optimiser.zero_grad(set_to_none=True)
+        if not torch.isfinite(loss):
+            skipped += 1
+            continue
+        (loss + penalty() if penalty is not None else loss).backward()
+        torch.nn.utils.clip_grad_norm_(module.parameters(), clip_norm)
+        optimiser.step()
+        running += float(loss.detach())
+        batches += 1
+    return (running / batches if batches else math.nan), batches, skipped
 
 
 def _progress(enabled: bool) -> Progress:

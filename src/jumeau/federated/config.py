@@ -1,0 +1,38 @@
+"""Settings of a federated fit (the generator's own hyper-parameters stay in its config)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FederatedConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: Literal["fedadam", "fedavg", "fedprox"] = Field(
+        default="fedadam",
+        description="Neural models. fedadam: sites run plain SGD, the server applies Adam to "
+        "their mean update (Reddi et al. 2021) — the default, because sites whose patients "
+        "differ (one hospital treats the high grades) pull FedAvg's average apart; fedavg: "
+        "weighted mean of the sites' Adam-trained weights (McMahan et al. 2017); fedprox: "
+        "fedavg with a proximal term μ/2‖w − w_global‖² at the sites (Li et al. 2020).",
+    )
+    rounds: int = Field(default=150, ge=1, description="Upper bound; early stopping ends sooner.")
+    local_epochs: int = Field(default=2, ge=1, description="Epochs each site trains per round.")
+    proximal_mu: float = Field(default=0.1, ge=0, description="μ of fedprox.")
+    server_learning_rate: float = Field(default=0.01, gt=0, le=1, description="fedadam's Adam.")
+    local_learning_rate: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Sites' step size (default: 0.05 for fedadam's SGD, the model's own rate for "
+        "fedavg and fedprox, whose sites run Adam).",
+    )
+    patience: int | None = Field(
+        default=None,
+        ge=1,
+        description="Rounds without a better validation loss before stopping (default: the "
+        "model's patience in epochs over local_epochs, at least 10).",
+    )
+    min_sites: int = Field(default=2, ge=1, description="Sites that must take part.")

@@ -1,0 +1,220 @@
+"""The server's side of federated training: one instruction per round, the same for every site,
+and the aggregation of their replies into one fitted jumeau generator.
+
+The protocol is written as a coroutine — `yield` an instruction, receive the sites' replies — so
+the whole sequence (check the schema, merge the sketches, fit the model) reads top to bottom, and
+any transport can drive it: `local.py` in-process, `flower.py` over Flower.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Generator as Coroutine
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from jumeau.data.schema import Schema
+from jumeau.errors import JumeauError
+from jumeau.federated.checks import SiteDataError
+from jumeau.federated.config import FederatedConfig
+from jumeau.federated.context import context_message, schema_meta
+from jumeau.federated.messages import Instruction, Reply, message_bytes
+from jumeau.federated.sketches import merged_encoder
+from jumeau.generators.base import Generator, check_seed
+from jumeau.generators.registry import make_generator
+
+FEDERATED_MODELS = ("copula", "vae", "rhvae")
+
+
+@dataclass(frozen=True)
+class RoundTraffic:
+    """What one round cost: bytes each way (payload, all sites together) and wall time."""
+
+    round: int
+    task: str
+    sites: int
+    bytes_to_sites: int
+    bytes_from_sites: int
+    seconds: float
+
+
+@dataclass
+class FederatedFit:
+    """A federated training's outcome: the fitted generator and what it took."""
+
+    generator: Generator
+    model: str
+    seed: int
+    sites: dict[str, int]  # site name → patients
+    traffic: list[RoundTraffic] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def patients(self) -> int:
+        return sum(self.sites.values())
+
+    def traffic_table(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(t) for t in self.traffic])
+
+    def summary(self) -> dict[str, Any]:
+        table = self.traffic_table()
+        return {
+            "model": self.model,
+            "seed": self.seed,
+            "sites": self.sites,
+            "settings": self.settings,
+            "rounds": len(table),
+            "bytes_to_sites": int(table["bytes_to_sites"].sum()) if len(table) else 0,
+            "bytes_from_sites": int(table["bytes_from_sites"].sum()) if len(table) else 0,
+        }
+
+
+class Coordinator:
+    """Drives one federated fit (see module docstring). Use `instruction()` to get the current
+    round's instruction and `absorb(replies)` to hand back the sites' answers."""
+
+    def __init__(
+        self,
+        schema: Schema,
+        model: str = "copula",
+        *,
+        seed: int = 0,
+        settings: FederatedConfig | None = None,
+        **params: Any,
+    ) -> None:
+        if model not in FEDERATED_MODELS:
+            raise JumeauError(
+                f"federated model must be one of {', '.join(FEDERATED_MODELS)}, not {model!r}"
+            )
+        if model == "rhvae":
+            raise JumeauError(
+                "federated rhvae is not available yet: its metric keeps one latent code per "
+                "patient, which must stay at the sites; use vae or copula"
+            )
+        if not isinstance(schema, Schema):
+            raise JumeauError(f"expected a jumeau Schema, got {type(schema).__name__}")
+        self.schema = schema
+        self.model = model
+        self.seed = check_seed(seed)
+        self.settings = settings or FederatedConfig()
+        self.generator = make_generator(model, **params)  # invalid parameters fail here
+        self.traffic: list[RoundTraffic] = []
+        self.sites: dict[str, int] = {}
+        self._protocol = self._run()
+        self._current: Instruction | None = next(self._protocol)
+        self._started = time.perf_counter()
+
+    @property
+    def max_rounds(self) -> int:
+        """Rounds the fit may take (transports that need the number up front use it)."""
+        if self.model == "copula":
+            from jumeau.federated.copula import copula_rounds
+
+            return 2 + copula_rounds(self.generator)  # type: ignore[arg-type]
+        return 2 + self.settings.rounds
+
+    @property
+    def done(self) -> bool:
+        return self._current is None
+
+    def instruction(self) -> Instruction:
+        """This round's instruction (`idle` once the fit is complete)."""
+        if self._current is None:
+            return Instruction("idle", len(self.traffic))
+        return replace(self._current, round=len(self.traffic))  # sites seed their streams by it
+
+    def absorb(self, replies: list[Reply]) -> None:
+        """The sites' replies to the current instruction; moves the protocol one round on."""
+        if self._current is None:
+            return
+        instruction = self._current
+        names = [r.site for r in replies]
+        if len(set(names)) != len(names):
+            raise JumeauError(f"two sites share a name: {sorted(names)}; give each site its own")
+        if len(replies) < self.settings.min_sites:
+            raise JumeauError(
+                f"{len(replies)} site(s) answered; the consortium needs {self.settings.min_sites}"
+            )
+        if self.sites and set(names) != set(self.sites):
+            raise JumeauError(
+                f"sites changed during training: expected {sorted(self.sites)}, got {sorted(names)}"
+            )
+        now = time.perf_counter()
+        self.traffic.append(
+            RoundTraffic(
+                len(self.traffic), instruction.task, len(replies),
+                message_bytes(instruction.arrays, instruction.meta) * len(replies),
+                sum(message_bytes(r.arrays, r.meta) for r in replies), now - self._started,
+            )
+        )  # fmt: skip
+        self._started = now
+        try:
+            self._current = self._protocol.send(sorted(replies, key=lambda r: r.site))
+        except StopIteration:
+            self._current = None
+
+    def result(self) -> FederatedFit:
+        if not self.done:
+            raise JumeauError("the federated fit has not finished")
+        settings = {} if self.model == "copula" else self.settings.model_dump()
+        return FederatedFit(
+            self.generator, self.model, self.seed, dict(self.sites), list(self.traffic), settings
+        )
+
+    # ------------------------------------------------------------------ protocol
+    def _run(self) -> Coroutine[Instruction, list[Reply], None]:
+        meta = schema_meta(self.schema)
+        replies = yield Instruction("check", 0, meta=meta)
+        problems = {r.site: r.meta.get("problems", []) for r in replies if r.meta.get("problems")}
+        if problems:
+            lines = "; ".join(
+                f"site {site}: " + ", ".join(found) for site, found in problems.items()
+            )
+            raise SiteDataError(f"data do not match the schema — {lines}")
+        replies = yield Instruction("sketch", 1, meta=meta)
+        self.sites = {r.site: r.n for r in replies}
+        encoder, counts = merged_encoder(self.schema, [r.arrays for r in replies])
+        model = self.generator
+        model.encoder_, model.schema_ = encoder, encoder.schema_
+        context = context_message(self.schema, encoder)
+        if self.model == "copula":
+            from jumeau.federated.copula import copula_protocol
+
+            yield from copula_protocol(model, encoder, counts, context)  # type: ignore[arg-type]
+        else:
+            yield from self._neural(context)
+        model.seed_ = self.seed
+        model.training_rows_ = sum(self.sites.values())
+        hashes = sorted(str(r.meta.get("sha256", "")) for r in replies)
+        model.training_sha256_ = hashlib.sha256("|".join(hashes).encode()).hexdigest()
+
+    def _neural(
+        self, context: tuple[dict[str, np.ndarray], dict[str, Any]]
+    ) -> Coroutine[Instruction, list[Reply], None]:
+        import torch
+
+        from jumeau.federated.neural import neural_protocol
+        from jumeau.generators.vae.model import VAE
+
+        model = self.generator
+        assert isinstance(model, VAE)
+        with torch.random.fork_rng():
+            torch.manual_seed(self.seed)
+            model._build(model.encoder_.width_, sum(self.sites.values()))
+        settings = self.settings
+        patience = settings.patience or max(10, -(-model.config.patience // settings.local_epochs))
+        adam = settings.strategy == "fedadam"
+        yield from neural_protocol(
+            model,
+            context,
+            rounds=settings.rounds,
+            local_epochs=settings.local_epochs,
+            proximal_mu=settings.proximal_mu if settings.strategy == "fedprox" else 0.0,
+            patience=patience,
+            server_learning_rate=settings.server_learning_rate if adam else None,
+            local_learning_rate=settings.local_learning_rate or (0.05 if adam else None),
+        )

@@ -1,0 +1,323 @@
+"""jumeau's federated protocol on Flower: its simulation runtime on one machine, gRPC between
+machines.
+
+Flower carries the messages; jumeau decides what is in them. A `JumeauStrategy` (server) asks the
+`Coordinator` for each round's instruction and hands it the sites' replies; a `JumeauClient`
+(hospital) passes each instruction to its `Site`. Every message is a list of float arrays and one
+JSON text (`messages.pack`): no pickled object crosses the wire, and what a site sends is exactly
+what `Site.handle` returns — aggregates and weights, never rows.
+
+Deployment uses Flower's gRPC server and client (`start_server` / `start_client`), with TLS when
+certificates are given. Flower marks these entry points as superseded by its SuperLink/SuperNode
+runtime, which needs a packaged Flower App per run; they remain supported in Flower 1.x and map
+one to one onto `jumeau federated server` and `jumeau federated client`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+from safetensors.numpy import load as load_arrays
+from safetensors.numpy import save as save_arrays
+
+from jumeau.data.schema import Schema
+from jumeau.errors import JumeauError
+from jumeau.federated.config import FederatedConfig
+from jumeau.federated.coordinator import Coordinator, FederatedFit
+from jumeau.federated.messages import Instruction, Reply, pack, unpack
+from jumeau.federated.site import Site, State
+
+try:  # the `federated` extra
+    from flwr.client import ClientApp, NumPyClient
+    from flwr.common import (
+        Context,
+        EvaluateIns,
+        EvaluateRes,
+        FitIns,
+        FitRes,
+        Parameters,
+        ndarrays_to_parameters,
+        parameters_to_ndarrays,
+    )
+    from flwr.server import ServerApp, ServerAppComponents, ServerConfig
+    from flwr.server.client_manager import ClientManager
+    from flwr.server.client_proxy import ClientProxy
+    from flwr.server.strategy import Strategy
+except ImportError as error:  # pragma: no cover - exercised only without the extra
+    raise JumeauError("federated training needs Flower: pip install 'jumeau[federated]'") from error
+
+_STATE_KEY = "jumeau-site-state"
+log = logging.getLogger("jumeau.federated")
+
+
+class JumeauClient(NumPyClient):
+    """A hospital's Flower client: answers each instruction with its `Site`.
+
+    The site's private state (its Gibbs chain, its optimiser's moments) lives in this object and,
+    under the simulation runtime (which rebuilds clients every round), in the node's own Flower
+    context — never in a message."""
+
+    def __init__(self, site: Site, context: Context | None = None) -> None:
+        self.site = site
+        self.flower_context = context
+        self.memory: State = {}
+
+    def get_parameters(self, config: dict[str, Any]) -> list[np.ndarray]:
+        return []
+
+    def fit(
+        self, parameters: list[np.ndarray], config: dict[str, Any]
+    ) -> tuple[list[np.ndarray], int, dict[str, Any]]:
+        arrays, meta = unpack(parameters, str(config["message"]))
+        instruction = Instruction(str(config["task"]), int(config["round"]), arrays, meta)
+        state = self._load_state()
+        try:
+            reply = self.site.handle(instruction, state)
+        except Exception as error:  # reported by type only: a message might quote a value
+            log.exception("site %s failed on task %s", self.site.name, instruction.task)
+            return [], 0, {"site": self.site.name, "error": type(error).__name__, "message": ""}
+        self._save_state(state)
+        values, text = pack(reply.arrays, reply.meta)
+        return values, reply.n, {"site": reply.site, "message": text}
+
+    def evaluate(
+        self, parameters: list[np.ndarray], config: dict[str, Any]
+    ) -> tuple[float, int, dict[str, Any]]:
+        return 0.0, 0, {}
+
+    def _load_state(self) -> State:
+        if self.memory or self.flower_context is None:
+            return self.memory
+        record = self.flower_context.state
+        if _STATE_KEY in record:
+            blob = record[_STATE_KEY]["arrays"]
+            if isinstance(blob, bytes):
+                self.memory = dict(load_arrays(blob))
+        return self.memory
+
+    def _save_state(self, state: State) -> None:
+        self.memory = state
+        if self.flower_context is not None and state:
+            from flwr.app import ConfigRecord
+
+            blob = save_arrays({k: np.ascontiguousarray(v) for k, v in state.items()})
+            self.flower_context.state[_STATE_KEY] = ConfigRecord({"arrays": blob})
+
+
+class JumeauStrategy(Strategy):
+    """Flower strategy driving a `Coordinator`: the same instruction to every site each round."""
+
+    def __init__(
+        self,
+        coordinator: Coordinator,
+        *,
+        sites: int,
+        timeout: float = 600.0,
+        on_reply: Callable[[Reply], None] | None = None,
+    ) -> None:
+        self.coordinator = coordinator
+        self.on_reply = on_reply
+        self.sites = sites
+        self.timeout = timeout
+        self.error: Exception | None = None
+
+    def initialize_parameters(self, client_manager: ClientManager) -> Parameters | None:
+        return ndarrays_to_parameters([])
+
+    def configure_fit(
+        self, server_round: int, parameters: Parameters, client_manager: ClientManager
+    ) -> list[tuple[ClientProxy, FitIns]]:
+        if self.error is not None or self.coordinator.done:
+            return []
+        if not client_manager.wait_for(self.sites, timeout=int(self.timeout)):
+            self.error = JumeauError(
+                f"only {client_manager.num_available()} of {self.sites} sites connected within "
+                f"{self.timeout:.0f} s"
+            )
+            return []
+        instruction = self.coordinator.instruction()
+        values, text = pack(instruction.arrays, instruction.meta)
+        config: dict[str, bool | bytes | float | int | str] = {
+            "task": instruction.task,
+            "round": instruction.round,
+            "message": text,
+        }
+        fit = FitIns(ndarrays_to_parameters(values), config)
+        clients = sorted(client_manager.all().values(), key=lambda c: str(c.cid))
+        return [(client, fit) for client in clients]
+
+    def aggregate_fit(
+        self,
+        server_round: int,
+        results: list[tuple[ClientProxy, FitRes]],
+        failures: list[Any],
+    ) -> tuple[Parameters | None, dict[str, Any]]:
+        if self.error is not None:
+            return None, {}
+        broken = [str(r.metrics.get("site")) for _, r in results if "error" in r.metrics]
+        if failures or broken:
+            kinds = ", ".join(
+                f"{r.metrics['site']!s}: {r.metrics['error']!s}"
+                for _, r in results
+                if "error" in r.metrics
+            )
+            self.error = JumeauError(
+                f"round {server_round}: {len(failures) + len(broken)} site(s) failed"
+                + (f" ({kinds}; details are in each site's own log)" if kinds else "")
+            )
+            return None, {}
+        replies = []
+        for _, result in results:
+            arrays, meta = unpack(
+                parameters_to_ndarrays(result.parameters), str(result.metrics["message"])
+            )
+            reply = Reply(str(result.metrics["site"]), int(result.num_examples), arrays, meta)
+            if self.on_reply is not None:
+                self.on_reply(reply)
+            replies.append(reply)
+        try:
+            self.coordinator.absorb(replies)
+        except Exception as error:
+            self.error = error
+        return None, {}
+
+    def configure_evaluate(
+        self, server_round: int, parameters: Parameters, client_manager: ClientManager
+    ) -> list[tuple[ClientProxy, EvaluateIns]]:
+        return []
+
+    def aggregate_evaluate(
+        self, server_round: int, results: list[tuple[ClientProxy, EvaluateRes]], failures: list[Any]
+    ) -> tuple[float | None, dict[str, Any]]:
+        return None, {}
+
+    def evaluate(
+        self, server_round: int, parameters: Parameters
+    ) -> tuple[float, dict[str, Any]] | None:
+        return None
+
+    def outcome(self) -> FederatedFit:
+        """The fitted model, or the error that stopped training."""
+        if self.error is not None:
+            raise self.error
+        if not self.coordinator.done:
+            raise JumeauError("federated training ended before the model was complete")
+        return self.coordinator.result()
+
+
+def simulate(
+    sites: Sequence[Site],
+    schema: Schema,
+    model: str = "copula",
+    *,
+    seed: int = 0,
+    settings: FederatedConfig | None = None,
+    verbose: bool = False,
+    on_reply: Callable[[Reply], None] | None = None,
+    **params: Any,
+) -> FederatedFit:
+    """Train across `sites` on Flower's simulation runtime (every site on this machine);
+    `on_reply` sees every message a site sends, as the server received it."""
+    from flwr.simulation import run_simulation
+
+    if len({site.name for site in sites}) != len(sites):
+        raise JumeauError("two sites share a name; give each site its own")
+    settings = settings or FederatedConfig(min_sites=len(sites))
+    coordinator = Coordinator(schema, model, seed=seed, settings=settings, **params)
+    strategy = JumeauStrategy(coordinator, sites=len(sites), on_reply=on_reply)
+    rounds = coordinator.max_rounds
+    site_list = list(sites)
+
+    def server_fn(context: Context) -> ServerAppComponents:
+        return ServerAppComponents(strategy=strategy, config=ServerConfig(num_rounds=rounds))
+
+    def client_fn(context: Context) -> Any:
+        site = site_list[int(context.node_config["partition-id"])]
+        return JumeauClient(site, context).to_client()
+
+    cpus = max(1, min(len(site_list), os.cpu_count() or 1))
+    backend = {
+        "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
+        "init_args": {"num_cpus": cpus, "include_dashboard": False, "log_to_driver": verbose},
+    }
+    with _quiet(verbose):
+        run_simulation(
+            ServerApp(server_fn=server_fn),
+            ClientApp(client_fn=client_fn),
+            num_supernodes=len(site_list),
+            backend_config=backend,  # type: ignore[arg-type]
+        )
+    return strategy.outcome()
+
+
+def serve(
+    schema: Schema,
+    model: str = "copula",
+    *,
+    address: str = "0.0.0.0:8080",
+    seed: int = 0,
+    settings: FederatedConfig | None = None,
+    certificates: tuple[bytes, bytes, bytes] | None = None,
+    timeout: float = 600.0,
+    verbose: bool = False,
+    **params: Any,
+) -> FederatedFit:
+    """Run the server of a consortium: waits for `settings.min_sites` sites, trains, returns the
+    model. `certificates`: (CA certificate, server certificate, server private key) for TLS."""
+    from flwr.server import start_server
+
+    settings = settings or FederatedConfig()
+    coordinator = Coordinator(schema, model, seed=seed, settings=settings, **params)
+    strategy = JumeauStrategy(coordinator, sites=settings.min_sites, timeout=timeout)
+    with _quiet(verbose):
+        start_server(
+            server_address=address,
+            strategy=strategy,
+            config=ServerConfig(num_rounds=coordinator.max_rounds),
+            certificates=certificates,
+        )
+    return strategy.outcome()
+
+
+def connect(
+    site: Site,
+    server: str,
+    *,
+    root_certificate: bytes | None = None,
+    verbose: bool = False,
+) -> None:
+    """Take part in a consortium's training as `site` until the server ends it. Without a root
+    certificate the connection is not encrypted (for a closed network or a test only)."""
+    from flwr.client import start_client
+
+    with _quiet(verbose):
+        start_client(
+            server_address=server,
+            client=JumeauClient(site).to_client(),
+            root_certificates=root_certificate,
+            insecure=root_certificate is None,
+        )
+
+
+@contextmanager
+def _quiet(verbose: bool) -> Iterator[None]:
+    """Flower logs every round at INFO and warns about its own deprecations; jumeau reports
+    progress itself."""
+    logger = logging.getLogger("flwr")
+    level = logger.level
+    if not verbose:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            if not verbose:
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", FutureWarning)
+            yield
+    finally:
+        logger.setLevel(level)

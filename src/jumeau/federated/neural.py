@@ -1,0 +1,205 @@
+"""The mixed-type VAE (and the RHVAE's networks), federated by FedAvg or FedProx.
+
+Each round the server sends the global weights; each site first scores them on its own
+validation patients (the server's early stopping reads the size-weighted mean of these losses),
+then trains a few local epochs from them — with FedProx, a proximal term μ/2‖w − w_global‖² keeps
+sites whose patients differ from drifting apart — and sends its weights back. The server averages
+them weighted by each site's number of training patients (McMahan et al. 2017; Li et al. 2020).
+
+Only network weights and two mean losses leave a site.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Generator as Coroutine
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from jumeau.federated.context import read_context
+from jumeau.federated.messages import Instruction, Reply
+from jumeau.federated.site import Site, State
+from jumeau.generators.neural.training import TrainingHistory, run_epoch, split_validation
+from jumeau.generators.registry import generator_class
+from jumeau.generators.vae.model import VAE
+
+WEIGHT_PREFIX = "module."
+
+
+def neural_protocol(
+    model: VAE,
+    context: tuple[dict[str, np.ndarray], dict[str, Any]],
+    *,
+    rounds: int,
+    local_epochs: int,
+    proximal_mu: float,
+    patience: int,
+    server_learning_rate: float | None = None,
+    local_learning_rate: float | None = None,
+) -> Coroutine[Instruction, list[Reply], None]:
+    """Train `model` (built: encoder, schema and module set) by FedAvg / FedProx rounds; the
+    weights with the best validation loss across sites are kept (early stopping by rounds)."""
+    arrays, meta = context
+    meta = meta | {
+        "model": model.name,
+        "config": model.get_params(),
+        "dims": {"latent_dim": model.latent_dim_, "hidden_dim": model.hidden_dim_},
+        "local_epochs": local_epochs,
+        "proximal_mu": proximal_mu,
+        "local_optimizer": "adamw" if server_learning_rate is None else "sgd",
+        "local_learning_rate": local_learning_rate or model.config.learning_rate,
+    }
+    server = None
+    if server_learning_rate is not None:
+        server = torch.optim.Adam(
+            model.module_.parameters(), lr=server_learning_rate, betas=(0.9, 0.99)
+        )
+    history = TrainingHistory()
+    best, best_state = math.inf, copy.deepcopy(model.module_.state_dict())
+    for round_ in range(rounds):
+        weights = {
+            WEIGHT_PREFIX + k: v.detach().numpy().copy()
+            for k, v in model.module_.state_dict().items()
+        }
+        replies = yield Instruction(
+            "neural-train", round_, arrays | weights, meta | {"epoch_offset": round_ * local_epochs}
+        )
+        validation = _weighted(
+            [r.meta["validation_loss"] for r in replies],
+            [r.meta["validation_rows"] for r in replies],
+        )
+        history.validation_loss.append(validation)
+        history.train_loss.append(
+            _weighted([r.meta["train_loss"] for r in replies], [r.n for r in replies])
+        )
+        if math.isfinite(validation) and validation < best - 1e-4 * abs(
+            best if math.isfinite(best) else 1.0
+        ):
+            best, history.best_epoch = validation, round_
+            best_state = {
+                k.removeprefix(WEIGHT_PREFIX): torch.as_tensor(v) for k, v in weights.items()
+            }
+        elif round_ - history.best_epoch >= patience:
+            history.stopped_early = True
+            break
+        averaged = _averaged(replies)
+        if server is None:
+            model.module_.load_state_dict(averaged)
+        else:  # FedAdam: the sites' mean update is a pseudo-gradient for the server's Adam
+            for name, parameter in model.module_.named_parameters():
+                parameter.grad = parameter.detach() - averaged[name]
+            server.step()
+    model.module_.load_state_dict(best_state)
+    model.module_.eval()
+    model.history_ = history
+
+
+def _weighted(values: list[float], weights: list[int]) -> float:
+    total = float(sum(weights))
+    return (
+        float(sum(v * w for v, w in zip(values, weights, strict=True)) / total)
+        if total
+        else math.nan
+    )
+
+
+def _averaged(replies: list[Reply]) -> dict[str, Tensor]:
+    """FedAvg: each weight averaged over sites, weighted by their training patients."""
+    total = float(sum(r.n for r in replies))
+    averaged = {}
+    for name in replies[0].arrays:
+        mean = sum(r.arrays[name].astype(np.float64) * (r.n / total) for r in replies)
+        averaged[name.removeprefix(WEIGHT_PREFIX)] = torch.as_tensor(
+            np.asarray(mean, dtype=replies[0].arrays[name].dtype)
+        )
+    return averaged
+
+
+# ---------------------------------------------------------------------- site
+def site_train(site: Site, instruction: Instruction, state: State) -> Reply:
+    """Score the global weights on the site's validation patients, then train local epochs."""
+    meta = instruction.meta
+    schema, encoder = read_context(instruction.arrays, meta)
+    model = generator_class(meta["model"])(**meta["config"])
+    if not isinstance(model, VAE):
+        raise TypeError(f"{meta['model']} is not a neural generator")
+    model.encoder_, model.schema_ = encoder, encoder.schema_
+    model._load_state(meta["dims"], instruction.arrays)
+    if meta.get("phase"):
+        model._phase = meta["phase"]  # type: ignore[attr-defined]
+    matrix, mask = encoder.transform(site.cohort(schema).data)
+    x, m = torch.as_tensor(matrix), torch.as_tensor(mask)
+    train_rows, validation_rows = split_validation(
+        len(x), model.config.validation_share, site.rng(0, "validation split")
+    )
+    config = model.config
+    seed = int(site.rng(instruction.round, "training").integers(2**62))
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            model.module_.eval()
+            validation_loss = float(model._loss(x[validation_rows], m[validation_rows], None))
+        start = [p.detach().clone() for p in model.module_.parameters()]
+        mu = float(meta["proximal_mu"])
+
+        def proximal() -> Tensor:
+            pairs = zip(model.module_.parameters(), start, strict=True)
+            return 0.5 * mu * torch.stack([(p - p0).pow(2).sum() for p, p0 in pairs]).sum()
+
+        rate = float(meta.get("local_learning_rate", config.learning_rate))
+        optimiser: torch.optim.Optimizer
+        if meta.get("local_optimizer", "adamw") == "sgd":
+            optimiser = torch.optim.SGD(model.module_.parameters(), lr=rate)
+        else:
+            optimiser = torch.optim.AdamW(
+                model.module_.parameters(), lr=rate, weight_decay=config.weight_decay
+            )
+            _restore_optimiser(optimiser, state)
+        generator = torch.Generator().manual_seed(seed)
+        losses = []
+        batch_size = max(2, min(config.batch_size, len(train_rows)))
+        for epoch in range(int(meta["local_epochs"])):
+            loss, _, _ = run_epoch(
+                model.module_, model._loss, x[train_rows], m[train_rows], optimiser,
+                batch_size=batch_size, clip_norm=config.clip_norm,
+                epoch=int(meta["epoch_offset"]) + epoch, generator=generator,
+                penalty=proximal if mu > 0 else None,
+            )  # fmt: skip
+            losses.append(loss)
+    if isinstance(optimiser, torch.optim.AdamW):
+        _keep_optimiser(optimiser, state)
+    weights = {WEIGHT_PREFIX + k: v.detach().numpy() for k, v in model.module_.state_dict().items()}
+    return Reply(
+        site.name,
+        len(train_rows),
+        weights,
+        {
+            "train_loss": float(np.nanmean(losses)) if losses else math.nan,
+            "validation_loss": validation_loss,
+            "validation_rows": len(validation_rows),
+        },
+    )
+
+
+def _keep_optimiser(optimiser: torch.optim.Optimizer, state: State) -> None:
+    """Adam's moment estimates stay at the site from one round to the next (a fresh optimiser
+    every round takes full-size first steps from every global model, which makes FedAvg noisy on
+    small sites); they are per-parameter averages of gradients and never leave the site."""
+    for index, values in optimiser.state_dict()["state"].items():
+        for key, value in values.items():
+            state[f"adam.{index}.{key}"] = torch.as_tensor(value).detach().numpy().copy()
+
+
+def _restore_optimiser(optimiser: torch.optim.Optimizer, state: State) -> None:
+    saved: dict[int, dict[str, Tensor]] = {}
+    for name, value in state.items():
+        if name.startswith("adam."):
+            _, index, key = name.split(".", 2)
+            saved.setdefault(int(index), {})[key] = torch.as_tensor(value)
+    if saved:
+        current = optimiser.state_dict()
+        optimiser.load_state_dict({"state": saved, "param_groups": current["param_groups"]})

@@ -1,0 +1,139 @@
+"""Mergeable per-column summaries, so that every site encodes its patients the same way.
+
+Each site summarises each modelled column — a category by its level counts, a number by its
+count of missing values and either its value counts (a heavily tied column: a score in steps of
+10) or `SKETCH_POINTS` interpolated quantiles (never its minimum or maximum, which are patients'
+values). The server merges the summaries into one `TabularEncoder`: value counts add up exactly;
+quantile sketches are merged as a mixture of the sites' piecewise-linear distribution functions,
+weighted by site size (as t-digest merges its centroids), and read back at the encoder's knots.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from jumeau.data.schema import CATEGORY_KINDS, Schema
+from jumeau.generators.encoding import (
+    ColumnSummary,
+    TabularEncoder,
+    modelled_schema,
+    number_summary,
+    numeric_values,
+)
+
+SKETCH_POINTS = 32
+MAX_KNOTS = 200
+
+
+def column_sketches(data: pd.DataFrame, schema: Schema) -> dict[str, np.ndarray]:
+    """A site's summaries of the modelled columns of its (schema-typed) table."""
+    sketches: dict[str, np.ndarray] = {}
+    for name in schema.modelled_columns:
+        column = schema.columns[name]
+        values = data[name]
+        if column.kind in CATEGORY_KINDS:
+            codes = pd.Categorical(values, categories=column.categories).codes
+            counts = np.bincount(codes[codes >= 0], minlength=len(column.categories or []))
+            sketches[f"count.{name}"] = np.append(counts, (codes < 0).sum()).astype(np.float64)
+            continue
+        numbers = numeric_values(values, column.kind)
+        observed = numbers[~np.isnan(numbers)]
+        sketches[f"missing.{name}"] = np.array([observed.size, numbers.size - observed.size], float)
+        distinct, counts = np.unique(observed, return_counts=True)
+        if distinct.size <= min(MAX_KNOTS, observed.size // 2):  # the encoder's rule for ties
+            sketches[f"values.{name}"], sketches[f"counts.{name}"] = distinct, counts.astype(float)
+        else:
+            levels = (np.arange(SKETCH_POINTS) + 0.5) / SKETCH_POINTS
+            sketches[f"quantiles.{name}"] = np.quantile(observed, levels)
+    return sketches
+
+
+def merged_encoder(
+    schema: Schema, site_sketches: list[dict[str, np.ndarray]]
+) -> tuple[TabularEncoder, dict[str, np.ndarray]]:
+    """One encoder for every site, and the merged level counts of each categorical block
+    (the copula's intervals need them), keyed by block column and kind."""
+    schema = modelled_schema(schema)
+    summaries: dict[str, ColumnSummary] = {}
+    counts: dict[str, np.ndarray] = {}
+    for name in schema.names:
+        column = schema.columns[name]
+        if column.kind in CATEGORY_KINDS:
+            total = np.sum([s[f"count.{name}"] for s in site_sketches], axis=0)
+            has_missing = bool(total[-1] > 0)
+            summaries[name] = ColumnSummary(has_missing=has_missing)
+            counts[f"category.{name}"] = total if has_missing else total[:-1]
+            continue
+        missing = np.sum([s[f"missing.{name}"] for s in site_sketches], axis=0)
+        has_missing = bool(missing[1] > 0)
+        if has_missing:
+            counts[f"indicator.{name}"] = missing
+        summaries[name] = _merged_number(name, site_sketches, has_missing)
+    return TabularEncoder(max_knots=MAX_KNOTS).fit_summaries(schema, summaries), counts
+
+
+def block_counts(counts: dict[str, np.ndarray], column: str, is_indicator: bool) -> np.ndarray:
+    return counts[f"{'indicator' if is_indicator else 'category'}.{column}"]
+
+
+def _merged_number(
+    name: str, site_sketches: list[dict[str, np.ndarray]], has_missing: bool
+) -> ColumnSummary:
+    tables = [s for s in site_sketches if f"values.{name}" in s]
+    if len(tables) == len(site_sketches):  # every site tied: exact counts add up
+        values = np.concatenate([s[f"values.{name}"] for s in tables])
+        weights = np.concatenate([s[f"counts.{name}"] for s in tables])
+        distinct, inverse = np.unique(values, return_inverse=True)
+        merged = np.bincount(inverse, weights=weights).astype(np.int64)
+        return number_summary(distinct, merged, MAX_KNOTS, has_missing=has_missing)
+    grid = np.unique(
+        np.concatenate([s.get(f"values.{name}", s.get(f"quantiles.{name}")) for s in site_sketches])
+    )
+    cdf = np.zeros(grid.size)
+    total = 0.0
+    for sketch in site_sketches:
+        n = float(sketch[f"missing.{name}"][0])
+        cdf += n * _site_cdf(sketch, name, grid)
+        total += n
+    return _knots_from_cdf(grid, cdf / total, total, has_missing)
+
+
+def _site_cdf(sketch: dict[str, np.ndarray], name: str, grid: np.ndarray) -> np.ndarray:
+    """A site's distribution function at `grid`: steps for a value table, piecewise linear
+    through the quantiles otherwise (its mass below the first and above the last quantile sits
+    on those two points)."""
+    if f"values.{name}" in sketch:
+        values, counts = sketch[f"values.{name}"], sketch[f"counts.{name}"]
+        cumulative = np.concatenate([[0.0], np.cumsum(counts) / counts.sum()])
+        return cumulative[np.searchsorted(values, grid, side="right")]
+    quantiles = sketch[f"quantiles.{name}"]
+    levels = (np.arange(quantiles.size) + 0.5) / quantiles.size
+    quantiles, index = np.unique(quantiles, return_index=True)  # repeated quantiles: a jump
+    upper = np.append(levels[index[1:] - 1], levels[-1])
+    cdf = np.interp(grid, quantiles, upper, left=0.0, right=1.0)
+    cdf[grid >= quantiles[-1]] = 1.0
+    return cdf
+
+
+def _knots_from_cdf(
+    grid: np.ndarray, cdf: np.ndarray, total: float, has_missing: bool
+) -> ColumnSummary:
+    """Encoder knots read off a merged distribution function: its levels kept half an
+    observation inside (0, 1), as the encoder's own knots are, and strictly increasing."""
+    levels = np.clip(cdf, 0.5 / total, 1 - 0.5 / total)
+    keep = np.concatenate([[True], np.diff(levels) > 1e-12])
+    grid, levels = grid[keep], levels[keep]
+    if grid.size == 1:
+        return ColumnSummary(has_missing, np.repeat(grid, 2), np.array([0.5 - 1e-9, 0.5 + 1e-9]))
+    if grid.size > MAX_KNOTS:
+        targets = np.linspace(levels[0], levels[-1], MAX_KNOTS)
+        grid, levels = np.interp(targets, levels, grid), targets
+    return ColumnSummary(has_missing, grid.astype(np.float64), levels.astype(np.float64))
+
+
+def encoder_message(encoder: TabularEncoder) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The merged encoder as it travels to the sites (knots are marginal summaries, no rows)."""
+    return encoder.state()
