@@ -1,0 +1,100 @@
+"""The protocol on Flower: the simulation runtime (Ray, one machine) and the gRPC deployment
+path with one server and two client processes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jumeau.data.cohort import Cohort
+from jumeau.federated.config import FederatedConfig
+from jumeau.federated.coordinator import Coordinator
+from jumeau.federated.local import run_locally
+from jumeau.federated.messages import Reply
+from jumeau.federated.site import Site
+
+from .conftest import Inspector
+
+pytest.importorskip("flwr")
+
+
+def test_simulation_runtime_gives_the_in_process_model(
+    gbsg2: Cohort, grade_sites: list[Site], no_patient_in: Inspector
+) -> None:
+    """Flower rebuilds every client each round, in other processes: the sites' Gibbs chains
+    must persist in their node state for the EM to match the in-process run bit for bit."""
+    from jumeau.federated.flower import simulate
+
+    replies: list[Reply] = []
+    settings = FederatedConfig(min_sites=3)
+    fit = simulate(grade_sites, gbsg2.schema, "copula", seed=3, settings=settings,
+                   em_iterations=3, on_reply=replies.append)  # fmt: skip
+    local = run_locally(
+        Coordinator(gbsg2.schema, "copula", seed=3, settings=settings, em_iterations=3),
+        grade_sites,
+    )
+    assert np.allclose(fit.generator.correlation_, local.generator.correlation_)
+    assert fit.sites == {"tgrade=I": 81, "tgrade=II": 444, "tgrade=III": 161}
+    assert len(fit.traffic) == 7
+    no_patient_in(replies, grade_sites)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_server_and_two_client_processes(tmp_path: Path, gbsg2: Cohort) -> None:
+    """The deployment path end to end: `jumeau federated server` and two `jumeau federated
+    client` processes talking gRPC on 127.0.0.1; the model file and its record come back."""
+    schema = tmp_path / "schema.yaml"
+    gbsg2.schema.to_yaml(schema)
+    menopause = gbsg2.data["menostat"]
+    files = []
+    for level in ("Pre", "Post"):
+        path = tmp_path / f"{level.lower()}.csv"
+        gbsg2.data[menopause == level].to_csv(path, index=False)
+        files.append(path)
+    address = f"127.0.0.1:{_free_port()}"
+    command = [sys.executable, "-m", "jumeau.cli", "federated"]
+    env = os.environ | {"COLUMNS": "200", "PYTHONWARNINGS": "ignore"}
+    server = subprocess.Popen(
+        [*command, "server", "--schema", str(schema), "-o", str(tmp_path / "model.jumeau"),
+         "--address", address, "--min-sites", "2", "-p", "em_iterations=2", "--timeout", "90"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    clients = [
+        subprocess.Popen(
+            [*command, "client", "--server", address, "--data", str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        for path in files
+    ]
+    try:
+        server_output, _ = server.communicate(timeout=180)
+        client_outputs = [client.communicate(timeout=60)[0] for client in clients]
+    finally:
+        for process in (server, *clients):
+            process.kill()
+    assert server.returncode == 0, server_output
+    assert "federated copula on 2 sites (686 patients" in server_output
+    for client, output in zip(clients, client_outputs, strict=True):
+        assert client.returncode == 0, output
+        assert "training finished" in output and "not encrypted" in output
+    record = json.loads((tmp_path / "model.jumeau.federated.json").read_text())
+    assert record["sites"] == {"pre": 290, "post": 396}
+    assert [r["task"] for r in record["traffic"]][:2] == ["check", "sketch"]
+    from jumeau.generators import load_generator
+
+    assert load_generator(tmp_path / "model.jumeau").sample(50, seed=0).validate().ok
