@@ -1520,7 +1520,18 @@ def _cell(value: Any) -> str:
 
 
 FederatedModel = Annotated[
-    str, typer.Option("--model", "-m", help="copula (sufficient statistics) or vae (FedAdam).")
+    str,
+    typer.Option(
+        "--model", "-m", help="copula (sufficient statistics), vae or rhvae (FedAdam by default)."
+    ),
+]
+ArtificialOption = Annotated[
+    int,
+    typer.Option(
+        "--artificial",
+        help="rhvae: artificial patients each site draws from its own codes (filtered there), "
+        "written to <output>.artificial.csv.",
+    ),
 ]
 RoundsOption = Annotated[
     int | None, typer.Option("--rounds", help="Training rounds at most (neural models; 150).")
@@ -1555,6 +1566,7 @@ def federated_simulate(
     rounds: RoundsOption = None,
     strategy: StrategyOption = None,
     local_epochs: LocalEpochsOption = None,
+    artificial: ArtificialOption = 0,
     seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
     param: Annotated[
         list[str] | None,
@@ -1569,7 +1581,7 @@ def federated_simulate(
         out.print(
             str(simulate_files(site, output, model=model, schema=schema, seed=seed,
                            settings=_federated_settings(rounds, strategy, local_epochs),
-                           params=_parse_params(param or [])))
+                           params=_parse_params(param or []), artificial=artificial))
         )  # fmt: skip
 
     _run(run)
@@ -1591,6 +1603,7 @@ def federated_server(
     rounds: RoundsOption = None,
     strategy: StrategyOption = None,
     local_epochs: LocalEpochsOption = None,
+    artificial: ArtificialOption = 0,
     seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
     param: Annotated[
         list[str] | None,
@@ -1614,7 +1627,7 @@ def federated_server(
                        settings=_federated_settings(rounds, strategy, local_epochs,
                                                     min_sites=min_sites),
                        params=_parse_params(param or []), certificates=certificates,
-                       timeout=timeout))
+                       timeout=timeout, artificial=artificial))
         )  # fmt: skip
 
     _run(run)

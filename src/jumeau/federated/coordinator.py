@@ -52,6 +52,8 @@ class FederatedFit:
     sites: dict[str, int]  # site name → patients
     traffic: list[RoundTraffic] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
+    artificial: Any = None  # rhvae: the Cohort the sites drew from their own codes, if asked
+    site_sampling: dict[str, dict[str, int]] = field(default_factory=dict)  # drawn, removed…
 
     @property
     def patients(self) -> int:
@@ -84,16 +86,12 @@ class Coordinator:
         *,
         seed: int = 0,
         settings: FederatedConfig | None = None,
+        artificial: int = 0,
         **params: Any,
     ) -> None:
         if model not in FEDERATED_MODELS:
             raise JumeauError(
                 f"federated model must be one of {', '.join(FEDERATED_MODELS)}, not {model!r}"
-            )
-        if model == "rhvae":
-            raise JumeauError(
-                "federated rhvae is not available yet: its metric keeps one latent code per "
-                "patient, which must stay at the sites; use vae or copula"
             )
         if not isinstance(schema, Schema):
             raise JumeauError(f"expected a jumeau Schema, got {type(schema).__name__}")
@@ -101,6 +99,16 @@ class Coordinator:
         self.model = model
         self.seed = check_seed(seed)
         self.settings = settings or FederatedConfig()
+        if isinstance(artificial, bool) or not isinstance(artificial, int) or artificial < 0:
+            raise JumeauError(f"artificial must be a whole number ≥ 0, not {artificial!r}")
+        if artificial and model != "rhvae":
+            raise JumeauError(
+                "sites draw artificial patients only for rhvae (its geometry-aware sampler needs "
+                "their codes); sample other models from the returned generator"
+            )
+        self.artificial = artificial
+        self.artificial_: Any = None
+        self.site_sampling_: dict[str, dict[str, int]] = {}
         self.generator = make_generator(model, **params)  # invalid parameters fail here
         self.traffic: list[RoundTraffic] = []
         self.sites: dict[str, int] = {}
@@ -115,7 +123,13 @@ class Coordinator:
             from jumeau.federated.copula import copula_rounds
 
             return 2 + copula_rounds(self.generator)  # type: ignore[arg-type]
+        if self.model == "rhvae":
+            return 2 + self.settings.rounds + self._flow_rounds() + (1 if self.artificial else 0)
         return 2 + self.settings.rounds
+
+    def _flow_rounds(self) -> int:
+        config = self.generator.config
+        return max(1, -(-int(getattr(config, "flow_epochs", 1)) // self.settings.local_epochs))
 
     @property
     def done(self) -> bool:
@@ -162,8 +176,9 @@ class Coordinator:
             raise JumeauError("the federated fit has not finished")
         settings = {} if self.model == "copula" else self.settings.model_dump()
         return FederatedFit(
-            self.generator, self.model, self.seed, dict(self.sites), list(self.traffic), settings
-        )
+            self.generator, self.model, self.seed, dict(self.sites), list(self.traffic), settings,
+            artificial=self.artificial_, site_sampling=self.site_sampling_,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ protocol
     def _run(self) -> Coroutine[Instruction, list[Reply], None]:
@@ -206,15 +221,39 @@ class Coordinator:
             torch.manual_seed(self.seed)
             model._build(model.encoder_.width_, sum(self.sites.values()))
         settings = self.settings
-        patience = settings.patience or max(10, -(-model.config.patience // settings.local_epochs))
         adam = settings.strategy == "fedadam"
+        common: dict[str, Any] = {
+            "local_epochs": settings.local_epochs,
+            "proximal_mu": settings.proximal_mu if settings.strategy == "fedprox" else 0.0,
+            "server_learning_rate": settings.server_learning_rate if adam else None,
+            "local_learning_rate": settings.local_learning_rate or (0.05 if adam else None),
+        }
+        patience = settings.patience or max(10, -(-model.config.patience // settings.local_epochs))
+        if self.model != "rhvae":
+            yield from neural_protocol(
+                model, context, rounds=settings.rounds, patience=patience, **common
+            )
+            return
+        # The RHVAE as it trains centrally: the VAE objective first, then the Riemannian flow.
+        # The metric's centroids are each batch's own codes, computed at the site: they never
+        # travel; only the networks (encoder, decoder, metric) are averaged.
         yield from neural_protocol(
-            model,
-            context,
-            rounds=settings.rounds,
-            local_epochs=settings.local_epochs,
-            proximal_mu=settings.proximal_mu if settings.strategy == "fedprox" else 0.0,
-            patience=patience,
-            server_learning_rate=settings.server_learning_rate if adam else None,
-            local_learning_rate=settings.local_learning_rate or (0.05 if adam else None),
+            model, context, rounds=settings.rounds, patience=patience, phase="vae", **common
         )
+        config = model.config
+        flow_patience = settings.patience or max(
+            5, -(-int(getattr(config, "flow_patience", 20)) // settings.local_epochs)
+        )
+        yield from neural_protocol(
+            model, context, rounds=self._flow_rounds(), patience=flow_patience, phase="flow",
+            **common,
+        )  # fmt: skip
+        from jumeau.federated.rhvae import seal_without_codes, site_sampling
+        from jumeau.generators.rhvae.model import RHVAE
+
+        assert isinstance(model, RHVAE)
+        seal_without_codes(model)
+        if self.artificial:
+            self.artificial_, self.site_sampling_ = yield from site_sampling(
+                model, context, self.artificial, self.sites
+            )

@@ -220,6 +220,7 @@ def simulate(
     settings: FederatedConfig | None = None,
     verbose: bool = False,
     on_reply: Callable[[Reply], None] | None = None,
+    artificial: int = 0,
     **params: Any,
 ) -> FederatedFit:
     """Train across `sites` on Flower's simulation runtime (every site on this machine);
@@ -229,7 +230,9 @@ def simulate(
     if len({site.name for site in sites}) != len(sites):
         raise JumeauError("two sites share a name; give each site its own")
     settings = settings or FederatedConfig(min_sites=len(sites))
-    coordinator = Coordinator(schema, model, seed=seed, settings=settings, **params)
+    coordinator = Coordinator(
+        schema, model, seed=seed, settings=settings, artificial=artificial, **params
+    )
     strategy = JumeauStrategy(coordinator, sites=len(sites), on_reply=on_reply)
     rounds = coordinator.max_rounds
     site_list = list(sites)
@@ -266,6 +269,7 @@ def serve(
     certificates: tuple[bytes, bytes, bytes] | None = None,
     timeout: float = 600.0,
     verbose: bool = False,
+    artificial: int = 0,
     **params: Any,
 ) -> FederatedFit:
     """Run the server of a consortium: waits for `settings.min_sites` sites, trains, returns the
@@ -273,7 +277,9 @@ def serve(
     from flwr.server import start_server
 
     settings = settings or FederatedConfig()
-    coordinator = Coordinator(schema, model, seed=seed, settings=settings, **params)
+    coordinator = Coordinator(
+        schema, model, seed=seed, settings=settings, artificial=artificial, **params
+    )
     strategy = JumeauStrategy(coordinator, sites=settings.min_sites, timeout=timeout)
     with _quiet(verbose):
         start_server(

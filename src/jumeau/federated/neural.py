@@ -40,6 +40,7 @@ def neural_protocol(
     patience: int,
     server_learning_rate: float | None = None,
     local_learning_rate: float | None = None,
+    phase: str | None = None,
 ) -> Coroutine[Instruction, list[Reply], None]:
     """Train `model` (built: encoder, schema and module set) by FedAvg / FedProx rounds; the
     weights with the best validation loss across sites are kept (early stopping by rounds)."""
@@ -52,6 +53,7 @@ def neural_protocol(
         "proximal_mu": proximal_mu,
         "local_optimizer": "adamw" if server_learning_rate is None else "sgd",
         "local_learning_rate": local_learning_rate or model.config.learning_rate,
+        "phase": phase,
     }
     server = None
     if server_learning_rate is not None:
@@ -95,7 +97,10 @@ def neural_protocol(
             server.step()
     model.module_.load_state_dict(best_state)
     model.module_.eval()
-    model.history_ = history
+    if phase == "vae":  # the RHVAE's warm-up, as its central fit records it
+        model.warmup_history_ = history  # type: ignore[attr-defined]
+    else:
+        model.history_ = history
 
 
 def _weighted(values: list[float], weights: list[int]) -> float:
@@ -120,29 +125,38 @@ def _averaged(replies: list[Reply]) -> dict[str, Tensor]:
 
 
 # ---------------------------------------------------------------------- site
-def site_train(site: Site, instruction: Instruction, state: State) -> Reply:
-    """Score the global weights on the site's validation patients, then train local epochs."""
+def site_model(
+    site: Site, instruction: Instruction
+) -> tuple[VAE, Tensor, Tensor, np.ndarray, np.ndarray]:
+    """The global model as the instruction describes it, the site's patients encoded, and its
+    fixed train / validation split (the same rows every round)."""
     meta = instruction.meta
     schema, encoder = read_context(instruction.arrays, meta)
     model = generator_class(meta["model"])(**meta["config"])
     if not isinstance(model, VAE):
         raise TypeError(f"{meta['model']} is not a neural generator")
     model.encoder_, model.schema_ = encoder, encoder.schema_
-    model._load_state(meta["dims"], instruction.arrays)
-    if meta.get("phase"):
-        model._phase = meta["phase"]  # type: ignore[attr-defined]
+    VAE._load_state(model, meta["dims"], instruction.arrays)  # networks only (no RHVAE codes)
     matrix, mask = encoder.transform(site.cohort(schema).data)
-    x, m = torch.as_tensor(matrix), torch.as_tensor(mask)
     train_rows, validation_rows = split_validation(
-        len(x), model.config.validation_share, site.rng(0, "validation split")
+        len(matrix), model.config.validation_share, site.rng(0, "validation split")
     )
+    return model, torch.as_tensor(matrix), torch.as_tensor(mask), train_rows, validation_rows
+
+
+def site_train(site: Site, instruction: Instruction, state: State) -> Reply:
+    """Score the global weights on the site's validation patients, then train local epochs."""
+    meta = instruction.meta
+    model, x, m, train_rows, validation_rows = site_model(site, instruction)
+    phase = meta.get("phase")
+    if phase:
+        model._phase = phase  # type: ignore[attr-defined]
     config = model.config
     seed = int(site.rng(instruction.round, "training").integers(2**62))
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        with torch.no_grad():
-            model.module_.eval()
-            validation_loss = float(model._loss(x[validation_rows], m[validation_rows], None))
+        model.module_.eval()  # no `no_grad`: the RHVAE's flow differentiates inside its loss
+        validation_loss = float(model._loss(x[validation_rows], m[validation_rows], None).detach())
         start = [p.detach().clone() for p in model.module_.parameters()]
         mu = float(meta["proximal_mu"])
 
@@ -161,7 +175,8 @@ def site_train(site: Site, instruction: Instruction, state: State) -> Reply:
             _restore_optimiser(optimiser, state)
         generator = torch.Generator().manual_seed(seed)
         losses = []
-        batch_size = max(2, min(config.batch_size, len(train_rows)))
+        size = getattr(config, "flow_batch_size", config.batch_size) if phase == "flow" else None
+        batch_size = max(2, min(size or config.batch_size, len(train_rows)))
         for epoch in range(int(meta["local_epochs"])):
             loss, _, _ = run_epoch(
                 model.module_, model._loss, x[train_rows], m[train_rows], optimiser,

@@ -110,4 +110,5 @@ MODEL_TASKS: dict[str, tuple[str, str]] = {
     "copula-pairs": ("jumeau.federated.copula", "site_pairs"),
     "copula-em": ("jumeau.federated.copula", "site_em_sweep"),
     "neural-train": ("jumeau.federated.neural", "site_train"),
+    "rhvae-sample": ("jumeau.federated.rhvae", "site_sample"),
 }

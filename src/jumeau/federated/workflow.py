@@ -32,6 +32,7 @@ class FederatedRun:
     fit: FederatedFit
     model_file: Path
     record_file: Path
+    artificial_file: Path | None = None
 
     def __str__(self) -> str:
         summary = self.fit.summary()
@@ -40,7 +41,9 @@ class FederatedRun:
             f"({self.fit.patients} patients, {summary['rounds']} rounds, "
             f"{(summary['bytes_to_sites'] + summary['bytes_from_sites']) / 1e6:.1f} MB exchanged)"
             f" -> {self.model_file}; record: {self.record_file}"
-        )
+            + (f"; site-drawn artificial patients: {self.artificial_file}"
+               if self.artificial_file else "")
+        )  # fmt: skip
 
 
 def site_from_file(path: Path, name: str | None = None, *, seed: int = 0) -> Site:
@@ -58,6 +61,7 @@ def simulate_files(
     seed: int = 0,
     settings: dict[str, Any] | None = None,
     params: dict[str, Any] | None = None,
+    artificial: int = 0,
 ) -> FederatedRun:
     """Every site on this machine, on Flower's simulation runtime. Without a schema file, the
     schema is inferred from all sites together (a real consortium agrees on one first)."""
@@ -74,7 +78,8 @@ def simulate_files(
         else Cohort.from_frame(pd.concat([s.frame for s in sites], ignore_index=True)).schema
     )
     config = _config(settings, min_sites=len(sites))
-    fit = simulate(sites, resolved, model, seed=seed, settings=config, **(params or {}))
+    fit = simulate(sites, resolved, model, seed=seed, settings=config, artificial=artificial,
+                   **(params or {}))  # fmt: skip
     return _write(fit, output)
 
 
@@ -89,6 +94,7 @@ def serve_file(
     params: dict[str, Any] | None = None,
     certificates: Path | None = None,
     timeout: float = 600.0,
+    artificial: int = 0,
 ) -> FederatedRun:
     """The consortium's server: waits for the sites, trains, writes the model."""
     from jumeau.federated.flower import serve
@@ -96,7 +102,7 @@ def serve_file(
     fit = serve(
         Schema.from_yaml(schema), model, address=address, seed=seed,
         settings=_config(settings), certificates=_server_certificates(certificates),
-        timeout=timeout, **(params or {}),
+        timeout=timeout, artificial=artificial, **(params or {}),
     )  # fmt: skip
     return _write(fit, output)
 
@@ -149,6 +155,11 @@ def _write(fit: FederatedFit, output: Path) -> FederatedRun:
         "versions": versions(),
         "traffic": fit.traffic_table().to_dict(orient="records"),
     }
+    artificial_file = None
+    if fit.artificial is not None:  # rhvae: drawn at the sites from their own codes
+        artificial_file = fit.artificial.to_csv(output.with_name(output.stem + ".artificial.csv"))
+        record["artificial"] = {"file": artificial_file.name, "patients": len(fit.artificial)}
+        record["site_sampling"] = fit.site_sampling
     record_file = output.with_name(output.name + ".federated.json")
     write_text_atomically(record_file, json.dumps(record, indent=2))
-    return FederatedRun(fit, model_file, record_file)
+    return FederatedRun(fit, model_file, record_file, artificial_file)

@@ -208,6 +208,14 @@ class RHVAE(VAE):
         less than one chain per code at the same quality. The gradient is written out in closed
         form (`SamplingMetric`), not taken by autograd."""
         c = self.config
+        if len(self.centroids_) == 0:
+            from jumeau.errors import JumeauError
+
+            raise JumeauError(
+                "this RHVAE holds no training codes (trained across sites, its codes stayed "
+                "there): sample it with sampler='prior', or ask the sites for geometry-aware "
+                "patients (jumeau federated … --artificial N)"
+            )
         metric = SamplingMetric(
             self.centroids_, self.matrices_, c.temperature, c.regularization, c.nearest_centroids
         )
