@@ -1542,12 +1542,30 @@ StrategyOption = Annotated[
 LocalEpochsOption = Annotated[
     int | None, typer.Option("--local-epochs", help="Epochs each site trains per round (2).")
 ]
+DpNoiseOption = Annotated[
+    float | None,
+    typer.Option("--dp-noise", help="vae: DP-SGD at every site with this noise multiplier."),
+]
+DpClipOption = Annotated[
+    float | None, typer.Option("--dp-clip", help="DP-SGD per-patient gradient clip (1.0).")
+]
 
 
 def _federated_settings(
-    rounds: int | None, strategy: str | None, local_epochs: int | None, **more: Any
+    rounds: int | None,
+    strategy: str | None,
+    local_epochs: int | None,
+    dp_noise: float | None,
+    dp_clip: float | None,
+    **more: Any,
 ) -> dict[str, Any]:
-    given = {"rounds": rounds, "strategy": strategy, "local_epochs": local_epochs} | more
+    given = {
+        "rounds": rounds,
+        "strategy": strategy,
+        "local_epochs": local_epochs,
+        "dp_noise_multiplier": dp_noise,
+        "dp_max_grad_norm": dp_clip,
+    } | more
     return {k: v for k, v in given.items() if v is not None}
 
 
@@ -1567,6 +1585,8 @@ def federated_simulate(
     strategy: StrategyOption = None,
     local_epochs: LocalEpochsOption = None,
     artificial: ArtificialOption = 0,
+    dp_noise: DpNoiseOption = None,
+    dp_clip: DpClipOption = None,
     seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
     param: Annotated[
         list[str] | None,
@@ -1580,7 +1600,8 @@ def federated_simulate(
 
         out.print(
             str(simulate_files(site, output, model=model, schema=schema, seed=seed,
-                           settings=_federated_settings(rounds, strategy, local_epochs),
+                           settings=_federated_settings(rounds, strategy, local_epochs,
+                                                        dp_noise, dp_clip),
                            params=_parse_params(param or []), artificial=artificial))
         )  # fmt: skip
 
@@ -1604,6 +1625,8 @@ def federated_server(
     strategy: StrategyOption = None,
     local_epochs: LocalEpochsOption = None,
     artificial: ArtificialOption = 0,
+    dp_noise: DpNoiseOption = None,
+    dp_clip: DpClipOption = None,
     seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
     param: Annotated[
         list[str] | None,
@@ -1624,8 +1647,8 @@ def federated_server(
 
         out.print(
             str(serve_file(schema, output, model=model, address=address, seed=seed,
-                       settings=_federated_settings(rounds, strategy, local_epochs,
-                                                    min_sites=min_sites),
+                       settings=_federated_settings(rounds, strategy, local_epochs, dp_noise,
+                                                    dp_clip, min_sites=min_sites),
                        params=_parse_params(param or []), certificates=certificates,
                        timeout=timeout, artificial=artificial))
         )  # fmt: skip

@@ -36,3 +36,11 @@ class FederatedConfig(BaseModel):
         "model's patience in epochs over local_epochs, at least 10).",
     )
     min_sites: int = Field(default=2, ge=1, description="Sites that must take part.")
+    dp_noise_multiplier: float | None = Field(
+        default=None,
+        gt=0,
+        description="vae: DP-SGD at every site with this noise multiplier σ (Opacus); None: no "
+        "differential privacy. Each site reports the ε it has spent.",
+    )
+    dp_max_grad_norm: float = Field(default=1.0, gt=0, description="DP-SGD per-patient clip.")
+    dp_delta: float = Field(default=1e-5, gt=0, lt=1, description="δ of the (ε, δ) reported.")

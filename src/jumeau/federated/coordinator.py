@@ -54,6 +54,7 @@ class FederatedFit:
     settings: dict[str, Any] = field(default_factory=dict)
     artificial: Any = None  # rhvae: the Cohort the sites drew from their own codes, if asked
     site_sampling: dict[str, dict[str, int]] = field(default_factory=dict)  # drawn, removed…
+    epsilon: dict[str, float] = field(default_factory=dict)  # DP-SGD: (ε, δ) spent per site
 
     @property
     def patients(self) -> int:
@@ -70,6 +71,7 @@ class FederatedFit:
             "sites": self.sites,
             "settings": self.settings,
             "rounds": len(table),
+            "epsilon": self.epsilon,
             "bytes_to_sites": int(table["bytes_to_sites"].sum()) if len(table) else 0,
             "bytes_from_sites": int(table["bytes_from_sites"].sum()) if len(table) else 0,
         }
@@ -109,6 +111,7 @@ class Coordinator:
         self.artificial = artificial
         self.artificial_: Any = None
         self.site_sampling_: dict[str, dict[str, int]] = {}
+        self.epsilon_: dict[str, float] = {}
         self.generator = make_generator(model, **params)  # invalid parameters fail here
         self.traffic: list[RoundTraffic] = []
         self.sites: dict[str, int] = {}
@@ -177,7 +180,7 @@ class Coordinator:
         settings = {} if self.model == "copula" else self.settings.model_dump()
         return FederatedFit(
             self.generator, self.model, self.seed, dict(self.sites), list(self.traffic), settings,
-            artificial=self.artificial_, site_sampling=self.site_sampling_,
+            artificial=self.artificial_, site_sampling=self.site_sampling_, epsilon=self.epsilon_,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ protocol
@@ -228,9 +231,17 @@ class Coordinator:
             "server_learning_rate": settings.server_learning_rate if adam else None,
             "local_learning_rate": settings.local_learning_rate or (0.05 if adam else None),
         }
+        if settings.dp_noise_multiplier is not None:
+            if self.model != "vae":
+                raise JumeauError("differential privacy (DP-SGD) is available for the vae only")
+            common["privacy"] = {
+                "noise_multiplier": settings.dp_noise_multiplier,
+                "max_grad_norm": settings.dp_max_grad_norm,
+                "delta": settings.dp_delta,
+            }
         patience = settings.patience or max(10, -(-model.config.patience // settings.local_epochs))
         if self.model != "rhvae":
-            yield from neural_protocol(
+            self.epsilon_ = yield from neural_protocol(
                 model, context, rounds=settings.rounds, patience=patience, **common
             )
             return

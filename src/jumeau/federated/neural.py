@@ -41,9 +41,12 @@ def neural_protocol(
     server_learning_rate: float | None = None,
     local_learning_rate: float | None = None,
     phase: str | None = None,
-) -> Coroutine[Instruction, list[Reply], None]:
-    """Train `model` (built: encoder, schema and module set) by FedAvg / FedProx rounds; the
-    weights with the best validation loss across sites are kept (early stopping by rounds)."""
+    privacy: dict[str, float] | None = None,
+) -> Coroutine[Instruction, list[Reply], dict[str, float]]:
+    """Train `model` (built: encoder, schema and module set) by FedAdam / FedAvg / FedProx
+    rounds; the weights with the best validation loss across sites are kept (early stopping by
+    rounds). With `privacy` (DP-SGD settings) sites report no loss: every round runs and the
+    last weights are kept. Returns the ε each site reported last (empty without privacy)."""
     arrays, meta = context
     meta = meta | {
         "model": model.name,
@@ -54,7 +57,9 @@ def neural_protocol(
         "local_optimizer": "adamw" if server_learning_rate is None else "sgd",
         "local_learning_rate": local_learning_rate or model.config.learning_rate,
         "phase": phase,
+        "privacy": privacy,
     }
+    spent: dict[str, float] = {}
     server = None
     if server_learning_rate is not None:
         server = torch.optim.Adam(
@@ -70,6 +75,12 @@ def neural_protocol(
         replies = yield Instruction(
             "neural-train", round_, arrays | weights, meta | {"epoch_offset": round_ * local_epochs}
         )
+        if privacy is not None:
+            spent = {r.site: float(r.meta["epsilon"]) for r in replies}
+            history.train_loss.append(math.nan)
+            history.validation_loss.append(math.nan)
+            _apply_update(model, server, _averaged(replies))
+            continue
         validation = _weighted(
             [r.meta["validation_loss"] for r in replies],
             [r.meta["validation_rows"] for r in replies],
@@ -88,19 +99,26 @@ def neural_protocol(
         elif round_ - history.best_epoch >= patience:
             history.stopped_early = True
             break
-        averaged = _averaged(replies)
-        if server is None:
-            model.module_.load_state_dict(averaged)
-        else:  # FedAdam: the sites' mean update is a pseudo-gradient for the server's Adam
-            for name, parameter in model.module_.named_parameters():
-                parameter.grad = parameter.detach() - averaged[name]
-            server.step()
-    model.module_.load_state_dict(best_state)
+        _apply_update(model, server, _averaged(replies))
+    if privacy is None:
+        model.module_.load_state_dict(best_state)
     model.module_.eval()
     if phase == "vae":  # the RHVAE's warm-up, as its central fit records it
         model.warmup_history_ = history  # type: ignore[attr-defined]
     else:
         model.history_ = history
+    return spent
+
+
+def _apply_update(
+    model: VAE, server: torch.optim.Optimizer | None, averaged: dict[str, Tensor]
+) -> None:
+    if server is None:  # FedAvg / FedProx: the weighted mean is the new global model
+        model.module_.load_state_dict(averaged)
+        return
+    for name, parameter in model.module_.named_parameters():  # FedAdam: a pseudo-gradient
+        parameter.grad = parameter.detach() - averaged[name]
+    server.step()
 
 
 def _weighted(values: list[float], weights: list[int]) -> float:
@@ -155,8 +173,12 @@ def site_train(site: Site, instruction: Instruction, state: State) -> Reply:
     seed = int(site.rng(instruction.round, "training").integers(2**62))
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        model.module_.eval()  # no `no_grad`: the RHVAE's flow differentiates inside its loss
-        validation_loss = float(model._loss(x[validation_rows], m[validation_rows], None).detach())
+        privacy = meta.get("privacy")
+        validation_loss = math.nan  # under DP no loss is sent: it is computed from patients
+        if privacy is None:
+            model.module_.eval()  # no `no_grad`: the RHVAE's flow differentiates in its loss
+            scored = model._loss(x[validation_rows], m[validation_rows], None)
+            validation_loss = float(scored.detach())
         start = [p.detach().clone() for p in model.module_.parameters()]
         mu = float(meta["proximal_mu"])
 
@@ -177,6 +199,16 @@ def site_train(site: Site, instruction: Instruction, state: State) -> Reply:
         losses = []
         size = getattr(config, "flow_batch_size", config.batch_size) if phase == "flow" else None
         batch_size = max(2, min(size or config.batch_size, len(train_rows)))
+        if privacy is not None:
+            from jumeau.federated.privacy import private_epochs
+
+            epsilon = private_epochs(
+                model, x[train_rows], m[train_rows], optimiser,
+                epochs=int(meta["local_epochs"]), epoch_offset=int(meta["epoch_offset"]),
+                batch_size=batch_size, noise_multiplier=privacy["noise_multiplier"],
+                max_grad_norm=privacy["max_grad_norm"], delta=privacy["delta"], state=state,
+            )  # fmt: skip
+            return _weights_reply(site, model, len(train_rows), {"epsilon": epsilon})
         for epoch in range(int(meta["local_epochs"])):
             loss, _, _ = run_epoch(
                 model.module_, model._loss, x[train_rows], m[train_rows], optimiser,
@@ -187,17 +219,16 @@ def site_train(site: Site, instruction: Instruction, state: State) -> Reply:
             losses.append(loss)
     if isinstance(optimiser, torch.optim.AdamW):
         _keep_optimiser(optimiser, state)
+    return _weights_reply(
+        site, model, len(train_rows),
+        {"train_loss": float(np.nanmean(losses)) if losses else math.nan,
+         "validation_loss": validation_loss, "validation_rows": len(validation_rows)},
+    )  # fmt: skip
+
+
+def _weights_reply(site: Site, model: VAE, n: int, meta: dict[str, Any]) -> Reply:
     weights = {WEIGHT_PREFIX + k: v.detach().numpy() for k, v in model.module_.state_dict().items()}
-    return Reply(
-        site.name,
-        len(train_rows),
-        weights,
-        {
-            "train_loss": float(np.nanmean(losses)) if losses else math.nan,
-            "validation_loss": validation_loss,
-            "validation_rows": len(validation_rows),
-        },
-    )
+    return Reply(site.name, n, weights, meta)
 
 
 def _keep_optimiser(optimiser: torch.optim.Optimizer, state: State) -> None:

@@ -36,14 +36,18 @@ class FederatedRun:
 
     def __str__(self) -> str:
         summary = self.fit.summary()
-        return (
+        exchanged = (summary["bytes_to_sites"] + summary["bytes_from_sites"]) / 1e6
+        text = (
             f"federated {summary['model']} on {len(self.fit.sites)} sites "
             f"({self.fit.patients} patients, {summary['rounds']} rounds, "
-            f"{(summary['bytes_to_sites'] + summary['bytes_from_sites']) / 1e6:.1f} MB exchanged)"
-            f" -> {self.model_file}; record: {self.record_file}"
-            + (f"; site-drawn artificial patients: {self.artificial_file}"
-               if self.artificial_file else "")
-        )  # fmt: skip
+            f"{exchanged:.1f} MB exchanged) -> {self.model_file}; record: {self.record_file}"
+        )
+        if self.fit.epsilon:
+            spent = max(self.fit.epsilon.values())
+            text += f"; DP-SGD: ε ≤ {spent:.2f} per site (δ = {self.fit.settings['dp_delta']})"
+        if self.artificial_file is not None:
+            text += f"; site-drawn artificial patients: {self.artificial_file}"
+        return text
 
 
 def site_from_file(path: Path, name: str | None = None, *, seed: int = 0) -> Site:
