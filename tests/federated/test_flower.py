@@ -52,9 +52,63 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_server_and_two_client_processes(tmp_path: Path, gbsg2: Cohort) -> None:
+def _certificates(folder: Path) -> None:
+    """A throw-away CA and a server certificate for 127.0.0.1 (ca.crt, server.pem, server.key)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(text: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, server_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+
+    def certificate(subject: str, key, issuer_key, ca: bool) -> x509.Certificate:  # type: ignore[no-untyped-def]
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name(subject))
+            .issuer_name(name("jumeau test CA"))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                critical=False,
+            )
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    pem = serialization.Encoding.PEM
+    ca = certificate("jumeau test CA", ca_key, ca_key, ca=True)
+    server = certificate("127.0.0.1", server_key, ca_key, ca=False)
+    folder.mkdir()
+    (folder / "ca.crt").write_bytes(ca.public_bytes(pem))
+    (folder / "server.pem").write_bytes(server.public_bytes(pem))
+    (folder / "server.key").write_bytes(
+        server_key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+
+
+def test_server_and_two_client_processes_over_tls(tmp_path: Path, gbsg2: Cohort) -> None:
     """The deployment path end to end: `jumeau federated server` and two `jumeau federated
-    client` processes talking gRPC on 127.0.0.1; the model file and its record come back."""
+    client` processes talking gRPC over TLS on 127.0.0.1; the model file and its record come
+    back."""
+    _certificates(tmp_path / "certs")
     schema = tmp_path / "schema.yaml"
     gbsg2.schema.to_yaml(schema)
     menopause = gbsg2.data["menostat"]
@@ -68,12 +122,22 @@ def test_server_and_two_client_processes(tmp_path: Path, gbsg2: Cohort) -> None:
     env = os.environ | {"COLUMNS": "200", "PYTHONWARNINGS": "ignore"}
     server = subprocess.Popen(
         [*command, "server", "--schema", str(schema), "-o", str(tmp_path / "model.jumeau"),
-         "--address", address, "--min-sites", "2", "-p", "em_iterations=2", "--timeout", "90"],
+         "--address", address, "--min-sites", "2", "-p", "em_iterations=2", "--timeout", "90",
+         "--certificates", str(tmp_path / "certs")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
     clients = [
         subprocess.Popen(
-            [*command, "client", "--server", address, "--data", str(path)],
+            [
+                *command,
+                "client",
+                "--server",
+                address,
+                "--data",
+                str(path),
+                "--root-certificate",
+                str(tmp_path / "certs" / "ca.crt"),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -91,7 +155,7 @@ def test_server_and_two_client_processes(tmp_path: Path, gbsg2: Cohort) -> None:
     assert "federated copula on 2 sites (686 patients" in server_output
     for client, output in zip(clients, client_outputs, strict=True):
         assert client.returncode == 0, output
-        assert "training finished" in output and "not encrypted" in output
+        assert "training finished" in output and "not encrypted" not in output
     record = json.loads((tmp_path / "model.jumeau.federated.json").read_text())
     assert record["sites"] == {"pre": 290, "post": 396}
     assert [r["task"] for r in record["traffic"]][:2] == ["check", "sketch"]
