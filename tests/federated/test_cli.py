@@ -1,0 +1,63 @@
+"""`jumeau federated simulate`: files in, a model file and its record out; clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from jumeau.cli import app
+from jumeau.data.cohort import Cohort
+
+runner = CliRunner(env={"COLUMNS": "200"})
+
+
+def _site_files(tmp_path: Path, gbsg2: Cohort) -> list[Path]:
+    paths = []
+    for level in ("Pre", "Post"):
+        path = tmp_path / f"{level.lower()}.csv"
+        gbsg2.data[gbsg2.data["menostat"] == level].to_csv(path, index=False)
+        paths.append(path)
+    return paths
+
+
+def test_simulate_writes_the_model_and_its_record(tmp_path: Path, gbsg2: Cohort) -> None:
+    pytest.importorskip("flwr")
+    schema = tmp_path / "schema.yaml"
+    gbsg2.schema.to_yaml(schema)
+    sites = [arg for path in _site_files(tmp_path, gbsg2) for arg in ("--site", str(path))]
+    output = tmp_path / "model.jumeau"
+    result = runner.invoke(app, ["federated", "simulate", *sites, "-o", str(output),
+                                 "--schema", str(schema), "-p", "em_iterations=1"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "federated copula on 2 sites (686 patients, 5 rounds" in result.output
+    record = json.loads((tmp_path / "model.jumeau.federated.json").read_text())
+    assert record["sites"] == {"pre": 290, "post": 396} and record["seed"] == 0
+    assert record["versions"]["jumeau"]
+    sampled = runner.invoke(app, ["sample", str(output), "-n", "20", "-o", str(tmp_path / "a.csv")])
+    assert sampled.exit_code == 0, sampled.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "at least two --site files"),
+        (["--model", "vae", "--artificial", "10"], "only for rhvae"),
+        (["--strategy", "fedsgd"], "federated settings: strategy"),
+    ],
+)
+def test_simulate_refuses_clearly(
+    tmp_path: Path, gbsg2: Cohort, extra: list[str], message: str
+) -> None:
+    paths = _site_files(tmp_path, gbsg2)
+    sites = (
+        ["--site", str(paths[0])]
+        if not extra
+        else [arg for path in paths for arg in ("--site", str(path))]
+    )
+    result = runner.invoke(app, ["federated", "simulate", *sites, "-o",
+                                 str(tmp_path / "m.jumeau"), *extra])  # fmt: skip
+    assert result.exit_code == 2
+    assert message in result.output
