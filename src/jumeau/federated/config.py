@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+FEDADAM_LOCAL_RATE = 0.05  # the sites' SGD step under FedAdam (the server's Adam sets the pace)
+
 
 class FederatedConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
