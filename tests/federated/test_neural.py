@@ -29,6 +29,19 @@ def test_fedavg_weighs_each_site_by_its_patients() -> None:
     assert averaged["w"].dtype == torch.float32
 
 
+def test_fednova_counts_every_patient_alike_whatever_the_local_steps() -> None:
+    """A large site that took 3 steps and a small one that took 1: plain averaging lets the
+    large site's update count 3 × per patient; normalised by steps, each patient counts once."""
+    start = {"module.w": np.array([0.0], dtype=np.float32)}
+    replies = [
+        Reply("small", 10, {"module.w": np.array([2.0], dtype=np.float32)}, {"steps": 1}),
+        Reply("large", 30, {"module.w": np.array([3.0], dtype=np.float32)}, {"steps": 3}),
+    ]
+    # per-step updates 2 and 1, weighted 1/4 and 3/4: 1.25 per step, times 2.5 mean steps
+    assert torch.allclose(_averaged(replies, start)["w"], torch.tensor([3.125]))
+    assert torch.allclose(_averaged(replies)["w"], torch.tensor([2.75]))  # plain FedAvg
+
+
 def _first_training_instruction(gbsg2: Cohort, sites: list[Site], **settings) -> Instruction:
     coordinator = Coordinator(
         gbsg2.schema, "vae", seed=0, settings=FederatedConfig(**settings), **SMALL
@@ -80,7 +93,8 @@ def test_adam_moments_stay_at_the_site_between_rounds(
     reply = grade_sites[1].handle(instruction, state)
     assert any(k.startswith("adam.") for k in state)
     assert not any(k.startswith("adam.") for k in reply.arrays)
-    assert set(reply.meta) == {"train_loss", "validation_loss", "validation_rows"}
+    assert set(reply.meta) == {"train_loss", "validation_loss", "validation_rows", "steps"}
+    assert reply.meta["steps"] == 2 * -(-reply.n // 64)  # 2 local epochs, batches of 64
 
 
 def test_federated_vae_trains_stops_and_samples(gbsg2: Cohort, grade_sites: list[Site]) -> None:

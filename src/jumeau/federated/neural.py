@@ -79,7 +79,7 @@ def neural_protocol(
             spent = {r.site: float(r.meta["epsilon"]) for r in replies}
             history.train_loss.append(math.nan)
             history.validation_loss.append(math.nan)
-            _apply_update(model, server, _averaged(replies))
+            _apply_update(model, server, _averaged(replies, weights))
             continue
         validation = _weighted(
             [r.meta["validation_loss"] for r in replies],
@@ -99,7 +99,7 @@ def neural_protocol(
         elif round_ - history.best_epoch >= patience:
             history.stopped_early = True
             break
-        _apply_update(model, server, _averaged(replies))
+        _apply_update(model, server, _averaged(replies, weights))
     if privacy is None:
         model.module_.load_state_dict(best_state)
     model.module_.eval()
@@ -130,15 +130,42 @@ def _weighted(values: list[float], weights: list[int]) -> float:
     )
 
 
-def _averaged(replies: list[Reply]) -> dict[str, Tensor]:
-    """FedAvg: each weight averaged over sites, weighted by their training patients."""
+def _averaged(
+    replies: list[Reply], start: dict[str, np.ndarray] | None = None
+) -> dict[str, Tensor]:
+    """The sites' weights combined, each site weighted by its training patients.
+
+    Plain FedAvg averages the weights; a site that took more local steps (a larger hospital:
+    more batches per epoch) then moves the average more than its share of patients — its
+    influence grows as patients × steps, and a small hospital's patients are under-represented.
+    When the sites report their steps and `start` (the weights they started from) is given, each
+    site's update is first divided by its steps and the mean per-step update is scaled by the
+    mean number of steps (FedNova, Wang et al. 2020): every patient then counts alike."""
     total = float(sum(r.n for r in replies))
+    shares = [r.n / total for r in replies]
+    steps = [float(r.meta.get("steps", 0)) for r in replies]
+    normalised = start is not None and all(k > 0 for k in steps)
     averaged = {}
     for name in replies[0].arrays:
-        mean = sum(r.arrays[name].astype(np.float64) * (r.n / total) for r in replies)
-        averaged[name.removeprefix(WEIGHT_PREFIX)] = torch.as_tensor(
-            np.asarray(mean, dtype=replies[0].arrays[name].dtype)
-        )
+        dtype = replies[0].arrays[name].dtype
+        if normalised:
+            assert start is not None
+            origin = start[name].astype(np.float64)
+            per_step = sum(
+                (r.arrays[name].astype(np.float64) - origin) * (share / k)
+                for r, share, k in zip(replies, shares, steps, strict=True)
+            )
+            mean_steps = sum(share * k for share, k in zip(shares, steps, strict=True))
+            value = origin + mean_steps * per_step
+        else:
+            value = np.sum(
+                [
+                    r.arrays[name].astype(np.float64) * w
+                    for r, w in zip(replies, shares, strict=True)
+                ],
+                axis=0,
+            )
+        averaged[name.removeprefix(WEIGHT_PREFIX)] = torch.as_tensor(np.asarray(value, dtype=dtype))
     return averaged
 
 
@@ -196,33 +223,37 @@ def site_train(site: Site, instruction: Instruction, state: State) -> Reply:
             )
             _restore_optimiser(optimiser, state)
         generator = torch.Generator().manual_seed(seed)
-        losses = []
+        losses, steps = [], 0
         size = getattr(config, "flow_batch_size", config.batch_size) if phase == "flow" else None
         batch_size = max(2, min(size or config.batch_size, len(train_rows)))
         if privacy is not None:
             from jumeau.federated.privacy import private_epochs
 
-            epsilon = private_epochs(
+            epsilon, steps = private_epochs(
                 model, x[train_rows], m[train_rows], optimiser,
                 epochs=int(meta["local_epochs"]), epoch_offset=int(meta["epoch_offset"]),
                 batch_size=batch_size, noise_multiplier=privacy["noise_multiplier"],
                 max_grad_norm=privacy["max_grad_norm"], delta=privacy["delta"], state=state,
             )  # fmt: skip
-            return _weights_reply(site, model, len(train_rows), {"epsilon": epsilon})
+            return _weights_reply(
+                site, model, len(train_rows), {"epsilon": epsilon, "steps": steps}
+            )
         for epoch in range(int(meta["local_epochs"])):
-            loss, _, _ = run_epoch(
+            loss, applied, _ = run_epoch(
                 model.module_, model._loss, x[train_rows], m[train_rows], optimiser,
                 batch_size=batch_size, clip_norm=config.clip_norm,
                 epoch=int(meta["epoch_offset"]) + epoch, generator=generator,
                 penalty=proximal if mu > 0 else None,
             )  # fmt: skip
             losses.append(loss)
+            steps += applied
     if isinstance(optimiser, torch.optim.AdamW):
         _keep_optimiser(optimiser, state)
     return _weights_reply(
         site, model, len(train_rows),
         {"train_loss": float(np.nanmean(losses)) if losses else math.nan,
-         "validation_loss": validation_loss, "validation_rows": len(validation_rows)},
+         "validation_loss": validation_loss, "validation_rows": len(validation_rows),
+         "steps": steps},
     )  # fmt: skip
 
 

@@ -44,8 +44,9 @@ def private_epochs(
     max_grad_norm: float,
     delta: float,
     state: State,
-) -> float:
-    """Train `epochs` DP-SGD epochs on (x, m); returns the ε this site has spent so far."""
+) -> tuple[float, int]:
+    """Train `epochs` DP-SGD epochs on (x, m); returns the ε this site has spent so far and the
+    steps taken this round."""
     try:
         from opacus import PrivacyEngine
         from opacus.accountants import RDPAccountant
@@ -92,4 +93,4 @@ def private_epochs(
     state[STEPS_KEY] = np.array([total])
     accountant = RDPAccountant()
     accountant.history = [(noise_multiplier, batch_size / len(x), int(total))]
-    return float(accountant.get_epsilon(delta)) if total else 0.0
+    return (float(accountant.get_epsilon(delta)) if total else 0.0), steps
