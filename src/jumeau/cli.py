@@ -1639,6 +1639,14 @@ def federated_server(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds to wait for the sites to join.")
     ] = 600.0,
+    authorized_sites: Annotated[
+        Path | None,
+        typer.Option(
+            "--authorized-sites",
+            help="File of `<site> ed25519 <public key>` lines (jumeau federated keygen): only "
+            "these sites may join, each proving it holds its key.",
+        ),
+    ] = None,
 ) -> None:
     """Run a consortium's server: wait for the sites, train, write the model."""
 
@@ -1650,7 +1658,8 @@ def federated_server(
                        settings=_federated_settings(rounds, strategy, local_epochs, dp_noise,
                                                     dp_clip, min_sites=min_sites),
                        params=_parse_params(param or []), certificates=certificates,
-                       timeout=timeout, artificial=artificial))
+                       timeout=timeout, artificial=artificial,
+                       authorised_sites=authorized_sites))
         )  # fmt: skip
 
     _run(run)
@@ -1672,6 +1681,10 @@ def federated_client(
         typer.Option("--root-certificate", help="CA certificate: encrypt the connection (TLS)."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of this site's random streams.")] = 0,
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", help="This site's private key (jumeau federated keygen)."),
+    ] = None,
 ) -> None:
     """Take part in a consortium's training from this site; the records never leave it."""
 
@@ -1680,7 +1693,31 @@ def federated_client(
 
         if root_certificate is None:
             err.print("[yellow]warning:[/] no --root-certificate: the connection is not encrypted")
-        out.print(join_file(data, server, name=name, root_certificate=root_certificate, seed=seed))
+        out.print(
+            join_file(data, server, name=name, root_certificate=root_certificate, seed=seed,
+                      key=key)
+        )  # fmt: skip
+
+    _run(run)
+
+
+@federated_app.command(
+    "keygen",
+    epilog="Example: [bold]jumeau federated keygen --name hospital-a --out keys/[/]",
+)
+def federated_keygen(
+    name: Annotated[str, typer.Option("--name", help="The site's name in the consortium.")],
+    out_folder: Annotated[
+        Path, typer.Option("--out", help="Folder for the private key file.")
+    ] = Path("."),
+) -> None:
+    """Make a site's key pair: the private key stays at the site, the printed line goes to the
+    server's authorised-sites file."""
+
+    def run() -> None:
+        from jumeau.federated.workflow import make_site_key
+
+        out.print(make_site_key(name, out_folder), highlight=False, soft_wrap=True)
 
     _run(run)
 

@@ -106,9 +106,14 @@ def _certificates(folder: Path) -> None:
 
 def test_server_and_two_client_processes_over_tls(tmp_path: Path, gbsg2: Cohort) -> None:
     """The deployment path end to end: `jumeau federated server` and two `jumeau federated
-    client` processes talking gRPC over TLS on 127.0.0.1; the model file and its record come
-    back."""
+    client` processes talking gRPC over TLS on 127.0.0.1, each site proving who it is with its
+    key; the model file and its record come back."""
+    from jumeau.federated.auth import generate_key
+
     _certificates(tmp_path / "certs")
+    keys = {name: generate_key(name, tmp_path / "keys") for name in ("pre", "post")}
+    authorised = tmp_path / "authorised.txt"
+    authorised.write_text("\n".join(line for _, line in keys.values()) + "\n")
     schema = tmp_path / "schema.yaml"
     gbsg2.schema.to_yaml(schema)
     menopause = gbsg2.data["menostat"]
@@ -123,7 +128,7 @@ def test_server_and_two_client_processes_over_tls(tmp_path: Path, gbsg2: Cohort)
     server = subprocess.Popen(
         [*command, "server", "--schema", str(schema), "-o", str(tmp_path / "model.jumeau"),
          "--address", address, "--min-sites", "2", "-p", "em_iterations=2", "--timeout", "90",
-         "--certificates", str(tmp_path / "certs")],
+         "--certificates", str(tmp_path / "certs"), "--authorized-sites", str(authorised)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
     clients = [
@@ -137,6 +142,8 @@ def test_server_and_two_client_processes_over_tls(tmp_path: Path, gbsg2: Cohort)
                 str(path),
                 "--root-certificate",
                 str(tmp_path / "certs" / "ca.crt"),
+                "--key",
+                str(keys[path.stem][0]),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -9,6 +9,7 @@ any transport can drive it: `local.py` in-process, `flower.py` over Flower.
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 from collections.abc import Generator as Coroutine
 from dataclasses import asdict, dataclass, field, replace
@@ -89,6 +90,7 @@ class Coordinator:
         seed: int = 0,
         settings: FederatedConfig | None = None,
         artificial: int = 0,
+        authorised: dict[str, Any] | None = None,
         **params: Any,
     ) -> None:
         if model not in FEDERATED_MODELS:
@@ -109,6 +111,7 @@ class Coordinator:
                 "their codes); sample other models from the returned generator"
             )
         self.artificial = artificial
+        self.authorised = authorised  # site name → Ed25519 public key (auth.py); None: open
         self.artificial_: Any = None
         self.site_sampling_: dict[str, dict[str, int]] = {}
         self.epsilon_: dict[str, float] = {}
@@ -190,7 +193,21 @@ class Coordinator:
     # ------------------------------------------------------------------ protocol
     def _run(self) -> Coroutine[Instruction, list[Reply], None]:
         meta = schema_meta(self.schema)
-        replies = yield Instruction("check", 0, meta=meta)
+        challenge = secrets.token_hex(16)
+        replies = yield Instruction("check", 0, meta=meta | {"challenge": challenge})
+        if self.authorised is not None:
+            from jumeau.federated.auth import SiteAuthError, verify
+
+            refused = {
+                r.site: why
+                for r in replies
+                if (why := verify(self.authorised, challenge, r.site, r.meta.get("signature")))
+            }
+            if refused:
+                lines = "; ".join(f"site {site}: {why}" for site, why in refused.items())
+                raise SiteAuthError(
+                    f"site(s) not authorised, nothing but the schema was sent — {lines}"
+                )
         problems = {r.site: r.meta.get("problems", []) for r in replies if r.meta.get("problems")}
         if problems:
             lines = "; ".join(

@@ -67,6 +67,7 @@ class JumeauClient(NumPyClient):
         self.site = site
         self.flower_context = context
         self.memory: State = {}
+        self.tasks: list[str] = []  # what this site answered, for its own log
 
     def get_parameters(self, config: dict[str, Any]) -> list[np.ndarray]:
         return []
@@ -76,6 +77,7 @@ class JumeauClient(NumPyClient):
     ) -> tuple[list[np.ndarray], int, dict[str, Any]]:
         arrays, meta = unpack(parameters, str(config["message"]))
         instruction = Instruction(str(config["task"]), int(config["round"]), arrays, meta)
+        self.tasks.append(instruction.task)
         state = self._load_state()
         try:
             reply = self.site.handle(instruction, state)
@@ -123,6 +125,7 @@ class JumeauStrategy(Strategy):
     ) -> None:
         self.coordinator = coordinator
         self.on_reply = on_reply
+        self.members: set[str] | None = None  # the clients that answered the first round
         self.sites = sites
         self.timeout = timeout
         self.error: Exception | None = None
@@ -150,6 +153,13 @@ class JumeauStrategy(Strategy):
         }
         fit = FitIns(ndarrays_to_parameters(values), config)
         clients = sorted(client_manager.all().values(), key=lambda c: str(c.cid))
+        if self.members is not None:  # pinned after the first round: a late joiner gets nothing
+            clients = [client for client in clients if str(client.cid) in self.members]
+            if len(clients) < len(self.members):
+                self.error = JumeauError(
+                    f"{len(self.members) - len(clients)} site(s) disconnected during training"
+                )
+                return []
         return [(client, fit) for client in clients]
 
     def aggregate_fit(
@@ -172,6 +182,8 @@ class JumeauStrategy(Strategy):
                 + (f" ({kinds}; details are in each site's own log)" if kinds else "")
             )
             return None, {}
+        if self.members is None:
+            self.members = {str(proxy.cid) for proxy, _ in results}
         replies = []
         for _, result in results:
             arrays, meta = unpack(
@@ -270,16 +282,19 @@ def serve(
     timeout: float = 600.0,
     verbose: bool = False,
     artificial: int = 0,
+    authorised: dict[str, Any] | None = None,
     **params: Any,
 ) -> FederatedFit:
     """Run the server of a consortium: waits for `settings.min_sites` sites, trains, returns the
-    model. `certificates`: (CA certificate, server certificate, server private key) for TLS."""
+    model. `certificates`: (CA certificate, server certificate, server private key) for TLS;
+    `authorised`: site name → public key (`auth.load_authorised`): only those sites may join."""
     from flwr.server import start_server
 
     settings = settings or FederatedConfig()
     coordinator = Coordinator(
-        schema, model, seed=seed, settings=settings, artificial=artificial, **params
-    )
+        schema, model, seed=seed, settings=settings, artificial=artificial,
+        authorised=authorised, **params,
+    )  # fmt: skip
     strategy = JumeauStrategy(coordinator, sites=settings.min_sites, timeout=timeout)
     with _quiet(verbose):
         start_server(
@@ -297,18 +312,21 @@ def connect(
     *,
     root_certificate: bytes | None = None,
     verbose: bool = False,
-) -> None:
-    """Take part in a consortium's training as `site` until the server ends it. Without a root
-    certificate the connection is not encrypted (for a closed network or a test only)."""
+) -> list[str]:
+    """Take part in a consortium's training as `site` until the server ends it; returns the
+    tasks the site answered. Without a root certificate the connection is not encrypted (for a
+    closed network or a test only)."""
     from flwr.client import start_client
 
+    client = JumeauClient(site)
     with _quiet(verbose):
         start_client(
             server_address=server,
-            client=JumeauClient(site).to_client(),
+            client=client.to_client(),
             root_certificates=root_certificate,
             insecure=root_certificate is None,
         )
+    return client.tasks
 
 
 @contextmanager

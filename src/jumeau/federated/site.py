@@ -34,7 +34,9 @@ Handler = Callable[["Site", Instruction, State], Reply]
 class Site:
     """One hospital's data and its answers to the server (see module docstring)."""
 
-    def __init__(self, data: pd.DataFrame | Cohort, name: str, *, seed: int = 0) -> None:
+    def __init__(
+        self, data: pd.DataFrame | Cohort, name: str, *, seed: int = 0, key: bytes | None = None
+    ) -> None:
         if not name or not isinstance(name, str):
             raise JumeauError("every site needs a name (the server's reports use it)")
         self.frame = data.data if isinstance(data, Cohort) else data
@@ -42,6 +44,7 @@ class Site:
             raise JumeauError(f"site {name}: expected a DataFrame or Cohort")
         self.name = name
         self.seed = seed
+        self.key = key  # PEM of the site's Ed25519 private key (see auth.py); stays here
         self._cohorts: dict[str, Cohort] = {}
 
     def __repr__(self) -> str:
@@ -87,7 +90,13 @@ def _check(site: Site, instruction: Instruction, state: State) -> Reply:
         problems = [str(p) for p in check_site_data(site.frame, schema)]
     if not problems and len(site.frame) < MIN_ROWS_TO_MODEL:
         problems.append(f"{len(site.frame)} patients, fewer than {MIN_ROWS_TO_MODEL}")
-    return Reply(site.name, len(site.frame), meta={"problems": problems})
+    meta: dict[str, object] = {"problems": problems}
+    challenge = instruction.meta.get("challenge")
+    if site.key is not None and challenge:
+        from jumeau.federated.auth import load_private_pem, sign
+
+        meta["signature"] = sign(load_private_pem(site.key), str(challenge), site.name)
+    return Reply(site.name, len(site.frame), meta=meta)
 
 
 def _sketch(site: Site, instruction: Instruction, state: State) -> Reply:

@@ -99,14 +99,19 @@ def serve_file(
     certificates: Path | None = None,
     timeout: float = 600.0,
     artificial: int = 0,
+    authorised_sites: Path | None = None,
 ) -> FederatedRun:
-    """The consortium's server: waits for the sites, trains, writes the model."""
+    """The consortium's server: waits for the sites, trains, writes the model. With
+    `authorised_sites`, only the sites listed there (name and public key) may take part."""
+    from jumeau.federated.auth import load_authorised
     from jumeau.federated.flower import serve
 
     fit = serve(
         Schema.from_yaml(schema), model, address=address, seed=seed,
         settings=_config(settings), certificates=_server_certificates(certificates),
-        timeout=timeout, artificial=artificial, **(params or {}),
+        timeout=timeout, artificial=artificial,
+        authorised=load_authorised(authorised_sites) if authorised_sites else None,
+        **(params or {}),
     )  # fmt: skip
     return _write(fit, output)
 
@@ -118,14 +123,28 @@ def join_file(
     name: str | None = None,
     root_certificate: Path | None = None,
     seed: int = 0,
+    key: Path | None = None,
 ) -> str:
-    """A site's side: answer the server until training ends; the data never leave."""
+    """A site's side: answer the server until training ends; the data never leave. `key`: the
+    site's private key file (`jumeau federated keygen`), to prove who it is."""
+    from jumeau.federated.auth import read_private_key
     from jumeau.federated.flower import connect
 
     site = site_from_file(data, name, seed=seed)
+    if key is not None:
+        site.key = read_private_key(key)
     certificate = root_certificate.read_bytes() if root_certificate is not None else None
-    connect(site, server, root_certificate=certificate)
-    return f"site {site.name}: training finished ({len(site.frame)} patients took part)"
+    tasks = connect(site, server, root_certificate=certificate)
+    if not set(tasks) - {"check", "sketch", "idle"}:
+        last = tasks[-1] if tasks else "no"
+        return (
+            f"site {site.name}: the server ended the run at the {last} round, before any "
+            "training — its operator has the reason (schema mismatch, or a site not authorised)"
+        )
+    return (
+        f"site {site.name}: training finished ({len(site.frame)} patients took part, "
+        f"{len(tasks)} rounds answered)"
+    )
 
 
 def _config(settings: dict[str, Any] | None, **defaults: Any) -> FederatedConfig:
@@ -167,3 +186,14 @@ def _write(fit: FederatedFit, output: Path) -> FederatedRun:
     record_file = output.with_name(output.name + ".federated.json")
     write_text_atomically(record_file, json.dumps(record, indent=2))
     return FederatedRun(fit, model_file, record_file, artificial_file)
+
+
+def make_site_key(name: str, folder: Path) -> str:
+    """`jumeau federated keygen`: the private key file, and the line for the server's list."""
+    from jumeau.federated.auth import generate_key
+
+    path, line = generate_key(name, folder)
+    return (
+        f"private key of site {name}: {path} (keep it at the site, never share it)\n"
+        f"add this line to the server's authorised-sites file:\n{line}"
+    )
