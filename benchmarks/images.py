@@ -19,7 +19,7 @@ images come; exact copies) are reported per generator.
 Goal (issue 8): the geometry-aware RHVAE beats real-only by ≥ 3 points of balanced accuracy and
 beats VAE-prior augmentation.
 
-Usage: python benchmarks/images.py [--seeds 5] [--ks 1 2 5 10] [--small 50] [--out ...]
+Usage: python benchmarks/images.py [--seeds 5] [--ks 1 2 5 10] [--small 50] [--out ...] [--resume]
 """
 
 from __future__ import annotations
@@ -67,12 +67,21 @@ def main() -> None:
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 2, 5, 10])
     parser.add_argument("--small", type=int, default=50, help="images per class; 0: skip")
     parser.add_argument("--out", type=Path, default=RESULTS / "images")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the seeds already in --out's JSON (run with the same --ks and --small) and "
+        "run only the others: a run of several hours can span several sessions",
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     splits = load_breastmnist()
     train, val, test = splits["train"], splits["val"], splits["test"]
-    runs, fidelity, timings = [], [], []
+    runs, fidelity, timings = previous_seeds(args)
+    done = {int(t["seed"]) for t in timings}
     for seed in range(args.seeds):
+        if seed in done:
+            continue
         fit_times: dict[str, float] = {"seed": seed}
         fitted = generators(train, seed, fit_times)
 
@@ -90,6 +99,27 @@ def main() -> None:
         so_far = StudyResult(pd.concat(runs), pd.concat(fidelity), result.config)
         print(f"seed {seed} done: {fit_times}", flush=True)
         write(so_far, timings, args)  # after every seed: a long run stopped early keeps its seeds
+
+
+def previous_seeds(
+    args: argparse.Namespace,
+) -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[dict[str, float]]]:
+    """With --resume, the runs, fidelity and fit times of the seeds already written to --out
+    (refused if they were run with other --ks or --small: their rows would not be comparable)."""
+    path = args.out.with_suffix(".json")
+    if not args.resume or not path.exists():
+        return [], [], []
+    previous = json.loads(path.read_text())
+    before = previous["args"]
+    if before.get("ks") != str(args.ks) or before.get("small") != str(args.small):
+        raise SystemExit(
+            f"{path} was run with ks {before.get('ks')} and small {before.get('small')}; "
+            "resume with the same settings, or write elsewhere with --out"
+        )
+    study = previous["study"]
+    timings = previous["fit_seconds"]
+    print(f"resuming: seeds {sorted(int(t['seed']) for t in timings)} kept from {path}")
+    return [pd.DataFrame(study["runs"])], [pd.DataFrame(study["fidelity"])], timings
 
 
 def write(result: StudyResult, timings: list[dict[str, float]], args: argparse.Namespace) -> None:
