@@ -10,8 +10,6 @@ weighted by site size (as t-digest merges its centroids), and read back at the e
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
@@ -132,8 +130,3 @@ def _knots_from_cdf(
         targets = np.linspace(levels[0], levels[-1], MAX_KNOTS)
         grid, levels = np.interp(targets, levels, grid), targets
     return ColumnSummary(has_missing, grid.astype(np.float64), levels.astype(np.float64))
-
-
-def encoder_message(encoder: TabularEncoder) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The merged encoder as it travels to the sites (knots are marginal summaries, no rows)."""
-    return encoder.state()
