@@ -23,8 +23,8 @@ from jumeau.federated.context import read_context
 from jumeau.federated.messages import Instruction, Reply
 from jumeau.federated.site import Site, State
 from jumeau.federated.sketches import block_counts
-from jumeau.generators.copula.conditional import LatentGibbs
-from jumeau.generators.copula.estimation import moments_from_sums, repaired_correlation
+from jumeau.generators.copula.conditional import LatentGibbs, latent_coordinates
+from jumeau.generators.copula.estimation import em_steps
 from jumeau.generators.copula.model import GaussianCopula
 from jumeau.generators.encoding import TabularEncoder
 
@@ -38,59 +38,42 @@ def copula_protocol(
     counts: dict[str, np.ndarray],
     context: tuple[dict[str, np.ndarray], dict[str, Any]],
 ) -> Coroutine[Instruction, list[Reply], None]:
-    """Fit `model` (already holding encoder and schema) round by round; see module docstring."""
+    """Fit `model` (already holding encoder and schema) round by round; see module docstring.
+    The estimation is the pooled fit's own (`_set_intervals`, `em_steps`, `_store_latent_law`);
+    only where the sums come from differs."""
     config = model.config
-    model.orders_, model.edges_ = [], []
-    for block in encoder.categorical_blocks:
-        order, edges = model._intervals(
-            block, block_counts(counts, block.column, block.is_indicator)
-        )
-        model.orders_.append(order)
-        model.edges_.append(edges)
+    model._set_intervals(
+        [block_counts(counts, b.column, b.is_indicator) for b in encoder.categorical_blocks]
+    )
     arrays, meta = context
     arrays = arrays | _intervals_arrays(model)
-    n_numeric = len(encoder.numeric_index)
-    model.numeric_mean_ = np.zeros(n_numeric)
-    model.numeric_scale_ = np.ones(n_numeric)
     replies = yield Instruction("copula-pairs", 0, arrays, meta | {"completed": False})
     correlation = pairwise_correlation(_summed(replies))
-    kept = _kept_coordinates(encoder)
-    has_unknowns = len(kept) > n_numeric or any(
+    kept = latent_coordinates(encoder)
+    has_unknowns = len(kept) > len(encoder.numeric_index) or any(
         b.indicator is not None for b in encoder.numeric_blocks
     )
+    fit = None
     if config.em_iterations > 0 and has_unknowns:
-        mean = np.zeros(len(kept))
-        covariance = repaired_correlation(
-            correlation[np.ix_(kept, kept)], shrinkage=0.0, min_eigenvalue=config.min_eigenvalue
+        steps = em_steps(
+            correlation[np.ix_(kept, kept)],
+            n_numeric=len(encoder.numeric_index),
+            iterations=config.em_iterations,
+            min_eigenvalue=config.min_eigenvalue,
         )
-        averaged_from = config.em_iterations // 2
-        mean_sum, covariance_sum = np.zeros_like(mean), np.zeros_like(covariance)
-        for iteration in range(config.em_iterations):
+        mean, covariance = next(steps)
+        while fit is None:
             replies = yield Instruction(
                 "copula-em", 0, arrays | {"mean": mean, "covariance": covariance}, meta
             )
             sums = _summed(replies)
-            mean, covariance = moments_from_sums(
-                sums["total"],
-                sums["cross"],
-                int(sums["count"][0]),
-                n_numeric,
-                config.min_eigenvalue,
-            )
-            if iteration >= averaged_from:
-                mean_sum += mean
-                covariance_sum += covariance
-        kept_count = config.em_iterations - averaged_from
-        mean, covariance = mean_sum / kept_count, covariance_sum / kept_count
-        spread = np.sqrt(np.diag(covariance))
+            try:
+                mean, covariance = steps.send((sums["total"], sums["cross"], int(sums["count"][0])))
+            except StopIteration as finished:
+                fit = finished.value
         replies = yield Instruction("copula-pairs", 0, arrays, meta | {"completed": True})
         correlation = pairwise_correlation(_summed(replies))
-        correlation[np.ix_(kept, kept)] = covariance / np.outer(spread, spread)
-        model.numeric_mean_ = mean[:n_numeric]
-        model.numeric_scale_ = spread[:n_numeric]
-    model.correlation_ = repaired_correlation(
-        correlation, shrinkage=config.shrinkage, min_eigenvalue=config.min_eigenvalue
-    )
+    model._store_latent_law(correlation, fit)
 
 
 def copula_rounds(model: GaussianCopula) -> int:
@@ -120,14 +103,6 @@ def _intervals_arrays(model: GaussianCopula) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _kept_coordinates(encoder: TabularEncoder) -> list[int]:
-    n_numeric = len(encoder.numeric_index)
-    blocks = encoder.categorical_blocks
-    return list(range(n_numeric)) + [
-        n_numeric + j for j, b in enumerate(blocks) if not b.is_indicator
-    ]
-
-
 def _summed(replies: list[Reply]) -> dict[str, np.ndarray]:
     return {name: np.sum([r.arrays[name] for r in replies], axis=0) for name in replies[0].arrays}
 
@@ -152,16 +127,9 @@ def site_pairs(site: Site, instruction: Instruction, state: State) -> Reply:
     """Pair statistics of the site's latent scores (numbers' normal scores, categories drawn
     inside their intervals), over the completed rows when the EM has run."""
     model, matrix, mask = _site_model(site, instruction)
-    rng = site.rng(instruction.round, "copula-pairs")
-    latent = [model._numeric_scores(matrix, mask)]
-    for block, order, edges in zip(
-        model.encoder_.categorical_blocks, model.orders_, model.edges_, strict=True
-    ):
-        codes = matrix[:, block.start : block.stop].argmax(axis=1)
-        latent.append(model._category_scores(codes, order, edges, rng)[:, None])
-    scores = np.concatenate(latent, axis=1)
+    scores = model._latent_scores(matrix, mask, site.rng(instruction.round, "copula-pairs"))
     if instruction.meta.get("completed"):
-        scores[:, _kept_coordinates(model.encoder_)] = state[LATENT_STATE]
+        scores[:, latent_coordinates(model.encoder_)] = state[LATENT_STATE]
     observed = (~np.isnan(scores)).astype(np.float64)
     filled = np.nan_to_num(scores)
     arrays = {

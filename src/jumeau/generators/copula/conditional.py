@@ -42,6 +42,17 @@ class CategoryCoordinate:
     gap_upper: np.ndarray
 
 
+def latent_coordinates(encoder: TabularEncoder) -> list[int]:
+    """Positions, in the copula's latent vector (numbers, then one coordinate per categorical
+    block), of the coordinates the Gibbs sampler and the EM work on: every number and every
+    category, not the present/missing flags of numbers."""
+    n_numeric = len(encoder.numeric_index)
+    blocks = encoder.categorical_blocks
+    return list(range(n_numeric)) + [
+        n_numeric + j for j, block in enumerate(blocks) if not block.is_indicator
+    ]
+
+
 class LatentGibbs:
     """Gibbs sampler over the latent coordinates of a block of encoded rows.
 
@@ -65,7 +76,7 @@ class LatentGibbs:
         self.n_numeric = len(encoder.numeric_index)
         blocks = encoder.categorical_blocks
         kept_blocks = [j for j, b in enumerate(blocks) if not b.is_indicator]
-        self.coordinates = list(range(self.n_numeric)) + [self.n_numeric + j for j in kept_blocks]
+        self.coordinates = latent_coordinates(encoder)
         self.numeric_observed = mask[:, encoder.numeric_index] > 0
         self.categories = [
             _category_coordinate(blocks[j], orders[j], edges[j], matrix, missing_is_level)

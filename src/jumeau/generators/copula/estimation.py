@@ -23,6 +23,7 @@ Gaussian with interval-censored categories, so this short loop is written here.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,8 +61,34 @@ def stochastic_em(
     min_eigenvalue: float,
 ) -> LatentFit:
     """Alternate one Gibbs sweep with re-estimation of the mean and covariance (see module)."""
-    n_numeric = sampler.n_numeric
-    size = len(sampler.coordinates)
+    steps = em_steps(
+        initial_correlation,
+        n_numeric=sampler.n_numeric,
+        iterations=iterations,
+        min_eigenvalue=min_eigenvalue,
+    )
+    mean, covariance = next(steps)
+    while True:
+        sampler.sweep(mean, covariance)
+        state = sampler.state
+        try:
+            mean, covariance = steps.send((state.sum(axis=0), state.T @ state, len(state)))
+        except StopIteration as finished:
+            fit: LatentFit = finished.value
+            return fit
+
+
+Sums = tuple[np.ndarray, np.ndarray, int]  # Σv, Σvvᵀ and the number of completed rows
+
+
+def em_steps(
+    initial_correlation: np.ndarray, *, n_numeric: int, iterations: int, min_eigenvalue: float
+) -> Generator[tuple[np.ndarray, np.ndarray], Sums, LatentFit]:
+    """The stochastic EM's estimation side, as a coroutine: it yields the current mean and
+    covariance, receives the sums of the completed rows after a Gibbs sweep, and returns the
+    estimate averaged over the second half. The pooled fit sweeps its own rows; federated
+    training sends the moments to the sites and sums what they return — one estimator for both."""
+    size = len(initial_correlation)
     mean = np.zeros(size)
     covariance = repaired_correlation(
         initial_correlation, shrinkage=0.0, min_eigenvalue=min_eigenvalue
@@ -69,8 +96,8 @@ def stochastic_em(
     averaged_from = iterations // 2
     mean_sum, covariance_sum = np.zeros(size), np.zeros((size, size))
     for iteration in range(iterations):
-        sampler.sweep(mean, covariance)
-        mean, covariance = _moments(sampler.state, n_numeric, min_eigenvalue)
+        total, cross, count = yield mean, covariance
+        mean, covariance = moments_from_sums(total, cross, count, n_numeric, min_eigenvalue)
         if iteration >= averaged_from:
             mean_sum += mean
             covariance_sum += covariance
@@ -78,20 +105,12 @@ def stochastic_em(
     return LatentFit(mean_sum / kept, covariance_sum / kept)
 
 
-def _moments(
-    state: np.ndarray, n_numeric: int, min_eigenvalue: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance of completed latent rows, with categories pinned to N(0, 1)."""
-    return moments_from_sums(
-        state.sum(axis=0), state.T @ state, len(state), n_numeric, min_eigenvalue
-    )
-
-
 def moments_from_sums(
     total: np.ndarray, cross: np.ndarray, count: int, n_numeric: int, min_eigenvalue: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`_moments` from the sums Σv and Σvvᵀ over `count` completed rows: sums add up across
-    hospitals, so federated training reaches the same estimate without pooling any row."""
+    """Mean and covariance of completed latent rows, with categories pinned to N(0, 1), from
+    the sums Σv and Σvvᵀ over `count` rows: sums add up across hospitals, so federated training
+    reaches the same estimate without pooling any row."""
     mean = total / count
     mean[n_numeric:] = 0.0  # categories are centred on their pinned mean, 0
     centred = cross - np.outer(total, mean) - np.outer(mean, total) + count * np.outer(mean, mean)

@@ -18,9 +18,18 @@ from scipy.special import ndtr, ndtri
 
 from jumeau.data.schema import ColumnKind
 from jumeau.generators.base import Generator
-from jumeau.generators.copula.conditional import LatentGibbs, gibbs_draws, level_of
+from jumeau.generators.copula.conditional import (
+    LatentGibbs,
+    gibbs_draws,
+    latent_coordinates,
+    level_of,
+)
 from jumeau.generators.copula.config import CopulaConfig
-from jumeau.generators.copula.estimation import repaired_correlation, stochastic_em
+from jumeau.generators.copula.estimation import (
+    LatentFit,
+    repaired_correlation,
+    stochastic_em,
+)
 from jumeau.generators.encoding import CategoricalBlock
 
 
@@ -35,19 +44,9 @@ class GaussianCopula(Generator):
         self, matrix: np.ndarray, mask: np.ndarray, *, seed: int, progress: bool
     ) -> None:
         rng = np.random.default_rng(seed)
-        self.orders_: list[np.ndarray] = []  # level positions, in interval order, per block
-        self.edges_: list[np.ndarray] = []  # cumulative upper edges of the intervals
-        scores = [self._numeric_scores(matrix, mask)]
-        for block in self.encoder_.categorical_blocks:
-            onehot = matrix[:, block.start : block.stop]
-            order, edges = self._intervals(block, onehot.sum(axis=0))
-            self.orders_.append(order)
-            self.edges_.append(edges)
-            scores.append(self._category_scores(onehot.argmax(axis=1), order, edges, rng)[:, None])
-        latent = np.concatenate(scores, axis=1)
-        n_numeric = len(self.encoder_.numeric_index)
-        self.numeric_mean_ = np.zeros(n_numeric)
-        self.numeric_scale_ = np.ones(n_numeric)
+        blocks = self.encoder_.categorical_blocks
+        self._set_intervals([matrix[:, b.start : b.stop].sum(axis=0) for b in blocks])
+        latent = self._latent_scores(matrix, mask, rng)
         correlation = self._pairwise_correlation(latent)
         sampler = (  # built (it draws starting states) only when the EM will run
             LatentGibbs(
@@ -56,6 +55,7 @@ class GaussianCopula(Generator):
             if self.config.em_iterations > 0
             else None
         )
+        fit = None
         if sampler is not None and sampler.has_unknowns:
             kept = sampler.coordinates
             fit = stochastic_em(
@@ -64,11 +64,44 @@ class GaussianCopula(Generator):
                 iterations=self.config.em_iterations,
                 min_eigenvalue=self.config.min_eigenvalue,
             )
-            spread = np.sqrt(np.diag(fit.covariance))
             # the present/missing flags stay outside the EM (see conditional.py); their
             # correlations are taken against the completed latent rows
             latent[:, kept] = sampler.state
             correlation = self._pairwise_correlation(latent)
+        self._store_latent_law(correlation, fit)
+
+    def _set_intervals(self, counts: list[np.ndarray]) -> None:
+        """Each category's intervals from its level counts (one array per categorical block:
+        the training rows', or the sum over hospitals in federated training)."""
+        self.orders_: list[np.ndarray] = []  # level positions, in interval order, per block
+        self.edges_: list[np.ndarray] = []  # cumulative upper edges of the intervals
+        for block, level_counts in zip(self.encoder_.categorical_blocks, counts, strict=True):
+            order, edges = self._intervals(block, level_counts)
+            self.orders_.append(order)
+            self.edges_.append(edges)
+
+    def _latent_scores(
+        self, matrix: np.ndarray, mask: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Each row's latent vector: the numbers' normal scores (NaN where missing), then each
+        category drawn uniformly inside its level's interval."""
+        scores = [self._numeric_scores(matrix, mask)]
+        for block, order, edges in zip(
+            self.encoder_.categorical_blocks, self.orders_, self.edges_, strict=True
+        ):
+            codes = matrix[:, block.start : block.stop].argmax(axis=1)
+            scores.append(self._category_scores(codes, order, edges, rng)[:, None])
+        return np.concatenate(scores, axis=1)
+
+    def _store_latent_law(self, correlation: np.ndarray, fit: LatentFit | None) -> None:
+        """The pairwise correlation of the latent scores, with the stochastic EM's moments (when
+        it ran) on the coordinates it estimated, repaired into a valid correlation matrix."""
+        n_numeric = len(self.encoder_.numeric_index)
+        self.numeric_mean_ = np.zeros(n_numeric)
+        self.numeric_scale_ = np.ones(n_numeric)
+        if fit is not None:
+            kept = latent_coordinates(self.encoder_)
+            spread = np.sqrt(np.diag(fit.covariance))
             correlation[np.ix_(kept, kept)] = fit.covariance / np.outer(spread, spread)
             self.numeric_mean_ = fit.mean[:n_numeric]
             self.numeric_scale_ = spread[:n_numeric]
