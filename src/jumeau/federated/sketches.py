@@ -17,6 +17,7 @@ from jumeau.data.schema import CATEGORY_KINDS, Schema
 from jumeau.generators.encoding import (
     ColumnSummary,
     TabularEncoder,
+    is_tied,
     modelled_schema,
     number_summary,
     numeric_values,
@@ -41,7 +42,7 @@ def column_sketches(data: pd.DataFrame, schema: Schema) -> dict[str, np.ndarray]
         observed = numbers[~np.isnan(numbers)]
         sketches[f"missing.{name}"] = np.array([observed.size, numbers.size - observed.size], float)
         distinct, counts = np.unique(observed, return_counts=True)
-        if distinct.size <= min(MAX_KNOTS, observed.size // 2):  # the encoder's rule for ties
+        if is_tied(distinct.size, observed.size, MAX_KNOTS):  # exact counts for the encoder
             sketches[f"values.{name}"], sketches[f"counts.{name}"] = distinct, counts.astype(float)
         else:
             levels = (np.arange(SKETCH_POINTS) + 0.5) / SKETCH_POINTS

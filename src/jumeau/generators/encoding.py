@@ -323,9 +323,15 @@ def number_summary(
     knots, levels = _quantile_knots(distinct, counts, max_knots)
     n = counts.sum()
     edges = None
-    if 1 < distinct.size <= min(max_knots, n // 2):
+    if distinct.size > 1 and is_tied(distinct.size, n, max_knots):
         edges = np.cumsum(counts) / n
     return ColumnSummary(has_missing, knots, levels, edges)
+
+
+def is_tied(n_distinct: int, n_observed: int, max_knots: int) -> bool:
+    """A heavily tied column (at most half as many distinct values as observations, and few
+    enough to be knots): it goes back through the step-shaped inverse CDF, onto its values."""
+    return n_distinct <= min(max_knots, n_observed // 2)
 
 
 def _quantile_knots(
