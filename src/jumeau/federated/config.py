@@ -46,3 +46,10 @@ class FederatedConfig(BaseModel):
     )
     dp_max_grad_norm: float = Field(default=1.0, gt=0, description="DP-SGD per-patient clip.")
     dp_delta: float = Field(default=1e-5, gt=0, lt=1, description="δ of the (ε, δ) reported.")
+
+    def local_rate(self, model_rate: float) -> float:
+        """The sites' step size: the one set, else FedAdam's SGD step, else the model's own
+        Adam rate (FedAvg and FedProx sites run Adam)."""
+        if self.local_learning_rate is not None:
+            return self.local_learning_rate
+        return FEDADAM_LOCAL_RATE if self.strategy == "fedadam" else model_rate

@@ -21,7 +21,7 @@ import pandas as pd
 from jumeau.data.schema import Schema
 from jumeau.errors import JumeauError
 from jumeau.federated.checks import SiteDataError
-from jumeau.federated.config import FEDADAM_LOCAL_RATE, FederatedConfig
+from jumeau.federated.config import FederatedConfig
 from jumeau.federated.context import context_message, schema_meta
 from jumeau.federated.messages import Instruction, Reply, message_bytes
 from jumeau.federated.sketches import merged_encoder
@@ -181,10 +181,9 @@ class Coordinator:
         if not self.done:
             raise JumeauError("the federated fit has not finished")
         settings = {} if self.model == "copula" else self.settings.model_dump()
-        if settings and settings["local_learning_rate"] is None:  # record the rate used
-            adam = self.settings.strategy == "fedadam"
-            model_rate = getattr(self.generator.config, "learning_rate", None)
-            settings["local_learning_rate"] = FEDADAM_LOCAL_RATE if adam else model_rate
+        if settings:  # record the rate the sites used
+            model_rate = float(getattr(self.generator.config, "learning_rate", 0.0))
+            settings["local_learning_rate"] = self.settings.local_rate(model_rate)
         return FederatedFit(
             self.generator, self.model, self.seed, dict(self.sites), list(self.traffic), settings,
             artificial=self.artificial_, site_sampling=self.site_sampling_, epsilon=self.epsilon_,
@@ -250,8 +249,7 @@ class Coordinator:
             "local_epochs": settings.local_epochs,
             "proximal_mu": settings.proximal_mu if settings.strategy == "fedprox" else 0.0,
             "server_learning_rate": settings.server_learning_rate if adam else None,
-            "local_learning_rate": settings.local_learning_rate
-            or (FEDADAM_LOCAL_RATE if adam else None),
+            "local_learning_rate": settings.local_rate(model.config.learning_rate),
         }
         if settings.dp_noise_multiplier is not None:
             if self.model != "vae":

@@ -1,12 +1,15 @@
-"""The mixed-type VAE (and the RHVAE's networks), federated by FedAvg or FedProx.
+"""The mixed-type VAE (and the RHVAE's networks), federated by FedAdam, FedAvg or FedProx.
 
 Each round the server sends the global weights; each site first scores them on its own
 validation patients (the server's early stopping reads the size-weighted mean of these losses),
 then trains a few local epochs from them — with FedProx, a proximal term μ/2‖w − w_global‖² keeps
-sites whose patients differ from drifting apart — and sends its weights back. The server averages
-them weighted by each site's number of training patients (McMahan et al. 2017; Li et al. 2020).
+sites whose patients differ from drifting apart — and sends its weights back. The server combines
+them, each site weighted by its training patients and its update normalised by its local steps
+(FedNova), either as the new weights (FedAvg, McMahan et al. 2017; FedProx, Li et al. 2020) or as
+a pseudo-gradient for its own Adam (FedAdam, Reddi et al. 2021).
 
-Only network weights and two mean losses leave a site.
+Only network weights, the number of local steps and two mean losses leave a site (under DP-SGD,
+the ε spent instead of the losses).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from pydantic import BaseModel
 from torch import Tensor
 
 from jumeau.federated.context import read_context
@@ -27,7 +31,7 @@ from jumeau.generators.neural.training import TrainingHistory, run_epoch, split_
 from jumeau.generators.registry import generator_class
 from jumeau.generators.vae.model import VAE
 
-WEIGHT_PREFIX = "module."
+WEIGHT_PREFIX = "module."  # how `VAE._state` names the networks' weights
 
 
 def neural_protocol(
@@ -39,7 +43,7 @@ def neural_protocol(
     proximal_mu: float,
     patience: int,
     server_learning_rate: float | None = None,
-    local_learning_rate: float | None = None,
+    local_learning_rate: float,
     phase: str | None = None,
     privacy: dict[str, float] | None = None,
 ) -> Coroutine[Instruction, list[Reply], dict[str, float]]:
@@ -49,13 +53,10 @@ def neural_protocol(
     last weights are kept. Returns the ε each site reported last (empty without privacy)."""
     arrays, meta = context
     meta = meta | {
-        "model": model.name,
-        "config": model.get_params(),
-        "dims": {"latent_dim": model.latent_dim_, "hidden_dim": model.hidden_dim_},
         "local_epochs": local_epochs,
         "proximal_mu": proximal_mu,
         "local_optimizer": "adamw" if server_learning_rate is None else "sgd",
-        "local_learning_rate": local_learning_rate or model.config.learning_rate,
+        "local_learning_rate": local_learning_rate,
         "phase": phase,
         "privacy": privacy,
     }
@@ -68,12 +69,12 @@ def neural_protocol(
     history = TrainingHistory()
     best, best_state = math.inf, copy.deepcopy(model.module_.state_dict())
     for round_ in range(rounds):
-        weights = {
-            WEIGHT_PREFIX + k: v.detach().numpy().copy()
-            for k, v in model.module_.state_dict().items()
-        }
+        weights, network = network_message(model)
         replies = yield Instruction(
-            "neural-train", round_, arrays | weights, meta | {"epoch_offset": round_ * local_epochs}
+            "neural-train",
+            round_,
+            arrays | weights,
+            meta | network | {"epoch_offset": round_ * local_epochs},
         )
         if privacy is not None:
             spent = {r.site: float(r.meta["epsilon"]) for r in replies}
@@ -108,6 +109,21 @@ def neural_protocol(
     else:
         model.history_ = history
     return spent
+
+
+def network_message(
+    model: VAE, config: BaseModel | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The networks as they travel: their weights (the arrays `VAE._state` saves, copied — the
+    server goes on training; an RHVAE's per-patient codes are not among them) and what a site
+    needs to rebuild them (the model's name, hyper-parameters and sizes)."""
+    dims, arrays = VAE._state(model)
+    weights = {name: array.copy() for name, array in arrays.items()}
+    return weights, {
+        "model": model.name,
+        "config": (config or model.config).model_dump(),
+        "dims": dims,
+    }
 
 
 def _apply_update(
@@ -213,9 +229,9 @@ def site_train(site: Site, instruction: Instruction, state: State) -> Reply:
             pairs = zip(model.module_.parameters(), start, strict=True)
             return 0.5 * mu * torch.stack([(p - p0).pow(2).sum() for p, p0 in pairs]).sum()
 
-        rate = float(meta.get("local_learning_rate", config.learning_rate))
+        rate = float(meta["local_learning_rate"])
         optimiser: torch.optim.Optimizer
-        if meta.get("local_optimizer", "adamw") == "sgd":
+        if meta["local_optimizer"] == "sgd":
             optimiser = torch.optim.SGD(model.module_.parameters(), lr=rate)
         else:
             optimiser = torch.optim.AdamW(
@@ -258,8 +274,7 @@ def site_train(site: Site, instruction: Instruction, state: State) -> Reply:
 
 
 def _weights_reply(site: Site, model: VAE, n: int, meta: dict[str, Any]) -> Reply:
-    weights = {WEIGHT_PREFIX + k: v.detach().numpy() for k, v in model.module_.state_dict().items()}
-    return Reply(site.name, n, weights, meta)
+    return Reply(site.name, n, network_message(model)[0], meta)
 
 
 def _keep_optimiser(optimiser: torch.optim.Optimizer, state: State) -> None:

@@ -29,8 +29,9 @@ import torch
 from jumeau.data.cohort import Cohort
 from jumeau.data.schema import CATEGORY_KINDS, ColumnKind, Schema
 from jumeau.evaluation.similarity import filter_close
+from jumeau.federated.context import read_schema
 from jumeau.federated.messages import Instruction, Reply
-from jumeau.federated.neural import WEIGHT_PREFIX, site_model
+from jumeau.federated.neural import network_message, site_model
 from jumeau.federated.site import Site, State, quiet_constant_columns
 from jumeau.generators.encoding import numeric_values
 from jumeau.generators.rhvae.model import RHVAE
@@ -59,21 +60,11 @@ def site_sampling(
     shares = {name: round(n * rows / total) for name, rows in sites.items()}
     largest = max(shares, key=lambda name: sites[name])
     shares[largest] += n - sum(shares.values())
-    weights = {
-        WEIGHT_PREFIX + k: v.detach().numpy().copy() for k, v in model.module_.state_dict().items()
-    }
-    config = model.config.model_copy(update={"sampler": "geometry"})
+    weights, network = network_message(
+        model, model.config.model_copy(update={"sampler": "geometry"})
+    )
     replies = yield Instruction(
-        "rhvae-sample",
-        0,
-        arrays | weights,
-        meta
-        | {
-            "model": model.name,
-            "config": config.model_dump(),
-            "dims": {"latent_dim": model.latent_dim_, "hidden_dim": model.hidden_dim_},
-            "shares": shares,
-        },
+        "rhvae-sample", 0, arrays | weights, meta | network | {"shares": shares}
     )
     frames = [_frame(reply.arrays, model.schema_) for reply in replies]
     pooled = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -92,7 +83,7 @@ def site_sample(site: Site, instruction: Instruction, state: State) -> Reply:
     model._after_training(x, m)  # this site's codes and metric factors: they stay here
     seed = int(site.rng(instruction.round, "sampling").integers(2**62))
     drawn = model.sample(max(1, int(np.ceil(share * OVERDRAW))), seed=seed)
-    cohort = site.cohort(_full_schema(instruction))
+    cohort = site.cohort(read_schema(instruction.meta))
     with quiet_constant_columns():
         train, holdout = cohort.subset(train_rows), cohort.subset(validation_rows)
     kept = filter_close(drawn, train, holdout)
@@ -103,12 +94,6 @@ def site_sample(site: Site, instruction: Instruction, state: State) -> Reply:
         _columns(chosen, model.schema_),
         {"drawn": len(drawn), "removed": kept.n_removed, "short": share - len(chosen)},
     )
-
-
-def _full_schema(instruction: Instruction) -> Schema:
-    from jumeau.federated.context import read_schema
-
-    return read_schema(instruction.meta)
 
 
 def _columns(frame: pd.DataFrame, schema: Schema) -> dict[str, np.ndarray]:
