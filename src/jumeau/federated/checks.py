@@ -7,6 +7,7 @@ message it can share with the server.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -34,8 +35,12 @@ class SiteDataError(JumeauError):
     """A site's data do not match the schema (the message lists columns and counts only)."""
 
 
-def check_site_data(frame: pd.DataFrame, schema: Schema) -> list[SiteProblem]:
-    """Every mismatch between a site's table and the schema, by column and count."""
+def check_site_data(
+    frame: pd.DataFrame, schema: Schema, typed: Callable[[Schema], Cohort] | None = None
+) -> list[SiteProblem]:
+    """Every mismatch between a site's table and the schema, by column and count. Bounds and
+    rules are checked on the table typed by `typed` (a site passes its own cached typing, which
+    the next rounds reuse), once every column reads."""
     problems: list[SiteProblem] = []
     frame = frame.rename(columns=str)
     for name in schema.modelled_columns:
@@ -52,7 +57,7 @@ def check_site_data(frame: pd.DataFrame, schema: Schema) -> list[SiteProblem]:
             problems.append(SiteProblem(name, f"values that are not {_kind_words(column)}", bad))
     if problems:
         return problems
-    cohort = Cohort(frame[[n for n in schema.names if n in frame.columns]], schema)
+    cohort = typed(schema) if typed is not None else Cohort(frame, schema)
     for violation in cohort.validate().violations:
         problems.append(
             SiteProblem(

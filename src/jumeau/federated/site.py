@@ -87,7 +87,7 @@ def quiet_constant_columns() -> Iterator[None]:
 def _check(site: Site, instruction: Instruction, state: State) -> Reply:
     schema = read_schema(instruction.meta)
     with quiet_constant_columns():
-        problems = [str(p) for p in check_site_data(site.frame, schema)]
+        problems = [str(p) for p in check_site_data(site.frame, schema, site.cohort)]
     if not problems and len(site.frame) < MIN_ROWS_TO_MODEL:
         problems.append(f"{len(site.frame)} patients, fewer than {MIN_ROWS_TO_MODEL}")
     meta: dict[str, object] = {"problems": problems}
