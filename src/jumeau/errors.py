@@ -7,9 +7,19 @@ what to do. The CLI prints that line and exits non-zero; it never shows a traceb
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class JumeauError(Exception):
     """Base class for every error the user can act on."""
+
+
+def validation_problems(error: ValidationError) -> str:
+    """A pydantic validation error as one line: `field: message; field: message`."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
 
 
 class DataError(JumeauError):

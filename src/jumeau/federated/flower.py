@@ -240,7 +240,9 @@ def simulate(
     from flwr.simulation import run_simulation
 
     if len({site.name for site in sites}) != len(sites):
-        raise JumeauError("two sites share a name; give each site its own")
+        raise JumeauError(
+            "two sites share a name; give each site its own (a site file is named by its stem)"
+        )
     settings = settings or FederatedConfig(min_sites=len(sites))
     coordinator = Coordinator(
         schema, model, seed=seed, settings=settings, artificial=artificial, **params

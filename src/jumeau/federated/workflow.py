@@ -18,7 +18,7 @@ import pandas as pd
 from jumeau.data.cohort import Cohort
 from jumeau.data.loading import read_table, write_text_atomically
 from jumeau.data.schema import Schema
-from jumeau.errors import JumeauError
+from jumeau.errors import JumeauError, validation_problems
 from jumeau.federated.config import FederatedConfig
 from jumeau.federated.coordinator import FederatedFit
 from jumeau.federated.site import Site
@@ -74,8 +74,6 @@ def simulate_files(
     if len(site_files) < 2:
         raise JumeauError("a federated simulation needs at least two --site files")
     sites = [site_from_file(path, seed=seed) for path in site_files]
-    if len({s.name for s in sites}) != len(sites):
-        raise JumeauError("two site files share a name; rename one (the name is the file stem)")
     resolved = (
         Schema.from_yaml(schema)
         if schema is not None
@@ -153,8 +151,7 @@ def _config(settings: dict[str, Any] | None, **defaults: Any) -> FederatedConfig
     try:
         return FederatedConfig(**(defaults | (settings or {})))
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise JumeauError(f"federated settings: {problems}") from None
+        raise JumeauError(f"federated settings: {validation_problems(exc)}") from None
 
 
 def _server_certificates(folder: Path | None) -> tuple[bytes, bytes, bytes] | None:

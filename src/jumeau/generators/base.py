@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from jumeau.data.cohort import Cohort
 from jumeau.data.rules import parse_rule
 from jumeau.data.schema import Schema
-from jumeau.errors import JumeauError
+from jumeau.errors import JumeauError, validation_problems
 from jumeau.generators.encoding import TabularEncoder
 
 MAX_SEED = 2**63 - 1  # what every random generator used here (numpy, torch) accepts
@@ -84,9 +84,7 @@ class Generator(ABC):
             base = config.model_dump() if config is not None else {}
             self.config = self.config_class(**(base | params))
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-            )
+            problems = validation_problems(exc)
             raise JumeauError(f"{self.name}: invalid parameter(s): {problems}") from None
 
     def get_params(self) -> dict[str, Any]:

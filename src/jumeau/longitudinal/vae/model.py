@@ -29,7 +29,7 @@ from jumeau.data.longitudinal import (
     sub_schema,
 )
 from jumeau.data.schema import Schema
-from jumeau.errors import JumeauError, TooFewRowsError
+from jumeau.errors import JumeauError, TooFewRowsError, validation_problems
 from jumeau.generators.base import (
     Generator,
     NotFittedError,
@@ -62,9 +62,7 @@ class LongitudinalVAE:
             base = config.model_dump() if config is not None else {}
             self.config = LongitudinalVAEConfig(**(base | params))
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-            )
+            problems = validation_problems(exc)
             raise JumeauError(f"{self.name}: invalid parameter(s): {problems}") from None
         make_generator(self.config.static_model)  # an unknown name fails here, not after fitting
 
