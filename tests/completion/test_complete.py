@@ -257,6 +257,19 @@ def test_complete_fits_by_name_or_uses_a_fitted_model(
         complete(lung, 2, model=3)  # type: ignore[arg-type]
 
 
+def test_a_bad_request_is_refused_before_any_fit(
+    lung: Cohort, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_fit(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a generator was made for a request that had to be refused")
+
+    monkeypatch.setattr("jumeau.completion.impute.make_generator", no_fit)
+    with pytest.raises(JumeauError, match="m \\(completed copies\\)"):
+        complete(lung, 0, model="rhvae")
+    with pytest.raises(JumeauError, match="max_attempts"):
+        complete(lung, 2, model="rhvae", max_attempts=-1)
+
+
 def test_a_missing_value_is_never_imputed_as_missing(
     lung: Cohort, fitted: dict[str, object]
 ) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from jumeau.data.cohort import Cohort
 from jumeau.errors import JumeauError
 from jumeau.generators.base import Generator, check_seed
-from jumeau.generators.completion import CompletionReport
+from jumeau.generators.completion import CompletionReport, check_completion_request
 from jumeau.generators.registry import make_generator
 
 
@@ -51,6 +51,7 @@ def complete(
     fitted generator (for instance one trained on a larger cohort with the same schema).
     """
     seed = check_seed(seed)
+    check_completion_request(m, max_attempts)
     if isinstance(model, Generator):
         if params:
             raise JumeauError("parameters go to an unfitted model's name, not a fitted generator")

@@ -49,6 +49,14 @@ class CompletionReport:
         return asdict(self) | {"cells_completed": self.cells_completed}
 
 
+def check_completion_request(m: int, max_attempts: int) -> None:
+    """Refuse a bad m or max_attempts before anything is fitted (a fit can take minutes)."""
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not 1 <= m <= MAX_COPIES:
+        raise JumeauError(f"m (completed copies) must be a whole number from 1 to {MAX_COPIES}")
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 0:
+        raise JumeauError("max_attempts must be a whole number ≥ 0")
+
+
 def complete_cohort(
     generator: Generator, cohort: Cohort, m: int, seed: int, max_attempts: int
 ) -> tuple[list[Cohort], CompletionReport]:
@@ -58,10 +66,7 @@ def complete_cohort(
             f"complete expects a jumeau Cohort, got {type(cohort).__name__}; "
             "use jumeau.Cohort.from_frame(df) or jumeau.load_cohort(path)"
         )
-    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not 1 <= m <= MAX_COPIES:
-        raise JumeauError(f"m (completed copies) must be a whole number from 1 to {MAX_COPIES}")
-    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 0:
-        raise JumeauError("max_attempts must be a whole number ≥ 0")
+    check_completion_request(m, max_attempts)
     names = generator.schema_.names
     absent = [name for name in names if name not in cohort.data.columns]
     if absent:

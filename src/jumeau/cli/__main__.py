@@ -1,0 +1,5 @@
+"""`python -m jumeau.cli`."""
+
+from jumeau.cli import main
+
+main()
