@@ -10,8 +10,14 @@ import pytest
 from jumeau.data.cohort import Cohort
 from jumeau.errors import JumeauError
 from jumeau.prognostic.score import PrognosticScore
-from jumeau.prognostic.task import Outcome
-from jumeau.prognostic.validation import THRESHOLDS, _metrics, _recalibration, validate
+from jumeau.prognostic.task import Outcome, outcome
+from jumeau.prognostic.validation import (
+    THRESHOLDS,
+    _metrics,
+    _recalibration,
+    validate,
+    validate_risk,
+)
 
 
 def _binary(label: list[int]) -> Outcome:
@@ -73,6 +79,22 @@ def test_survival_validation_reports_c_index_and_auc_at_horizon(
     result = validate(score, holdout, bootstrap=20, seed=0)
     assert {"c_index", "auc_at_horizon", "calibration_slope"} <= set(result.metrics)
     assert 0.6 < result.metrics["c_index"].value < 0.85  # a Cox model on gbsg2: about 0.68
+
+
+def test_validating_predicted_risks_is_validating_the_score(
+    gbsg2_halves: tuple[Cohort, Cohort],
+) -> None:
+    """Pooled out-of-fold predictions go through validate_risk: the same figures as validate."""
+    train, holdout = gbsg2_halves
+    score = PrognosticScore(model="reference", n_variables=None).fit(train, seed=0)
+    frame = holdout.data.reset_index(drop=True)
+    target = outcome(score.task_, frame, score.schema_)
+    risk = score.predict_risk(frame)
+    direct = validate(score, holdout, bootstrap=10, seed=3)
+    from_risk = validate_risk(risk, target, score.task_.horizon, bootstrap=10, seed=3)
+    assert from_risk.to_dict() == direct.to_dict()
+    with pytest.raises(JumeauError, match="predicted risks for"):
+        validate_risk(risk[:-1], target, score.task_.horizon, bootstrap=0)
 
 
 def test_validation_needs_both_outcomes(breast_halves: tuple[Cohort, Cohort]) -> None:

@@ -84,7 +84,7 @@ def validate(
     seed: int = 0,
 ) -> Validation:
     """Score `cohort` (real patients with known outcomes) and measure the score on them."""
-    if bootstrap < 0:
+    if bootstrap < 0:  # before scoring: a bad request fails at once
         raise JumeauError(f"bootstrap must be 0 or more resamples, not {bootstrap}")
     frame = cohort.data.reset_index(drop=True)
     task = score.task_
@@ -93,19 +93,38 @@ def validate(
             raise JumeauError(f"the validation patients lack the outcome column {column!r}")
     risk = score.predict_risk(frame)
     target = outcome(task, frame, score.schema_)  # the score's levels: same positive class
+    return validate_risk(risk, target, task.horizon, bootstrap=bootstrap, seed=seed)
+
+
+def validate_risk(
+    risk: np.ndarray,
+    target: Outcome,
+    horizon: float | None,
+    *,
+    bootstrap: int = DEFAULT_BOOTSTRAP,
+    seed: int = 0,
+) -> Validation:
+    """The same measures from predicted risks already in hand — for instance out-of-fold
+    predictions pooled over a cross-validation, where each patient's risk comes from a score
+    that never saw them and one calibration slope is fitted on every patient at once."""
+    if bootstrap < 0:
+        raise JumeauError(f"bootstrap must be 0 or more resamples, not {bootstrap}")
+    risk = np.asarray(risk, dtype=float)
+    if risk.shape != target.label.shape:
+        raise JumeauError(f"{len(risk)} predicted risks for {len(target.label)} patients")
     if len(np.unique(target.label[target.known])) < 2:
         raise JumeauError(
             "the validation patients must include some with and some without the outcome"
         )
-    point = _metrics(risk, target, task.horizon)
+    point = _metrics(risk, target, horizon)
     rng = np.random.default_rng(seed)
     draws: list[dict[str, Any]] = []
     for _ in range(bootstrap):
-        rows = rng.integers(0, len(frame), len(frame))
-        resampled = _resample(target, rows, task.horizon)
+        rows = rng.integers(0, len(risk), len(risk))
+        resampled = _resample(target, rows, horizon)
         if len(np.unique(resampled.label[resampled.known])) < 2:
             continue
-        draws.append(_metrics(risk[rows], resampled, task.horizon))
+        draws.append(_metrics(risk[rows], resampled, horizon))
     metrics = {
         name: _estimate(value, [d[name] for d in draws])
         for name, value in point.items()
@@ -121,7 +140,7 @@ def validate(
     if len(draws) < bootstrap:
         notes.append(f"{bootstrap - len(draws)} bootstrap resamples had one outcome class only")
     return Validation(
-        patients=len(frame),
+        patients=len(risk),
         known_outcomes=int(target.known.sum()),
         outcomes=int(target.label[target.known].sum()),
         metrics=metrics,
