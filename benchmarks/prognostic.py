@@ -48,7 +48,7 @@ from jumeau.generators.registry import make_generator
 from jumeau.prognostic.explain import agreement, importance
 from jumeau.prognostic.score import PrognosticScore
 from jumeau.prognostic.task import outcome
-from jumeau.prognostic.validation import validate, validate_risk
+from jumeau.prognostic.validation import Validation, validate, validate_risk
 from jumeau.report.html import json_safe
 
 DATASETS = ("gbsg2", "lung", "breast_cancer")
@@ -84,6 +84,30 @@ def split(cohort: Cohort, seed: int) -> tuple[Cohort, Cohort]:
     return cohort.subset(rows[:cut]), cohort.subset(rows[cut:])
 
 
+def fit_score(
+    model: str, training: Cohort, args: argparse.Namespace, horizon: float | None, seed: int
+) -> tuple[PrognosticScore, float]:
+    """The score recipe on `training`, and the seconds it took."""
+    start = time.perf_counter()
+    score = PrognosticScore(model=model, n_variables=args.select, horizon=horizon)  # type: ignore[arg-type]
+    score.fit(training, seed=seed)
+    return score, time.perf_counter() - start
+
+
+def record(row: Row, result: Validation) -> None:
+    """The discrimination and calibration slope of a validation, with their intervals."""
+    row.metric = "c_index" if "c_index" in result.metrics else "roc_auc"
+    estimate = result.metrics[row.metric]
+    row.discrimination, row.low, row.high = estimate.value, estimate.low, estimate.high
+    slope = result.metrics["calibration_slope"]
+    row.slope, row.slope_low, row.slope_high = slope.value, slope.low, slope.high
+
+
+def jaccard(first: Sequence[str], second: Sequence[str]) -> float:
+    """Overlap of two scores' chosen variables."""
+    return len(set(first) & set(second)) / len(set(first) | set(second))
+
+
 def measure(
     row: Row,
     training: Cohort,
@@ -91,16 +115,8 @@ def measure(
     args: argparse.Namespace,
     horizon: float | None,
 ) -> tuple[PrognosticScore, dict[str, float]]:
-    start = time.perf_counter()
-    score = PrognosticScore(model=row.model, n_variables=args.select, horizon=horizon)  # type: ignore[arg-type]
-    score.fit(training, seed=row.seed)
-    row.fit_s = time.perf_counter() - start
-    result = validate(score, holdout, bootstrap=args.bootstrap, seed=row.seed)
-    row.metric = "c_index" if "c_index" in result.metrics else "roc_auc"
-    estimate = result.metrics[row.metric]
-    row.discrimination, row.low, row.high = estimate.value, estimate.low, estimate.high
-    slope = result.metrics["calibration_slope"]
-    row.slope, row.slope_low, row.slope_high = slope.value, slope.low, slope.high
+    score, row.fit_s = fit_score(row.model, training, args, horizon, row.seed)
+    record(row, validate(score, holdout, bootstrap=args.bootstrap, seed=row.seed))
     row.variables = list(score.variables_)
     return score, importance(score, holdout, repeats=3, seed=row.seed)
 
@@ -124,8 +140,7 @@ def run_dataset(name: str, args: argparse.Namespace, log: Any) -> list[Row]:
                 row = Row(name, seed, generator, kind)
                 try:
                     _, drops = measure(row, cohort_, holdout, args, horizon)
-                    both = set(row.variables) | set(reference.variables)
-                    row.overlap = len(set(row.variables) & set(reference.variables)) / len(both)
+                    row.overlap = jaccard(row.variables, reference.variables)
                     row.spearman = agreement(drops, real_importance)["spearman"]
                 except Exception as exc:  # a failure is a result: count it, go on
                     row.error = f"{type(exc).__name__}: {exc}"
@@ -165,13 +180,8 @@ def run_dataset_cv(name: str, args: argparse.Namespace, log: Any) -> list[Row]:
                     if row.error is not None:
                         continue
                     try:
-                        start = time.perf_counter()
-                        score = PrognosticScore(
-                            model=kind,  # type: ignore[arg-type]
-                            n_variables=args.select,
-                            horizon=horizon,
-                        ).fit(data, seed=seed)
-                        row.fit_s += time.perf_counter() - start
+                        score, seconds = fit_score(kind, data, args, horizon, seed)
+                        row.fit_s += seconds
                         if horizon is None:  # the first real-trained score sets the repeat's
                             horizon, task = score.task_.horizon, score.task_
                         risk = risks.setdefault(key, np.full(len(cohort), np.nan))
@@ -180,9 +190,8 @@ def run_dataset_cv(name: str, args: argparse.Namespace, log: Any) -> list[Row]:
                         if training == REAL:
                             real_importance, real_variables = drops, list(score.variables_)
                         else:
-                            both = set(score.variables_) | set(real_variables)
-                            shared = set(score.variables_) & set(real_variables)
-                            overlaps.setdefault(key, []).append(len(shared) / len(both))
+                            overlap = jaccard(score.variables_, real_variables)
+                            overlaps.setdefault(key, []).append(overlap)
                             rho = agreement(drops, real_importance)["spearman"]
                             spearmans.setdefault(key, []).append(rho)
                         row.variables = list(score.variables_)  # the last fold's, for the JSON
@@ -193,14 +202,10 @@ def run_dataset_cv(name: str, args: argparse.Namespace, log: Any) -> list[Row]:
         target = outcome(task, frame, cohort.schema)
         for key, row in rows_of.items():
             if row.error is None:
-                result = validate_risk(
-                    risks[key], target, horizon, bootstrap=args.bootstrap, seed=seed
-                )
-                row.metric = "c_index" if "c_index" in result.metrics else "roc_auc"
-                estimate = result.metrics[row.metric]
-                row.discrimination, row.low, row.high = estimate.value, estimate.low, estimate.high
-                slope = result.metrics["calibration_slope"]
-                row.slope, row.slope_low, row.slope_high = slope.value, slope.low, slope.high
+                record(
+                    row, validate_risk(risks[key], target, horizon, bootstrap=args.bootstrap,
+                                       seed=seed)
+                )  # fmt: skip
                 row.overlap = fold_mean(overlaps.get(key, []))
                 row.spearman = fold_mean(spearmans.get(key, []))
             rows.append(row)

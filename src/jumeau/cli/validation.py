@@ -39,6 +39,11 @@ from jumeau.generators import available_generators
 from jumeau.workflow import load_artificial
 
 
+def say(text: str) -> None:
+    """A step of a long run, dimmed on stderr so that stdout keeps the results."""
+    err.print(f"[dim]… {text}[/]")
+
+
 def _settings(
     seed: int,
     target: str | None,
@@ -169,7 +174,7 @@ def run_command(
             ),
             use_filter=use_filter,
             progress=not quiet,
-            say=None if quiet else (lambda text: err.print(f"[dim]… {text}[/]")),
+            say=None if quiet else say,
         )
         _print_run(result.evaluation, result.files)
 
@@ -204,7 +209,7 @@ def _run_longitudinal(
     result = run_longitudinal(
         cohort, output, static_model=model, n=n, seed=seed, params=params,
         use_filter=use_filter, percentile=percentile, progress=not quiet,
-        say=None if quiet else (lambda text: err.print(f"[dim]… {text}[/]")),
+        say=None if quiet else say,
     )  # fmt: skip
     _print_longitudinal(result.evaluation)
     out.print(f"similarity filter removed {result.removed} course(s)")
@@ -289,7 +294,7 @@ def report_command(
         made = load_artificial(artificial, train.schema)
         settings = _settings(seed, target, attacks, quasi_identifiers, secrets, filter_percentile)
         evaluation, html_path, json_path = workflow.report_only(
-            train, held, made, output, settings=settings, say=lambda t: err.print(f"[dim]… {t}[/]")
+            train, held, made, output, settings=settings, say=say
         )
         _print_run(evaluation, {"report": html_path, "report_json": json_path})
 
@@ -328,7 +333,7 @@ def demo(
             model=model,
             n=n,
             seed=seed,
-            say=lambda text: err.print(f"[dim]… {text}[/]"),
+            say=say,
         )
         _print_run(result.evaluation, result.files)
         out.print(f"[bold]validation report:[/] {result.files['report'].resolve()}")

@@ -84,8 +84,6 @@ def validate(
     seed: int = 0,
 ) -> Validation:
     """Score `cohort` (real patients with known outcomes) and measure the score on them."""
-    if bootstrap < 0:  # before scoring: a bad request fails at once
-        raise JumeauError(f"bootstrap must be 0 or more resamples, not {bootstrap}")
     frame = cohort.data.reset_index(drop=True)
     task = score.task_
     for column in (task.outcome, task.time):
