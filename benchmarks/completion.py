@@ -915,7 +915,7 @@ def _names(text: str | None, allowed: Sequence[str], what: str, parser: Any) -> 
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join((__doc__ or "").split("\n\n")[0].split()))
     datasets = (*DATASETS, LUNG)
     parser.add_argument("--datasets", help=f"comma-separated, from {', '.join(datasets)} (all)")
     parser.add_argument("--methods", help=f"comma-separated, from {', '.join(METHODS)} (all)")

@@ -343,7 +343,7 @@ def write(records: list[dict[str, Any]], args: argparse.Namespace, seconds: floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=" ".join((__doc__ or "").split("\n\n")[0].split()))
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--datasets", nargs="+", default=["gbsg2", "lung"],
                         choices=sorted(SITE_COLUMN))  # fmt: skip

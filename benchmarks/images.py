@@ -62,7 +62,7 @@ def generators(train: ImageCohort, seed: int, timings: dict[str, float]) -> dict
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=" ".join((__doc__ or "").split("\n\n")[0].split()))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 2, 5, 10])
     parser.add_argument("--small", type=int, default=50, help="images per class; 0: skip")

@@ -254,7 +254,7 @@ def table(rows: list[Row], how: str = "on the real holdout; mean ± sd over seed
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join((__doc__ or "").split("\n\n")[0].split()))
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--generators", default=",".join(GENERATORS))
     parser.add_argument("--seeds", type=int, default=3, help="splits; with --cv, repeats")

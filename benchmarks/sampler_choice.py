@@ -51,7 +51,7 @@ METRICS = ("auc_gap", "dcr_share", "shapes")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join((__doc__ or "").split("\n\n")[0].split()))
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--fits", type=int, default=5)
     parser.add_argument("--draws", type=int, default=3)

@@ -54,7 +54,7 @@ def seconds(action: object, repeats: int) -> list[float]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join((__doc__ or "").split("\n\n")[0].split()))
     parser.add_argument("--sizes", default="0,1000,2000,4000,10000", help="0 = as fitted")
     parser.add_argument("-n", "--n", type=int, default=5000, help="codes drawn per call")
     parser.add_argument("--repeats", type=int, default=3)

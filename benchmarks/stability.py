@@ -134,7 +134,7 @@ def table(records: list[Training], datasets: Sequence[str]) -> str:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join((__doc__ or "").split("\n\n")[0].split()))
     parser.add_argument("--datasets", default=",".join(DEFAULT_DATASETS))
     parser.add_argument("--seeds", type=int, default=10, help="training seeds 0 .. n-1")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/stability.json"))
