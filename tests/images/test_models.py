@@ -163,3 +163,53 @@ def test_cli_evaluate_writes_the_augmentation_report(tmp_path) -> None:
     bad = runner.invoke(app, ["images", "evaluate", str(folder), "--labels", str(labels),
                               "-p", "epochs=2", "-o", str(out)])  # fmt: skip
     assert bad.exit_code != 0 and "model.key=value" in bad.output
+
+
+def test_training_device_is_resolved_with_clear_errors(monkeypatch) -> None:
+    import torch
+
+    from jumeau.images.models import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu" and resolve_device("cpu") == "cpu"
+    with pytest.raises(JumeauError, match="no CUDA GPU"):
+        resolve_device("cuda")
+    with pytest.raises(JumeauError, match="no CUDA GPU"):
+        ImageGenerator("vae", device="cuda")  # refused before any data is loaded
+    with pytest.raises(JumeauError, match="device must be one of"):
+        ImageGenerator("vae", device="tpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == "cuda"
+
+
+def test_the_fitted_model_lives_on_the_cpu_whatever_trained_it(fitted) -> None:
+    import torch
+
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    for model in fitted.models_.values():
+        assert model.device_ == expected
+        assert {p.device.type for p in model.module_.parameters()} == {"cpu"}
+        assert model.centroids_.device.type == "cpu" and model.matrices_.device.type == "cpu"
+
+
+def test_cpu_training_is_what_auto_does_without_a_gpu(monkeypatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    small = shapes(n_per_class=10, size=8)
+    settings = {"epochs": 2, "latent_dim": 3, "hidden_dim": 16}
+    auto = ImageGenerator("vae", **settings).fit(small, seed=0, progress=False)
+    cpu = ImageGenerator("vae", device="cpu", **settings).fit(small, seed=0, progress=False)
+    assert np.array_equal(auto.sample(3, label="disk", seed=0), cpu.sample(3, label="disk", seed=0))
+
+
+@pytest.mark.skipif(
+    not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU (none on this machine)"
+)
+def test_training_on_a_gpu_gives_a_cpu_model_that_samples_and_saves(tmp_path) -> None:
+    generator = ImageGenerator("rhvae", device="cuda", **QUICK)
+    generator.fit(shapes(n_per_class=12), seed=0, progress=False)
+    images = generator.sample(4, label="disk", seed=0)
+    assert images.shape == (4, 12, 12) and np.isfinite(images).all()
+    loaded = load_image_generator(generator.save(tmp_path / "gpu.jumeau"))
+    assert np.array_equal(loaded.sample(4, label="disk", seed=0), images)

@@ -42,6 +42,9 @@ def images_fit(
     labels: ImageLabels = None,
     model: Annotated[str, typer.Option("--model", "-m", help="vae or rhvae.")] = "rhvae",
     seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
+    device: Annotated[
+        str, typer.Option(help="auto (a CUDA GPU when present), cpu or cuda.")
+    ] = "auto",
     param: ParamOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -51,7 +54,7 @@ def images_fit(
         from jumeau.images.workflow import fit_images_file
 
         out.print(
-            fit_images_file(source, output, labels=labels, model=model,
+            fit_images_file(source, output, labels=labels, model=model, device=device,
                             params=parse_params(param or []), seed=seed, progress=not quiet)
         )  # fmt: skip
 

@@ -39,6 +39,22 @@ from jumeau.images.cohort import ImageCohort
 from jumeau.images.networks import ConvRHVAEModule, ConvVAEModule, PixelLikelihood
 
 DEFAULT_LATENT = 16
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str) -> str:
+    """The torch device that trains the image models: "auto" takes a CUDA GPU when one is
+    present (3D volumes and large images are impractical on a CPU), the CPU otherwise."""
+    if device not in DEVICES:
+        raise JumeauError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise JumeauError(
+            "device 'cuda' was asked for, but this torch sees no CUDA GPU "
+            f"(torch {torch.__version__}); use device 'auto' or 'cpu'"
+        )
+    return device
 
 
 class _ImageHooks:
@@ -57,13 +73,21 @@ class _ImageHooks:
     def _data_width(self) -> int:
         return math.prod(self.shape_)
 
-    def fit_images(self, images: np.ndarray, *, seed: int = 0, progress: bool = True) -> Any:
-        """Fit on an array of images (n, H, W) or (n, D, H, W) in [0, 1]."""
+    def fit_images(
+        self, images: np.ndarray, *, seed: int = 0, progress: bool = True, device: str = "cpu"
+    ) -> Any:
+        """Fit on an array of images (n, H, W) or (n, D, H, W) in [0, 1]; training runs on
+        `device` (see `resolve_device`), the fitted model is kept on the CPU. The same seed gives
+        the same model on the same device; a GPU's floating-point order differs from a CPU's."""
         seed = check_seed(seed)
         array = np.ascontiguousarray(images, dtype=np.float32)
         self.shape_ = tuple(int(s) for s in array.shape[1:])
         rows = array.reshape(len(array), -1)
-        self._fit_matrix(rows, np.ones_like(rows), seed=seed, progress=progress)  # type: ignore[attr-defined]
+        self.device_ = self._training_device = resolve_device(device)
+        try:
+            self._fit_matrix(rows, np.ones_like(rows), seed=seed, progress=progress)  # type: ignore[attr-defined]
+        finally:
+            del self._training_device
         self.seed_ = seed
         self.training_rows_ = len(array)
         self.training_sha256_ = hashlib.sha256(array.tobytes()).hexdigest()
@@ -106,10 +130,12 @@ class ImageGenerator:
 
     name: ClassVar[str] = "image_generator"
 
-    def __init__(self, model: str = "rhvae", **params: Any) -> None:
+    def __init__(self, model: str = "rhvae", *, device: str = "auto", **params: Any) -> None:
         if model not in MODELS:
             raise JumeauError(f"unknown image model {model!r}; available: {', '.join(MODELS)}")
+        resolve_device(device)  # an unknown or absent device fails here, not after loading data
         self.model = model
+        self.device = device
         self.params = params
         MODELS[model](**params)  # invalid parameters fail here, not after a long fit
 
@@ -122,7 +148,9 @@ class ImageGenerator:
         for index, label in enumerate(cohort.classes):
             model = MODELS[self.model](**self.params)
             images = cohort.of_label(label).images
-            self.models_[label] = model.fit_images(images, seed=seed + index, progress=progress)
+            self.models_[label] = model.fit_images(
+                images, seed=seed + index, progress=progress, device=self.device
+            )
         self.shape_, self.spacing_, self.seed_ = cohort.shape, cohort.spacing, seed
         return self
 

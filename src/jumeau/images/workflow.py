@@ -44,14 +44,17 @@ def fit_images_file(
     params: dict[str, Any],
     seed: int,
     progress: bool,
+    device: str = "auto",
 ) -> str:
+    generator = ImageGenerator(model, device=device, **params)  # bad settings fail before loading
     cohort = load_images(source, labels)
-    generator = ImageGenerator(model, **params).fit(cohort, seed=seed, progress=progress)
+    generator.fit(cohort, seed=seed, progress=progress)
     generator.save(output)
     counts = ", ".join(f"{c}: {int((cohort.labels == c).sum())}" for c in cohort.classes)
+    trained_on = {m.device_ for m in generator.models_.values()}
     return (
-        f"fitted one {model} per class on {len(cohort)} images {cohort.shape} ({counts}) "
-        f"-> {output}"
+        f"fitted one {model} per class on {len(cohort)} images {cohort.shape} ({counts}, "
+        f"trained on {', '.join(sorted(trained_on))}) -> {output}"
     )
 
 

@@ -56,7 +56,7 @@ def inverse_metric(
 ) -> Tensor:
     """G⁻¹(z) for every row of z (all centroids): [B, d, d]."""
     weights = kernel_weights(z, centroids, temperature)
-    eye = torch.eye(z.shape[-1], dtype=z.dtype)
+    eye = torch.eye(z.shape[-1], dtype=z.dtype, device=z.device)
     return torch.einsum("bn,nij->bij", weights, matrices) + lam * eye
 
 

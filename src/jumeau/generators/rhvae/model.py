@@ -172,6 +172,12 @@ class RHVAE(VAE):
         self.centroids_ = mean.detach().clone()
         self.matrices_ = (factors @ factors.transpose(-1, -2)).detach().clone()
 
+    def _move_state(self, device: torch.device) -> None:
+        super()._move_state(device)
+        if hasattr(self, "centroids_"):
+            self.centroids_ = self.centroids_.to(device)
+            self.matrices_ = self.matrices_.to(device)
+
     # ------------------------------------------------------------------ sampling
     def sample(
         self,

@@ -94,9 +94,17 @@ class VAE(Generator):
             train_rows, validation_rows = split_validation(
                 len(matrix), self.config.validation_share, rng
             )
-            x, m = torch.as_tensor(matrix), torch.as_tensor(mask)
-            self.history_ = self._train(x, m, train_rows, validation_rows, progress, seed)
-            self._after_training(x, m)
+            # Training may run on an accelerator (image models ask for one); what is kept after
+            # it lives on the CPU, so sampling, completion and saving never depend on a device.
+            device = torch.device(getattr(self, "_training_device", "cpu"))
+            self.module_.to(device)
+            x = torch.as_tensor(matrix).to(device)
+            m = torch.as_tensor(mask).to(device)
+            try:
+                self.history_ = self._train(x, m, train_rows, validation_rows, progress, seed)
+                self._after_training(x, m)
+            finally:
+                self._move_state(torch.device("cpu"))
 
     def _train(
         self,
@@ -152,6 +160,10 @@ class VAE(Generator):
 
     def _after_training(self, x: Tensor, m: Tensor) -> None:
         """Hook for models that keep something about the training set (the RHVAE's metric)."""
+
+    def _move_state(self, device: torch.device) -> None:
+        """Move the learned tensors (the RHVAE adds its codes and metric factors)."""
+        self.module_.to(device)
 
     # ------------------------------------------------------------------ sampling
     def _latent_samples(self, n: int, generator: torch.Generator) -> Tensor:
