@@ -6,7 +6,7 @@ rows drawn by the VAE, the RHVAE's geometry-aware sampler and the RHVAE's prior.
 public dataset (CC BY 4.0), so its images may be shown; for a user's own cohort, jumeau's report
 shows real images only on request.
 
-    python benchmarks/images_figure.py            # about 12 minutes on 2 CPU cores
+    python benchmarks/images_figure.py            # about 8 minutes on 2 CPU cores
 """
 
 from __future__ import annotations
