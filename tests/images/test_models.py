@@ -138,6 +138,9 @@ def test_cli_fits_and_samples_images(tmp_path) -> None:
     assert checked.exit_code == 0, checked.output
     record = json.loads((filtered / "provenance.json").read_text())
     assert record["similarity_filter"]["applied"] and record["n"] == 4
+    removed = record["similarity_filter"]["n_removed"]
+    said = "passed the memorisation filter" if removed == 0 else f"filter removed {removed}"
+    assert said in " ".join(checked.output.split())
     missing = runner.invoke(app, ["images", "fit", str(folder), "-o", str(model)])
     assert missing.exit_code != 0 and "--labels" in missing.output
 

@@ -102,11 +102,13 @@ def sample_images_file(
         "versions": versions(),
     }
     write_text_atomically(output / "provenance.json", json.dumps(record, indent=2) + "\n")
-    note = (
-        f"; the memorisation filter removed {account['n_removed']} and they were replaced"
-        if account["applied"]
-        else "; no memorisation filter (give --real to apply it)"
-    )
+    removed = int(account.get("n_removed", 0))
+    if not account["applied"]:
+        note = "; no memorisation filter (give --real to apply it)"
+    elif removed:
+        note = f"; the memorisation filter removed {removed}, replaced by new draws"
+    else:
+        note = "; every image passed the memorisation filter"
     return f"wrote {len(images)} artificial {label!r} images to {output}{note}"
 
 
