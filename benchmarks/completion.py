@@ -67,6 +67,10 @@ and whether its coverage is ≥ 0.90 where MICE's is (MICE's coverage over all i
 the issue's goal: beat MICE in at least 2 of 3 mechanisms and keep coverage ≥ 0.90 where MICE
 does.
 
+``--resume`` keeps the measurements already in ``--out`` and measures only the missing ones
+(refused when ``--m``, ``--slope`` or ``--quick`` differ): the neural models at 50 replicates
+take about 5 CPU-hours, more than one session.
+
 **lung** (real missing values, ``load("lung")`` as bundled): Cox model of time / status on age,
 sex (female = 1), ph_ecog (0–3 as a number), ph_karno, meal_cal and wt_loss, on the complete
 cases and pooled over m completions by each multiple-imputation method, for ``--lung-seeds``
@@ -566,9 +570,17 @@ def benchmark_planted(run: Run, name: str, args: argparse.Namespace, settings: S
     run.progress(
         f"{name}: truth {analysis.interest} = {truth.estimate:.3f} (SE {truth.std_error:.3f})"
     )
+    measured = {(m.dataset, m.mechanism, m.rate, m.replicate, m.method) for m in run.measurements}
     for mechanism in args.mechanisms:
         for rate in args.rates:
             for r in range(args.replicates):
+                todo = [
+                    method for method in args.methods
+                    if (name, mechanism, rate, r, method) not in measured
+                    and not (method in NEURAL and r >= args.neural_replicates)
+                ]  # fmt: skip
+                if not todo:
+                    continue
                 mask = plant(full, spec, mechanism, rate, args.slope, seed=r)
                 frame = cohort.data.copy()
                 incomplete = full.copy()
@@ -577,9 +589,7 @@ def benchmark_planted(run: Run, name: str, args: argparse.Namespace, settings: S
                     incomplete.loc[mask[:, j], target] = np.nan
                 planted = Cohort(frame, schema, source=f"{name} {mechanism} {rate:.0%} r={r}")
                 tag = f"{name} {mechanism} {rate:.0%} r={r}"
-                for method in args.methods:
-                    if method in NEURAL and r >= args.neural_replicates:
-                        continue
+                for method in todo:
                     record = Measurement(name, mechanism, rate, r, method)
                     record.planted, record.truth = int(mask.sum()), truth.estimate
                     run.measurements.append(record)
@@ -622,10 +632,13 @@ def benchmark_lung(run: Run, args: argparse.Namespace, settings: Settings) -> No
     scaling = {name: (0.0, LUNG_UNITS[name]) for name in LUNG_ANALYSIS.scaled}
     terms = list(LUNG_ANALYSIS.covariates)
     methods = [COMPLETE_CASE, *(m for m in args.methods if m in MULTIPLE)]
+    measured = {(m.seed, m.method) for m in run.lung}
     for seed in range(args.lung_seeds):
         for method in methods:
             if method == COMPLETE_CASE and seed > 0:
                 continue  # the same every seed
+            if (seed, method) in measured:
+                continue
             record = LungMeasurement(seed, method)
             run.lung.append(record)
             began = time.perf_counter()
@@ -945,6 +958,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--render", type=Path, metavar="JSON", help="print the tables of an earlier run again"
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the measurements already in --out and measure only the missing ones (same "
+        "--m, --slope and --quick): a run of several hours can span several sessions",
+    )
     args = parser.parse_args(argv)
     chosen = _names(args.datasets, datasets, "dataset(s)", parser)
     args.methods = _names(args.methods, METHODS, "method(s)", parser) or list(METHODS)
@@ -981,7 +1000,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def render(path: Path) -> str:
+def load_run(path: Path) -> tuple[Run, dict[str, Any]]:
+    """The measurements of an earlier run's JSON, and the JSON itself."""
     payload = json.loads(path.read_text(encoding="utf-8"))
     names = {f.name for f in fields(Measurement)}
     lung_names = {f.name for f in fields(LungMeasurement)}
@@ -993,8 +1013,33 @@ def render(path: Path) -> str:
         LungMeasurement(**{k: v for k, v in m.items() if k in lung_names})
         for m in payload.get("lung", [])
     ]
+    return run, payload
+
+
+def render(path: Path) -> str:
+    run, payload = load_run(path)
     state = "" if payload.get("finished") else " (unfinished run)"
     return f"{report(run)}\n\ntotal runtime: {payload['total_seconds']:.0f} s{state}"
+
+
+def resumed(args: argparse.Namespace, recorded: dict[str, Any]) -> Run:
+    """With --resume, the measurements already in --out (refused when they were made with
+    another --m, --slope or --quick, which change what a measurement means); the run then
+    measures only what is missing, so a run of several hours can span several sessions."""
+    if not args.resume or not args.out.exists():
+        return Run(args=recorded)
+    run, payload = load_run(args.out)
+    before = payload["arguments"]
+    for key in ("m", "slope", "quick"):
+        if before.get(key) != recorded.get(key):
+            raise SystemExit(
+                f"{args.out} was measured with --{key} {before.get(key)}, not "
+                f"{recorded.get(key)}: resume with the same settings or write elsewhere (--out)"
+            )
+    run.args = recorded
+    print(f"resuming: {len(run.measurements)} measurement(s) and {len(run.lung)} lung "
+          f"measurement(s) kept from {args.out}", file=sys.stderr)  # fmt: skip
+    return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1004,7 +1049,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     recorded = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     recorded["started"] = datetime.now(timezone.utc).isoformat()
-    run = Run(args=recorded)
+    run = resumed(args, recorded)
     for name in NEURAL:  # import torch now, not inside the first timed fit
         if name in args.methods:
             generator_class(name)
