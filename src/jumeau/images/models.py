@@ -83,11 +83,9 @@ class _ImageHooks:
         array = np.ascontiguousarray(images, dtype=np.float32)
         self.shape_ = tuple(int(s) for s in array.shape[1:])
         rows = array.reshape(len(array), -1)
-        self.device_ = self._training_device = resolve_device(device)
-        try:
-            self._fit_matrix(rows, np.ones_like(rows), seed=seed, progress=progress)  # type: ignore[attr-defined]
-        finally:
-            del self._training_device
+        self.device_ = resolve_device(device)
+        self._fit_matrix(rows, np.ones_like(rows), seed=seed, progress=progress,  # type: ignore[attr-defined]
+                         device=self.device_)  # fmt: skip
         self.seed_ = seed
         self.training_rows_ = len(array)
         self.training_sha256_ = hashlib.sha256(array.tobytes()).hexdigest()

@@ -85,7 +85,13 @@ class VAE(Generator):
         return -(log_likelihood - self._kl_weight(epoch) * kl).mean()
 
     def _fit_matrix(
-        self, matrix: np.ndarray, mask: np.ndarray, *, seed: int, progress: bool
+        self,
+        matrix: np.ndarray,
+        mask: np.ndarray,
+        *,
+        seed: int,
+        progress: bool,
+        device: str = "cpu",
     ) -> None:
         rng = np.random.default_rng(seed)
         with torch.random.fork_rng():  # never disturb the caller's global torch RNG
@@ -96,7 +102,6 @@ class VAE(Generator):
             )
             # Training may run on an accelerator (image models ask for one); what is kept after
             # it lives on the CPU, so sampling, completion and saving never depend on a device.
-            device = torch.device(getattr(self, "_training_device", "cpu"))
             self.module_.to(device)
             x = torch.as_tensor(matrix).to(device)
             m = torch.as_tensor(mask).to(device)
