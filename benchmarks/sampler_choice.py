@@ -18,6 +18,7 @@ few hundred patients are noisy (sd ≈ 0.03 per cohort); this is why there are 1
     python benchmarks/sampler_choice.py                # 3 datasets, 5 fits × 3 draws
     python benchmarks/sampler_choice.py --quick        # lung, 1 fit × 1 draw, few epochs
     python benchmarks/sampler_choice.py --study density --fits 3 --draws 2   # prior weight, λ floor
+    python benchmarks/sampler_choice.py --study envelope   # calibrated envelope vs w = 1 vs prior
 """
 
 from __future__ import annotations
@@ -53,14 +54,21 @@ VARIANTS: dict[str, dict[str, Any]] = {
 # training codes already spreads like the prior; multiplying by N(0, I) shrinks the samples
 # (measured on gbsg2's 5-D latent: per-dimension sd 0.72–0.82 against the codes' 0.87–1.01).
 DENSITY_VARIANTS: dict[str, dict[str, Any]] = {
-    "w 1 (default)": {},
+    "w 1": {"prior_weight": 1.0},
     "w 0.5": {"prior_weight": 0.5},
     "w 0.25": {"prior_weight": 0.25},
     "λ 1e-4, w 0": {"regularization": 1e-4, "prior_weight": 0.0},
     "λ 1e-4, w 0.25": {"regularization": 1e-4, "prior_weight": 0.25},
     "prior": {"sampler": "prior"},
 }
-STUDIES = {"samplers": VARIANTS, "density": DENSITY_VARIANTS}
+# --study envelope: the envelope's precision calibrated per latent dimension after training (the
+# default since session 12), against the fixed N(0, I) envelope it replaced and the prior sampler.
+ENVELOPE_VARIANTS: dict[str, dict[str, Any]] = {
+    "calibrated (default)": {},
+    "w 1": {"prior_weight": 1.0},
+    "prior": {"sampler": "prior"},
+}
+STUDIES = {"samplers": VARIANTS, "density": DENSITY_VARIANTS, "envelope": ENVELOPE_VARIANTS}
 METRICS = ("auc_gap", "dcr_share", "shapes")
 
 
@@ -74,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--study", choices=sorted(STUDIES), default="samplers",
         help="samplers: chain layouts (default); density: the geometry density's prior weight "
-        "and λ floor",
+        "and λ floor; envelope: the calibrated envelope against w = 1 and the prior",
     )  # fmt: skip
     args = parser.parse_args(argv)
     datasets = [d for d in args.datasets.split(",") if d]

@@ -309,6 +309,66 @@ def test_rhvae_geometry_codes_stay_near_the_training_codes(
     assert distances["geometry"] < 0.75 * distances["prior"]
 
 
+def _aggregate_second_moments(model: RHVAE, cohort: Cohort) -> torch.Tensor:
+    matrix, _ = model.encoder_.transform(cohort.data)
+    with torch.no_grad():
+        mean, logvar = model.module_.encode(torch.as_tensor(matrix))
+    return (mean.pow(2) + logvar.exp()).mean(0)
+
+
+def _geometry_codes(model: RHVAE, n: int, seed: int) -> torch.Tensor:
+    model._active_sampler = "geometry"
+    try:
+        return model._latent_samples(n, torch.Generator().manual_seed(seed))
+    finally:
+        del model._active_sampler
+
+
+@pytest.mark.parametrize("data", ["gbsg2", "lung"])
+def test_rhvae_envelope_is_calibrated_to_the_codes_second_moments(
+    data: str, cohorts: dict[str, Cohort]
+) -> None:
+    # the default chains: the small ones of the other tests barely leave their training codes
+    settings = {k: v for k, v in RHVAE_SMALL.items() if not k.startswith("mcmc")}
+    model = RHVAE(**settings).fit(cohorts[data], seed=0, progress=False)
+    target = _aggregate_second_moments(model, cohorts[data])
+    assert model.envelope_.shape == (model.latent_dim_,)
+    low, high = rhvae_model._ENVELOPE_RANGE
+    assert bool(((model.envelope_ >= low) & (model.envelope_ <= high)).all())
+    # fresh draws (another seed than the calibration's) land near the target, dimension by
+    # dimension; the fixed N(0, I) envelope it replaced does not
+    moments = _geometry_codes(model, 3000, seed=7).pow(2).mean(0)
+    error = (moments / target).log().abs()
+    assert float(error.max()) < math.log(1.5), (moments, target)
+    fixed = RHVAE(**(settings | {"prior_weight": 1.0}))
+    fixed.__dict__.update({k: v for k, v in model.__dict__.items() if k != "config"})
+    fixed_moments = _geometry_codes(fixed, 3000, seed=7).pow(2).mean(0)
+    assert float((fixed_moments / target).log().abs().mean()) > float(error.mean())
+
+
+def test_rhvae_with_a_fixed_prior_weight_is_not_calibrated(cohorts: dict[str, Cohort]) -> None:
+    model = RHVAE(**(RHVAE_SMALL | {"prior_weight": 0.5})).fit(
+        cohorts["lung"], seed=0, progress=False
+    )
+    assert torch.equal(model.envelope_, torch.ones(model.latent_dim_))  # not calibrated
+    assert torch.equal(model._envelope_precision(), torch.full((model.latent_dim_,), 0.5))
+
+
+def test_rhvae_file_without_an_envelope_loads_with_the_unit_envelope(
+    fitted: dict[tuple[str, str], VAE], tmp_path: Path
+) -> None:
+    """Model files written before the calibration hold no envelope: they sample as they did."""
+    model = fitted["rhvae", "lung"]
+    assert isinstance(model, RHVAE)
+    meta, arrays = model._state()
+    del arrays["rhvae.envelope"]
+    old = RHVAE(**RHVAE_SMALL)
+    old.__dict__.update({k: v for k, v in model.__dict__.items() if k != "envelope_"})
+    old._load_state(meta, arrays)
+    assert not hasattr(old, "envelope_")
+    assert torch.equal(old._envelope_precision(), torch.ones(model.latent_dim_))
+
+
 @pytest.mark.parametrize(("n", "draws", "thinning"), [(7, 4, 2), (9, 1, 1), (5, 8, 3)])
 def test_rhvae_geometry_sampler_returns_exactly_n_codes_for_any_draws_per_chain(
     n: int, draws: int, thinning: int, fitted: dict[tuple[str, str], VAE]
@@ -590,6 +650,7 @@ def test_loaded_model_has_the_same_state(
         assert isinstance(loaded, RHVAE)
         assert torch.equal(loaded.centroids_, model.centroids_)
         assert torch.equal(loaded.matrices_, model.matrices_)
+        assert torch.equal(loaded.envelope_, model.envelope_)
     assert generator_class(name) is type(model)
 
 

@@ -61,11 +61,22 @@ class RHVAEConfig(VAEConfig):
         "onto the densest patients; None (default) uses p = 2/d, the geometric mean of G⁻¹'s "
         "eigenvalues, which behaves like a kernel density in any latent size.",
     )
-    prior_weight: float = Field(
-        default=1.0,
+    prior_weight: float | None = Field(
+        default=None,
         ge=0,
-        description="Weight of log N(z; 0, I) added to log √det G⁻¹(z): √det G⁻¹ alone is flat "
-        "(improper) far from the data, where chains would drift; 0 gives the paper's density.",
+        description="Precision w of the Gaussian envelope N(z; 0, I/w) multiplying "
+        "det G⁻¹(z)^(p/2): det G⁻¹ alone is flat (improper) far from the data, where chains "
+        "would drift. None (default) calibrates one precision per latent dimension after "
+        "training, so that the sampler's second moments match the training codes' aggregate "
+        "posterior: a fixed w = 1 shrinks the samples on low-dimensional latents (per-dimension "
+        "second moment 0.61 against the codes' 0.98 on gbsg2) and, where the λ floor dominates "
+        "(16-D), spreads them over dimensions the codes leave unused. 0 gives the paper's density.",
+    )
+    envelope_rounds: int = Field(
+        default=6,
+        ge=1,
+        le=50,
+        description="Pilot runs of the sampler that calibrate the envelope (prior_weight=None).",
     )
     nearest_centroids: int = Field(
         default=64,

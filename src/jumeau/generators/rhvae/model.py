@@ -9,7 +9,10 @@ Same encoder, decoder and per-type likelihood as the VAE (it subclasses it); wha
   (`metric.kinetic_gradient`), only ∂U/∂z goes through autograd.
 - Generation: latent codes are drawn by HMC from π(z) ∝ √det G⁻¹(z), chains started at the
   training codes — the geometry-aware sampler of the paper — or, for comparison on the same fitted
-  model, from the N(0, I) prior (`sampler="prior"`).
+  model, from the N(0, I) prior (`sampler="prior"`). Two changes to the paper's density, both
+  measured (docs/generators.md): the power of det G⁻¹ is 2/d, not 1, and a Gaussian envelope
+  whose per-dimension precision is calibrated after training keeps chains off the flat λ floor
+  without shrinking the samples.
 
 Known failure modes of public code, handled here: NaN losses and exploding leapfrog norms (the
 per-patient gradients are clamped, log-variances and metric diagonals are bounded, log-determinants
@@ -45,6 +48,7 @@ from jumeau.generators.rhvae.metric import (
 from jumeau.generators.vae.model import VAE, VAEModule
 
 _LOG_2PI = math.log(2 * math.pi)
+_ENVELOPE_RANGE = (0.05, 50.0)  # sd from 0.14 to 4.5 latent units around the origin
 
 
 class RHVAEModule(VAEModule):
@@ -167,16 +171,47 @@ class RHVAE(VAE):
     @torch.no_grad()
     def _after_training(self, x: Tensor, m: Tensor) -> None:
         """Keep each training patient's code and metric matrix: they define G⁻¹ from now on."""
-        mean, _ = self.module_.encode(x)
+        mean, logvar = self.module_.encode(x)
         factors = self.module_.metric(x)
-        self.centroids_ = mean.detach().clone()
-        self.matrices_ = (factors @ factors.transpose(-1, -2)).detach().clone()
+        # Kept on the CPU (an accelerator only trains): sampling and the calibration below run here.
+        self.centroids_ = mean.detach().cpu().clone()
+        self.matrices_ = (factors @ factors.transpose(-1, -2)).detach().cpu().clone()
+        # What the decoder saw in training: z ~ q(z|x), pooled over the patients.
+        target = (mean.pow(2) + logvar.exp()).mean(0).detach().cpu()
+        self.envelope_ = self._calibrate_envelope(target)
+
+    def _calibrate_envelope(self, target: Tensor) -> Tensor:
+        """One envelope precision per latent dimension, chosen so that the geometry-aware
+        sampler's second moments match `target`, the aggregate posterior's.
+
+        Why: with a fixed N(0, I) envelope, the product of kernels around the codes and the
+        envelope pulls every sample toward 0 on small latents (the decoder then sees codes that
+        are too central: narrow marginals); on larger latents, far from the codes the λ floor
+        makes the density flat and the envelope alone sets the spread, also in dimensions the
+        codes do not use. Where the floor dominates, the second moment is ≈ 1/w, and the
+        multiplicative update w ← w · m₂(w) / target hits it in one step; where the kernels
+        dominate it moves more slowly, never past the solution. The pilot draws use a fixed seed:
+        the envelope is a function of the fitted model alone."""
+        d = target.shape[0]
+        precision = torch.ones(d)
+        if self.config.prior_weight is not None or len(self.centroids_) == 0:
+            return precision
+        generator = torch.Generator().manual_seed(0)
+        n = max(512, min(2048, 2 * len(self.centroids_)))
+        floor = target.clamp_min(1e-3)
+        for _ in range(self.config.envelope_rounds):
+            codes = self._geometry_samples(n, generator, precision)
+            moments = codes.pow(2).mean(0)
+            precision = (precision * moments / floor).clamp(*_ENVELOPE_RANGE)
+        return precision
 
     def _move_state(self, device: torch.device) -> None:
         super()._move_state(device)
         if hasattr(self, "centroids_"):
             self.centroids_ = self.centroids_.to(device)
             self.matrices_ = self.matrices_.to(device)
+            if hasattr(self, "envelope_"):
+                self.envelope_ = self.envelope_.to(device)
 
     # ------------------------------------------------------------------ sampling
     def sample(
@@ -205,8 +240,18 @@ class RHVAE(VAE):
             return super()._latent_samples(n, generator)
         return self._geometry_samples(n, generator)
 
-    def _geometry_samples(self, n: int, generator: torch.Generator) -> Tensor:
-        """HMC on log π(z) = (p/2)·log det G⁻¹(z) − (w/2)·‖z‖², chains started at training codes,
+    def _envelope_precision(self) -> Tensor:
+        """The envelope's per-dimension precision: the configured w, else the calibrated one
+        (model files from before the calibration hold none: w = 1, as they were fitted)."""
+        w = self.config.prior_weight
+        if w is not None:
+            return torch.full((self.latent_dim_,), float(w))
+        return getattr(self, "envelope_", torch.ones(self.latent_dim_))
+
+    def _geometry_samples(
+        self, n: int, generator: torch.Generator, envelope: Tensor | None = None
+    ) -> Tensor:
+        """HMC on log π(z) = (p/2)·log det G⁻¹(z) − ½·Σⱼ wⱼzⱼ², chains started at training codes,
         with a per-chain step size adapted during the first half of the burn-in.
 
         Each chain gives `mcmc_draws` codes, `mcmc_thinning` iterations apart after `mcmc_steps`
@@ -226,11 +271,12 @@ class RHVAE(VAE):
             self.centroids_, self.matrices_, c.temperature, c.regularization, c.nearest_centroids
         )
         power = self.density_power_
+        w = self._envelope_precision() if envelope is None else envelope
 
         def log_density(z_: Tensor, around: Neighbourhood | None) -> tuple[Tensor, Tensor]:
             value, gradient = metric.log_det_and_gradient(z_, around)
-            value = 0.5 * power * value - 0.5 * c.prior_weight * z_.pow(2).sum(-1)
-            gradient = 0.5 * power * gradient - c.prior_weight * z_
+            value = 0.5 * power * value - 0.5 * (w * z_.pow(2)).sum(-1)
+            gradient = 0.5 * power * gradient - w * z_
             return value, _clamp_rows(gradient, c.max_gradient)
 
         chains = -(-n // c.mcmc_draws)
@@ -280,12 +326,15 @@ class RHVAE(VAE):
         meta, arrays = super()._state()
         arrays["rhvae.centroids"] = self.centroids_.numpy()
         arrays["rhvae.matrices"] = self.matrices_.numpy()
+        arrays["rhvae.envelope"] = getattr(self, "envelope_", torch.ones(self.latent_dim_)).numpy()
         return meta, arrays
 
     def _load_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         super()._load_state(meta, arrays)
         self.centroids_ = torch.as_tensor(arrays["rhvae.centroids"])
         self.matrices_ = torch.as_tensor(arrays["rhvae.matrices"])
+        if "rhvae.envelope" in arrays:  # absent from files written before the calibration
+            self.envelope_ = torch.as_tensor(arrays["rhvae.envelope"])
 
 
 def _apply(matrices: Tensor, vectors: Tensor) -> Tensor:
