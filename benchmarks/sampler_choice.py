@@ -61,11 +61,11 @@ DENSITY_VARIANTS: dict[str, dict[str, Any]] = {
     "λ 1e-4, w 0.25": {"regularization": 1e-4, "prior_weight": 0.25},
     "prior": {"sampler": "prior"},
 }
-# --study envelope: the envelope's precision calibrated per latent dimension after training (the
-# default since session 12), against the fixed N(0, I) envelope it replaced and the prior sampler.
+# --study envelope: the envelope's precision calibrated per latent dimension after training
+# (prior_weight=None, opt-in), against the fixed N(0, I) envelope (the default) and the prior.
 ENVELOPE_VARIANTS: dict[str, dict[str, Any]] = {
-    "calibrated (default)": {},
-    "w 1": {"prior_weight": 1.0},
+    "calibrated": {"prior_weight": None},
+    "w 1 (default)": {},
     "prior": {"sampler": "prior"},
 }
 STUDIES = {"samplers": VARIANTS, "density": DENSITY_VARIANTS, "envelope": ENVELOPE_VARIANTS}

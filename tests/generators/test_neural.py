@@ -330,7 +330,7 @@ def test_rhvae_envelope_is_calibrated_to_the_codes_second_moments(
 ) -> None:
     # the default chains: the small ones of the other tests barely leave their training codes
     settings = {k: v for k, v in RHVAE_SMALL.items() if not k.startswith("mcmc")}
-    model = RHVAE(**settings).fit(cohorts[data], seed=0, progress=False)
+    model = RHVAE(**(settings | {"prior_weight": None})).fit(cohorts[data], seed=0, progress=False)
     target = _aggregate_second_moments(model, cohorts[data])
     assert model.envelope_.shape == (model.latent_dim_,)
     low, high = rhvae_model._ENVELOPE_RANGE
@@ -346,26 +346,53 @@ def test_rhvae_envelope_is_calibrated_to_the_codes_second_moments(
     assert float((fixed_moments / target).log().abs().mean()) > float(error.mean())
 
 
-def test_rhvae_with_a_fixed_prior_weight_is_not_calibrated(cohorts: dict[str, Cohort]) -> None:
-    model = RHVAE(**(RHVAE_SMALL | {"prior_weight": 0.5})).fit(
+def test_rhvae_with_a_fixed_prior_weight_is_not_calibrated(
+    fitted: dict[tuple[str, str], VAE],
+) -> None:
+    model = fitted["rhvae", "lung"]
+    assert isinstance(model, RHVAE)
+    assert model.config.prior_weight == 1.0  # the default: a fixed N(0, I) envelope
+    assert not hasattr(model, "envelope_")
+    assert torch.equal(model._envelope_precision(), torch.ones(model.latent_dim_))
+    half = model.config.model_copy(update={"prior_weight": 0.5})
+    changed = RHVAE(**RHVAE_SMALL)
+    changed.__dict__.update(model.__dict__ | {"config": half})
+    assert torch.equal(changed._envelope_precision(), torch.full((model.latent_dim_,), 0.5))
+
+
+def test_rhvae_calibrates_on_demand_as_it_would_have_at_fit(
+    fitted: dict[tuple[str, str], VAE], cohorts: dict[str, Cohort]
+) -> None:
+    """prior_weight=None set after a default fit calibrates at the first draw, to the same
+    envelope as a fit with prior_weight=None (the pilot draws have their own fixed seed)."""
+    model = fitted["rhvae", "lung"]
+    assert isinstance(model, RHVAE)
+    eager = RHVAE(**(RHVAE_SMALL | {"prior_weight": None})).fit(
         cohorts["lung"], seed=0, progress=False
     )
-    assert torch.equal(model.envelope_, torch.ones(model.latent_dim_))  # not calibrated
-    assert torch.equal(model._envelope_precision(), torch.full((model.latent_dim_,), 0.5))
+    late = RHVAE(**RHVAE_SMALL)
+    late.__dict__.update(model.__dict__ | {"config": eager.config})
+    assert not hasattr(late, "envelope_")
+    late.sample(10, seed=0)
+    assert torch.equal(late.envelope_, eager.envelope_)
+    assert not torch.equal(eager.envelope_, torch.ones(eager.latent_dim_))
 
 
-def test_rhvae_file_without_an_envelope_loads_with_the_unit_envelope(
-    fitted: dict[tuple[str, str], VAE], tmp_path: Path
+def test_rhvae_files_without_the_calibration_target_sample_with_the_unit_envelope(
+    fitted: dict[tuple[str, str], VAE],
 ) -> None:
-    """Model files written before the calibration hold no envelope: they sample as they did."""
+    """Model files written before the calibration hold no target: they sample as they did."""
     model = fitted["rhvae", "lung"]
     assert isinstance(model, RHVAE)
     meta, arrays = model._state()
-    del arrays["rhvae.envelope"]
-    old = RHVAE(**RHVAE_SMALL)
-    old.__dict__.update({k: v for k, v in model.__dict__.items() if k != "envelope_"})
+    assert "rhvae.code_moments" in arrays
+    del arrays["rhvae.code_moments"]
+    old = RHVAE(**(RHVAE_SMALL | {"prior_weight": None}))
+    kept = {k: v for k, v in model.__dict__.items() if k not in ("config", "code_moments_")}
+    old.__dict__.update(kept)
     old._load_state(meta, arrays)
-    assert not hasattr(old, "envelope_")
+    assert not hasattr(old, "code_moments_")
+    assert old.config.prior_weight is None  # asks for the calibration, which has no target
     assert torch.equal(old._envelope_precision(), torch.ones(model.latent_dim_))
 
 
@@ -650,7 +677,7 @@ def test_loaded_model_has_the_same_state(
         assert isinstance(loaded, RHVAE)
         assert torch.equal(loaded.centroids_, model.centroids_)
         assert torch.equal(loaded.matrices_, model.matrices_)
-        assert torch.equal(loaded.envelope_, model.envelope_)
+        assert torch.equal(loaded.code_moments_, model.code_moments_)
     assert generator_class(name) is type(model)
 
 

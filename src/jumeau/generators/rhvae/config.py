@@ -62,15 +62,16 @@ class RHVAEConfig(VAEConfig):
         "eigenvalues, which behaves like a kernel density in any latent size.",
     )
     prior_weight: float | None = Field(
-        default=None,
+        default=1.0,
         ge=0,
         description="Precision w of the Gaussian envelope N(z; 0, I/w) multiplying "
         "det G⁻¹(z)^(p/2): det G⁻¹ alone is flat (improper) far from the data, where chains "
-        "would drift. None (default) calibrates one precision per latent dimension after "
-        "training, so that the sampler's second moments match the training codes' aggregate "
-        "posterior: a fixed w = 1 shrinks the samples on low-dimensional latents (per-dimension "
-        "second moment 0.61 against the codes' 0.98 on gbsg2) and, where the λ floor dominates "
-        "(16-D), spreads them over dimensions the codes leave unused. 0 gives the paper's density.",
+        "would drift; 0 gives the paper's density. None calibrates one precision per latent "
+        "dimension after training, so that the sampler's second moments match the training "
+        "codes' aggregate posterior: a fixed w = 1 shrinks the samples on low-dimensional "
+        "latents (second moment 0.61 against 0.98 on gbsg2). Calibrated, the marginals match "
+        "the prior sampler's, but samples sit closer to training patients (DCR share 0.587 "
+        "against 0.544 on breast_cancer): a fidelity-for-privacy trade, hence opt-in.",
     )
     envelope_rounds: int = Field(
         default=6,

@@ -11,8 +11,8 @@ Same encoder, decoder and per-type likelihood as the VAE (it subclasses it); wha
   training codes — the geometry-aware sampler of the paper — or, for comparison on the same fitted
   model, from the N(0, I) prior (`sampler="prior"`). Two changes to the paper's density, both
   measured (docs/generators.md): the power of det G⁻¹ is 2/d, not 1, and a Gaussian envelope
-  whose per-dimension precision is calibrated after training keeps chains off the flat λ floor
-  without shrinking the samples.
+  keeps chains off the flat λ floor (fixed at N(0, I) by default; `prior_weight=None` calibrates
+  its precision per dimension, trading some distance to the training patients for marginals).
 
 Known failure modes of public code, handled here: NaN losses and exploding leapfrog norms (the
 per-patient gradients are clamped, log-variances and metric diagonals are bounded, log-determinants
@@ -173,16 +173,19 @@ class RHVAE(VAE):
         """Keep each training patient's code and metric matrix: they define G⁻¹ from now on."""
         mean, logvar = self.module_.encode(x)
         factors = self.module_.metric(x)
-        # Kept on the CPU (an accelerator only trains): sampling and the calibration below run here.
+        # Kept on the CPU (an accelerator only trains): sampling and calibration run here.
         self.centroids_ = mean.detach().cpu().clone()
         self.matrices_ = (factors @ factors.transpose(-1, -2)).detach().cpu().clone()
-        # What the decoder saw in training: z ~ q(z|x), pooled over the patients.
-        target = (mean.pow(2) + logvar.exp()).mean(0).detach().cpu()
-        self.envelope_ = self._calibrate_envelope(target)
+        # What the decoder saw in training, z ~ q(z|x) pooled over the patients: one second
+        # moment per latent dimension, the target of the envelope's calibration.
+        self.code_moments_ = (mean.pow(2) + logvar.exp()).mean(0).detach().cpu()
+        self.__dict__.pop("envelope_", None)  # a refit forgets the old calibration
+        if self.config.prior_weight is None:
+            self._envelope_precision()  # calibrate now: the fit pays for it, not the first sample
 
     def _calibrate_envelope(self, target: Tensor) -> Tensor:
-        """One envelope precision per latent dimension, chosen so that the geometry-aware
-        sampler's second moments match `target`, the aggregate posterior's.
+        """One envelope precision per latent dimension (`prior_weight=None`), chosen so that the
+        geometry-aware sampler's second moments match `target`, the aggregate posterior's.
 
         Why: with a fixed N(0, I) envelope, the product of kernels around the codes and the
         envelope pulls every sample toward 0 on small latents (the decoder then sees codes that
@@ -192,9 +195,8 @@ class RHVAE(VAE):
         multiplicative update w ← w · m₂(w) / target hits it in one step; where the kernels
         dominate it moves more slowly, never past the solution. The pilot draws use a fixed seed:
         the envelope is a function of the fitted model alone."""
-        d = target.shape[0]
-        precision = torch.ones(d)
-        if self.config.prior_weight is not None or len(self.centroids_) == 0:
+        precision = torch.ones(target.shape[0])
+        if len(self.centroids_) == 0:
             return precision
         generator = torch.Generator().manual_seed(0)
         n = max(512, min(2048, 2 * len(self.centroids_)))
@@ -210,8 +212,6 @@ class RHVAE(VAE):
         if hasattr(self, "centroids_"):
             self.centroids_ = self.centroids_.to(device)
             self.matrices_ = self.matrices_.to(device)
-            if hasattr(self, "envelope_"):
-                self.envelope_ = self.envelope_.to(device)
 
     # ------------------------------------------------------------------ sampling
     def sample(
@@ -241,12 +241,18 @@ class RHVAE(VAE):
         return self._geometry_samples(n, generator)
 
     def _envelope_precision(self) -> Tensor:
-        """The envelope's per-dimension precision: the configured w, else the calibrated one
-        (model files from before the calibration hold none: w = 1, as they were fitted)."""
+        """The envelope's per-dimension precision: the configured w, else the calibrated one,
+        computed once (at fit, or at the first draw after `prior_weight` was set to None) and
+        kept. Model files from before the calibration hold no target: w = 1, as they sampled."""
         w = self.config.prior_weight
         if w is not None:
             return torch.full((self.latent_dim_,), float(w))
-        return getattr(self, "envelope_", torch.ones(self.latent_dim_))
+        if not hasattr(self, "envelope_"):
+            target = getattr(self, "code_moments_", None)
+            if target is None:
+                return torch.ones(self.latent_dim_)
+            self.envelope_ = self._calibrate_envelope(target)
+        return self.envelope_
 
     def _geometry_samples(
         self, n: int, generator: torch.Generator, envelope: Tensor | None = None
@@ -326,15 +332,18 @@ class RHVAE(VAE):
         meta, arrays = super()._state()
         arrays["rhvae.centroids"] = self.centroids_.numpy()
         arrays["rhvae.matrices"] = self.matrices_.numpy()
-        arrays["rhvae.envelope"] = getattr(self, "envelope_", torch.ones(self.latent_dim_)).numpy()
+        for name in ("code_moments", "envelope"):  # absent from a federated server's model
+            if hasattr(self, f"{name}_"):
+                arrays[f"rhvae.{name}"] = getattr(self, f"{name}_").numpy()
         return meta, arrays
 
     def _load_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         super()._load_state(meta, arrays)
         self.centroids_ = torch.as_tensor(arrays["rhvae.centroids"])
         self.matrices_ = torch.as_tensor(arrays["rhvae.matrices"])
-        if "rhvae.envelope" in arrays:  # absent from files written before the calibration
-            self.envelope_ = torch.as_tensor(arrays["rhvae.envelope"])
+        for name in ("code_moments", "envelope"):  # absent from files written before them
+            if f"rhvae.{name}" in arrays:
+                setattr(self, f"{name}_", torch.as_tensor(arrays[f"rhvae.{name}"]))
 
 
 def _apply(matrices: Tensor, vectors: Tensor) -> Tensor:
