@@ -19,6 +19,7 @@ few hundred patients are noisy (sd ≈ 0.03 per cohort); this is why there are 1
     python benchmarks/sampler_choice.py --quick        # lung, 1 fit × 1 draw, few epochs
     python benchmarks/sampler_choice.py --study density --fits 3 --draws 2   # prior weight, λ floor
     python benchmarks/sampler_choice.py --study envelope   # calibrated envelope vs w = 1 vs prior
+    python benchmarks/sampler_choice.py --study width      # kernel width at sampling time
 """
 
 from __future__ import annotations
@@ -68,7 +69,20 @@ ENVELOPE_VARIANTS: dict[str, dict[str, Any]] = {
     "w 1 (default)": {},
     "prior": {"sampler": "prior"},
 }
-STUDIES = {"samplers": VARIANTS, "density": DENSITY_VARIANTS, "envelope": ENVELOPE_VARIANTS}
+# --study width: the kernel width T of G⁻¹ at sampling time only (the metric was trained with the
+# default 0.75): wider kernels give a smoother density around the codes.
+WIDTH_VARIANTS: dict[str, dict[str, Any]] = {
+    "T 0.75 (default)": {},
+    "T 1.1": {"temperature": 1.1},
+    "T 1.5": {"temperature": 1.5},
+    "prior": {"sampler": "prior"},
+}
+STUDIES = {
+    "samplers": VARIANTS,
+    "density": DENSITY_VARIANTS,
+    "envelope": ENVELOPE_VARIANTS,
+    "width": WIDTH_VARIANTS,
+}
 METRICS = ("auc_gap", "dcr_share", "shapes")
 
 
@@ -82,7 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--study", choices=sorted(STUDIES), default="samplers",
         help="samplers: chain layouts (default); density: the geometry density's prior weight "
-        "and λ floor; envelope: the calibrated envelope against w = 1 and the prior",
+        "and λ floor; envelope: the calibrated envelope against w = 1 and the prior; width: the "
+        "kernel width at sampling time",
     )  # fmt: skip
     args = parser.parse_args(argv)
     datasets = [d for d in args.datasets.split(",") if d]
