@@ -291,6 +291,15 @@ def test_rhvae_prior_and_geometry_samplers_work_on_one_fitted_model(
     assert not hasattr(model, "_active_sampler")
 
 
+def _latent_codes(model: RHVAE, n: int, *, seed: int, sampler: str = "geometry") -> torch.Tensor:
+    """Latent codes from one of the RHVAE's samplers, without decoding them."""
+    model._active_sampler = sampler
+    try:
+        return model._latent_samples(n, torch.Generator().manual_seed(seed))
+    finally:
+        del model._active_sampler
+
+
 def test_rhvae_geometry_codes_stay_near_the_training_codes(
     fitted: dict[tuple[str, str], VAE],
 ) -> None:
@@ -298,11 +307,7 @@ def test_rhvae_geometry_codes_stay_near_the_training_codes(
     assert isinstance(model, RHVAE)
     distances = {}
     for sampler in ("geometry", "prior"):
-        model._active_sampler = sampler
-        try:
-            codes = model._latent_samples(1000, torch.Generator().manual_seed(0))
-        finally:
-            del model._active_sampler
+        codes = _latent_codes(model, 1000, seed=0, sampler=sampler)
         assert codes.shape == (1000, model.latent_dim_)
         assert torch.isfinite(codes).all()
         distances[sampler] = torch.cdist(codes, model.centroids_).min(-1).values.mean()
@@ -314,14 +319,6 @@ def _aggregate_second_moments(model: RHVAE, cohort: Cohort) -> torch.Tensor:
     with torch.no_grad():
         mean, logvar = model.module_.encode(torch.as_tensor(matrix))
     return (mean.pow(2) + logvar.exp()).mean(0)
-
-
-def _geometry_codes(model: RHVAE, n: int, seed: int) -> torch.Tensor:
-    model._active_sampler = "geometry"
-    try:
-        return model._latent_samples(n, torch.Generator().manual_seed(seed))
-    finally:
-        del model._active_sampler
 
 
 @pytest.mark.parametrize("data", ["gbsg2", "lung"])
@@ -337,12 +334,12 @@ def test_rhvae_envelope_is_calibrated_to_the_codes_second_moments(
     assert bool(((model.envelope_ >= low) & (model.envelope_ <= high)).all())
     # fresh draws (another seed than the calibration's) land near the target, dimension by
     # dimension; the fixed N(0, I) envelope it replaced does not
-    moments = _geometry_codes(model, 3000, seed=7).pow(2).mean(0)
+    moments = _latent_codes(model, 3000, seed=7).pow(2).mean(0)
     error = (moments / target).log().abs()
     assert float(error.max()) < math.log(1.5), (moments, target)
     fixed = RHVAE(**(settings | {"prior_weight": 1.0}))
     fixed.__dict__.update({k: v for k, v in model.__dict__.items() if k != "config"})
-    fixed_moments = _geometry_codes(fixed, 3000, seed=7).pow(2).mean(0)
+    fixed_moments = _latent_codes(fixed, 3000, seed=7).pow(2).mean(0)
     assert float((fixed_moments / target).log().abs().mean()) > float(error.mean())
 
 
