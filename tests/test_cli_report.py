@@ -53,6 +53,8 @@ def ran(files):
         "3",
         "--filter-percentile",
         "5",
+        "--shared-profile-k",
+        "4",
         "--quiet",
         "-o",
         out,
@@ -81,6 +83,7 @@ def test_run_passes_its_options_on(ran):
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report["meta"]["seed"] == 3 and report["seed"] == 3
     assert report["privacy"]["similarity_filter"]["percentile"] == 5
+    assert report["privacy"]["shared_profile_k"] == 4
     assert report["privacy"]["attacks"] is None  # --no-attacks
     assert json.loads((out / "split.json").read_text())["seed"] == 3
     assert report["sizes"]["artificial"] == 200
@@ -108,6 +111,7 @@ def test_report_on_any_artificial_file(ran, files):
     report = json.loads((target / "report.json").read_text(encoding="utf-8"))
     assert report["sizes"] == {"train": 160, "holdout": 68, "artificial": 200}
     assert any("No generator to refit" in note for note in report["notes"])
+    assert report["privacy"]["shared_profile_k"] == 2  # the default
 
 
 def test_report_runs_the_attacks_it_is_told_to(ran, files):
@@ -160,6 +164,12 @@ def _one_error_line(output: str) -> str:
     assert len(lines) == 1, output
     assert "Traceback" not in output
     return lines[0]
+
+
+def test_a_shared_profile_k_below_two_exits_2(files):
+    result = _report_with(files, files / "holdout.csv", "--shared-profile-k", "1")
+    assert result.exit_code == 2
+    assert "shared-profile-k" in result.output and not (files / "never").exists()
 
 
 def test_an_artificial_file_lacking_columns_exits_2(ran, files):

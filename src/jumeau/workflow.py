@@ -24,6 +24,7 @@ from jumeau.data.loading import read_table, write_text_atomically
 from jumeau.data.schema import CATEGORY_KINDS, Schema
 from jumeau.errors import DataError, JumeauError, JumeauWarning
 from jumeau.evaluation.evaluate import Evaluation, EvaluationSettings, evaluate
+from jumeau.evaluation.privacy import SHARED_PROFILE_K
 from jumeau.evaluation.similarity import filter_close
 from jumeau.evaluation.utility import utility_task
 from jumeau.generators.base import Generator
@@ -81,6 +82,7 @@ def filtered_sample(
     seed: int,
     percentile: float,
     where: str | None = None,
+    shared_profile_k: int = SHARED_PROFILE_K,
 ) -> tuple[Cohort, int]:
     """n artificial patients that pass the similarity filter: sample, filter, and sample again
     to replace the removed ones (a few rounds). Returns the cohort and how many were removed
@@ -97,7 +99,9 @@ def filtered_sample(
         batch = generator.sample(max(missing, 1), seed=int(rng.integers(2**62)), where=where)
         if first is None:
             first = batch
-        result = filter_close(batch, train, holdout, percentile=percentile)
+        result = filter_close(
+            batch, train, holdout, percentile=percentile, shared_profile_k=shared_profile_k
+        )
         removed += result.n_removed
         kept.append(result.kept.data)
         missing -= len(result.kept)
@@ -141,7 +145,13 @@ def run(
     sampling: dict[str, Any] = {"requested": n, "seed": seed, "similarity_filter": use_filter}
     if use_filter:
         artificial, removed = filtered_sample(
-            generator, n, train, holdout, seed=seed, percentile=settings.filter_percentile
+            generator,
+            n,
+            train,
+            holdout,
+            seed=seed,
+            percentile=settings.filter_percentile,
+            shared_profile_k=settings.shared_profile_k,
         )
         sampling |= {"drawn": len(artificial) + removed, "removed_by_filter": removed}
         tell(f"sampled {len(artificial)} artificial patients ({removed} removed by the filter)")

@@ -400,3 +400,27 @@ def test_a_report_without_utility_says_what_was_not_drawn(thirds, tmp_path):
     notes = re.findall(r"not drawn", html)
     assert (len(images), len(notes)) == (4, 1)
     assert "Augmentation curve: not drawn" in html
+
+
+def test_shared_profiles_are_reported_apart_from_exact_copies(gbsg2):
+    """On a coarse real cohort (gbsg2's categories and age in decades) most artificial patients
+    have a profile several training patients share, as most real holdout patients do: the report
+    counts them apart, and they do not fail the memorisation verdict."""
+    frame = gbsg2.data[["horTh", "menostat", "tgrade", "cens"]].copy()
+    frame["age_decade"] = (gbsg2.data["age"] // 10).astype(int)
+    train, holdout, _ = split_cohort(Cohort.from_frame(frame), seed=0)
+    artificial = make_generator("copula").fit(train, seed=0, progress=False).sample(400, seed=1)
+    result = evaluate(train, holdout, artificial, FAST)
+    assert result.shared_profile_matches > 200 and result.holdout_twin_share > 0.8
+    assert result.exact_copies + result.shared_profile_matches <= len(artificial)
+    privacy = result.to_dict()["privacy"]
+    assert privacy["shared_profile_matches"] == result.shared_profile_matches
+    assert privacy["shared_profile_k"] == 2
+    memorisation = _verdict(result, "memorisation")
+    assert "share a profile with several training patients" in memorisation.value
+    stricter = evaluate(
+        train, holdout, artificial, dataclasses.replace(FAST, shared_profile_k=10**6)
+    )
+    assert stricter.shared_profile_matches == 0
+    assert stricter.exact_copies == result.exact_copies + result.shared_profile_matches
+    assert _verdict(stricter, "memorisation").ok is False

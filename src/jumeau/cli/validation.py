@@ -34,6 +34,7 @@ from jumeau.data.datasets import load_dataset
 from jumeau.data.loading import read_table, write_text_atomically
 from jumeau.evaluation.attacks import AttackSettings
 from jumeau.evaluation.evaluate import Evaluation, EvaluationSettings
+from jumeau.evaluation.privacy import SHARED_PROFILE_K
 from jumeau.evaluation.similarity import DEFAULT_PERCENTILE
 from jumeau.generators import available_generators
 from jumeau.workflow import load_artificial
@@ -51,6 +52,7 @@ def _settings(
     quasi_identifiers: str | None,
     secrets: str | None,
     filter_percentile: float,
+    shared_profile_k: int = SHARED_PROFILE_K,
 ) -> EvaluationSettings:
     return EvaluationSettings(
         seed=seed,
@@ -62,6 +64,7 @@ def _settings(
             seed=seed,
         ),
         filter_percentile=filter_percentile,
+        shared_profile_k=shared_profile_k,
     )
 
 
@@ -88,6 +91,16 @@ PercentileOption = Annotated[
         "--filter-percentile",
         help="Similarity filter: percentile of holdout → train distances below which an "
         "artificial patient is removed.",
+    ),
+]
+SharedProfileOption = Annotated[
+    int,
+    typer.Option(
+        "--shared-profile-k",
+        min=2,
+        help="An artificial patient identical to a profile this many training patients share "
+        "is no copy: kept by the filter, not counted as an exact copy (5 or 11 for the "
+        "small-cell rules of health statistics).",
     ),
 ]
 
@@ -135,6 +148,7 @@ def run_command(
         bool, typer.Option("--filter/--no-filter", help="Apply the similarity filter.")
     ] = True,
     filter_percentile: PercentileOption = DEFAULT_PERCENTILE,
+    shared_profile_k: SharedProfileOption = SHARED_PROFILE_K,
     attacks: AttacksOption = True,
     quasi_identifiers: QuasiOption = None,
     secrets: SecretsOption = None,
@@ -170,7 +184,13 @@ def run_command(
             target=target,
             params=parse_params(param or []),
             settings=_settings(
-                seed, target, attacks, quasi_identifiers, secrets, filter_percentile
+                seed,
+                target,
+                attacks,
+                quasi_identifiers,
+                secrets,
+                filter_percentile,
+                shared_profile_k,
             ),
             use_filter=use_filter,
             progress=not quiet,
@@ -270,6 +290,7 @@ def report_command(
     target: TargetOption = None,
     seed: Annotated[int, typer.Option(help="Seed of the evaluation.")] = 0,
     filter_percentile: PercentileOption = DEFAULT_PERCENTILE,
+    shared_profile_k: SharedProfileOption = SHARED_PROFILE_K,
     attacks: AttacksOption = True,
     quasi_identifiers: QuasiOption = None,
     secrets: SecretsOption = None,
@@ -292,7 +313,9 @@ def report_command(
         train = load_cohort(real, schema)
         held = load_cohort(holdout, train.schema)
         made = load_artificial(artificial, train.schema)
-        settings = _settings(seed, target, attacks, quasi_identifiers, secrets, filter_percentile)
+        settings = _settings(
+            seed, target, attacks, quasi_identifiers, secrets, filter_percentile, shared_profile_k
+        )
         evaluation, html_path, json_path = workflow.report_only(
             train, held, made, output, settings=settings, say=say
         )

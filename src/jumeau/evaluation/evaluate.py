@@ -25,7 +25,11 @@ from jumeau.data.cohort import Cohort
 from jumeau.errors import JumeauError
 from jumeau.evaluation.attacks import AttackReport, AttackSettings, run_attacks
 from jumeau.evaluation.fidelity import column_shapes, detection_auc, pair_trends
-from jumeau.evaluation.privacy import distance_to_closest_record
+from jumeau.evaluation.privacy import (
+    SHARED_PROFILE_K,
+    check_shared_profile_k,
+    distance_to_closest_record,
+)
 from jumeau.evaluation.similarity import (
     DEFAULT_PERCENTILE,
     SimilarityFilter,
@@ -60,6 +64,8 @@ class EvaluationSettings:
     attacks: AttackSettings | None = None  # None: defaults; see jumeau.evaluation.attacks
     run_attacks: bool = True
     filter_percentile: float = DEFAULT_PERCENTILE
+    # an exact profile this many training patients share is nobody's copy (see privacy.py)
+    shared_profile_k: int = SHARED_PROFILE_K
     factors: tuple[int, ...] = AUGMENTATION_FACTORS
     small_cohort_sizes: tuple[int, ...] = SMALL_COHORT_SIZES
     small_cohort_repeats: int = 3
@@ -120,6 +126,10 @@ class Evaluation:
     dcr_share: float
     ceiling_dcr_share: float
     exact_copies: int
+    # identical to a profile several training patients share, and the share of real holdout
+    # patients with a training twin: how often exact matches happen between real patients
+    shared_profile_matches: int
+    holdout_twin_share: float
     dcr_artificial: np.ndarray  # per artificial patient: Gower distance to the closest train one
     dcr_holdout: np.ndarray  # per holdout patient: the same
     similarity: SimilarityFilter
@@ -130,6 +140,7 @@ class Evaluation:
     # Set by `jumeau run`: the filter already ran while sampling (drawn, removed), so the
     # cohort evaluated here passes it by construction; the verdict reports the sampling's rate.
     filtered_while_sampling: tuple[int, int] | None = None
+    shared_profile_k: int = SHARED_PROFILE_K
 
     @property
     def verdicts(self) -> list[Verdict]:
@@ -157,6 +168,9 @@ class Evaluation:
                 "dcr_share": self.dcr_share,
                 "ceiling_dcr_share": self.ceiling_dcr_share,
                 "exact_copies": self.exact_copies,
+                "shared_profile_matches": self.shared_profile_matches,
+                "shared_profile_k": self.shared_profile_k,
+                "holdout_twin_share": self.holdout_twin_share,
                 "dcr_artificial_quantiles": _quantiles(self.dcr_artificial),
                 "dcr_holdout_quantiles": _quantiles(self.dcr_holdout),
                 "similarity_filter": self.similarity.to_dict(),
@@ -210,6 +224,7 @@ def evaluate(
     `fit_and_sample(real, n, seed)` refits the generator on few patients for the small-cohort
     augmentation study; without it that study is skipped (an external tool's cohort)."""
     settings = settings or EvaluationSettings()
+    k = check_shared_profile_k(settings.shared_profile_k)
     if len(artificial) == 0:
         raise JumeauError("the artificial cohort is empty: there is nothing to evaluate")
     if len(train) < 2 or len(holdout) < 2:
@@ -229,7 +244,10 @@ def evaluate(
     fidelity = timed("fidelity", lambda: fidelity_scores(train, artificial, seed))
     ceiling = timed("fidelity ceiling", lambda: fidelity_scores(train, holdout, seed))
     dcr = timed(
-        "distances", lambda: distance_to_closest_record(train, holdout, artificial, seed=seed)
+        "distances",
+        lambda: distance_to_closest_record(
+            train, holdout, artificial, seed=seed, shared_profile_k=k
+        ),
     )
     ceiling_dcr = ceiling_distance_to_closest_record(train, holdout, seed=seed)
     similarity = timed(
@@ -239,6 +257,7 @@ def evaluate(
             dcr.to_all_train,
             dcr.holdout_to_train,
             percentile=settings.filter_percentile,
+            shared=dcr.shared,
         ),
     )
     attacks = None
@@ -284,6 +303,9 @@ def evaluate(
         dcr_share=dcr.share_closer_to_train,
         ceiling_dcr_share=ceiling_dcr.share_closer_to_train,
         exact_copies=dcr.exact_copies,
+        shared_profile_matches=dcr.shared_profile_matches,
+        holdout_twin_share=float((dcr.holdout_to_train == 0).mean()),
+        shared_profile_k=k,
         dcr_artificial=dcr.to_all_train,
         dcr_holdout=dcr.holdout_to_train,
         similarity=similarity,
@@ -360,13 +382,23 @@ def _privacy_verdict(result: Evaluation) -> Verdict:
     return Verdict(
         "memorisation",
         f"DCR share {result.dcr_share:.1%} (real sample: {result.ceiling_dcr_share:.1%}), "
-        f"{result.exact_copies} exact copies",
+        f"{result.exact_copies} exact copies" + _shared_note(result),
         f"DCR share ≤ {DCR_SHARE_MAX:.0%}, no exact copy",
         ok,
         "Artificial patients are no closer to the training patients than to unseen ones."
         if ok
         else "Artificial patients sit closer to the training patients than to unseen ones; "
         "see the distance histograms.",
+    )
+
+
+def _shared_note(result: Evaluation) -> str:
+    if result.shared_profile_matches == 0:
+        return ""
+    share = result.shared_profile_matches / result.n_artificial if result.n_artificial else 0.0
+    return (
+        f" ({share:.0%} share a profile with several training patients, as "
+        f"{result.holdout_twin_share:.0%} of real holdout patients do)"
     )
 
 

@@ -165,6 +165,7 @@ def render_html(result: Evaluation, real: Cohort, artificial: Cohort, meta: dict
     images = {title: _img(draw(), title) for title, draw in figures}
     title = meta.get("title") or "Validation report"
     filtered = result.similarity
+    k = result.shared_profile_k
     notes = "".join(f"<li>{_e(n)}</li>" for n in result.notes)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>
@@ -196,14 +197,18 @@ training patients. An AUC clearly below 0.5 is not better than 0.5: it points to
 <h2>Privacy</h2>
 <p>Distances are Gower distances (numbers by range, categories by mismatch). DCR share: the
 fraction of artificial patients closer to a training patient than to any holdout patient (≈ 50 %
-when the model learned the population; more means memorisation). Exact copies:
-{result.exact_copies}.</p>
+when the model learned the population; more means memorisation). Exact copies, identical to a
+training patient whose profile fewer than {k} training patients hold: {result.exact_copies}.
+Identical to a profile that {k} or more training patients share, which singles no one out:
+{result.shared_profile_matches}; for comparison, {result.holdout_twin_share:.1%} of the real
+holdout patients are identical to some training patient.</p>
 <table><tr><th>measure</th><th>artificial</th><th>real holdout (ceiling)</th></tr>
 <tr><td>DCR share</td><td>{result.dcr_share:.3f}</td>
 <td>{result.ceiling_dcr_share:.3f}</td></tr></table>
 <p>Similarity filter: artificial patients closer to a training patient than the
 {filtered.percentile:g}th percentile of the holdout patients' distances
-(threshold {filtered.threshold:.4f}, dashed line) are removed, exact copies always.
+(threshold {filtered.threshold:.4f}, dashed line) are removed, exact copies always, shared
+profiles never.
 {filtered.n_removed} of {filtered.n_input} removed ({filtered.pass_rate:.2%} passed).</p>
 {images["Distances to the closest training patient"]}
 {_attack_table(result)}
