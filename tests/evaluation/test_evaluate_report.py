@@ -424,3 +424,24 @@ def test_shared_profiles_are_reported_apart_from_exact_copies(gbsg2):
     assert stricter.shared_profile_matches == 0
     assert stricter.exact_copies == result.exact_copies + result.shared_profile_matches
     assert _verdict(stricter, "memorisation").ok is False
+
+
+def test_the_dcr_share_comes_with_its_interval_and_the_verdict_says_when_it_is_unsure(
+    on_independent,
+):
+    result = on_independent
+    low, high = result.dcr_share_interval
+    assert low < 0.5 < high and low < result.dcr_share < high
+    assert result.to_dict()["privacy"]["dcr_share_95"] == [low, high]
+    assert "95 % interval" in _verdict(result, "memorisation").value
+    # over the limit, yet within chance of 0.5: failed, and said to be uncertain
+    unsure = dataclasses.replace(result, dcr_share=0.6, dcr_share_interval=(0.45, 0.75))
+    verdict = _verdict(unsure, "memorisation")
+    assert verdict.ok is False and "chance alone could explain it" in verdict.text
+    # under the limit, but the interval reaches above it: passed, and said to be uncertain
+    close = dataclasses.replace(result, dcr_share=0.52, dcr_share_interval=(0.44, 0.6))
+    verdict = _verdict(close, "memorisation")
+    assert verdict.ok is True and "reaches above 55%" in verdict.text
+    # far over the limit, and sure of it: no uncertainty note
+    sure = dataclasses.replace(result, dcr_share=0.8, dcr_share_interval=(0.75, 0.85))
+    assert "uncertain" not in _verdict(sure, "memorisation").text

@@ -8,7 +8,9 @@ import pytest
 
 from jumeau import Cohort
 from jumeau.datasets import load
+from jumeau.errors import JumeauError
 from jumeau.evaluation import column_shapes, detection_auc, distance_to_closest_record, pair_trends
+from jumeau.evaluation.privacy import dcr_share_standard_error, normal_interval
 from jumeau.evaluation.summary import summarise, train_holdout_split
 
 
@@ -92,3 +94,33 @@ def test_split_is_seeded_and_disjoint():
     again, _ = train_holdout_split(cohort, share=0.3, seed=3)
     assert len(train) + len(holdout) == len(cohort) and len(holdout) == 68
     pd.testing.assert_frame_equal(train.data, again.data)
+
+
+def _dcr_interval(train, holdout, artificial, seed=0):
+    share = distance_to_closest_record(train, holdout, artificial).share_closer_to_train
+    error = dcr_share_standard_error(train, holdout, artificial, seed=seed)
+    return share, normal_interval(share, error)
+
+
+def test_dcr_share_interval_holds_one_half_and_narrows_with_more_holdout_patients():
+    """gbsg2: an independent real sample against train, with a holdout of 40 patients and of
+    200. The interval holds 0.5, and the larger holdout narrows it about as 1/√size does."""
+    cohort = load("gbsg2")
+    order = np.random.default_rng(0).permutation(len(cohort))
+    train, independent = cohort.subset(order[:300]), cohort.subset(order[300:480])
+    widths = []
+    for size in (40, 200):
+        holdout = cohort.subset(order[480 : 480 + size])
+        share, (low, high) = _dcr_interval(train, holdout, independent)
+        assert low < 0.5 < high and low < share < high
+        widths.append(high - low)
+        assert _dcr_interval(train, holdout, independent) == (share, (low, high))  # seeded
+    assert 0.25 < widths[1] / widths[0] < 0.7  # √(40/200) = 0.45
+
+
+def test_dcr_share_interval_of_a_copy_stays_far_above_one_half(thirds):
+    train, holdout, _ = thirds
+    _, (low, high) = _dcr_interval(train, holdout, train, seed=1)
+    assert 0.9 < low <= high <= 1.0
+    with pytest.raises(JumeauError, match="level"):
+        normal_interval(0.5, 0.1, level=1.5)

@@ -28,7 +28,9 @@ from jumeau.evaluation.fidelity import column_shapes, detection_auc, pair_trends
 from jumeau.evaluation.privacy import (
     SHARED_PROFILE_K,
     check_shared_profile_k,
+    dcr_share_standard_error,
     distance_to_closest_record,
+    normal_interval,
 )
 from jumeau.evaluation.similarity import (
     DEFAULT_PERCENTILE,
@@ -141,6 +143,8 @@ class Evaluation:
     # cohort evaluated here passes it by construction; the verdict reports the sampling's rate.
     filtered_while_sampling: tuple[int, int] | None = None
     shared_profile_k: int = SHARED_PROFILE_K
+    # 95 % interval of the DCR share over its reference sets (None: holdout too small)
+    dcr_share_interval: tuple[float, float] | None = None
 
     @property
     def verdicts(self) -> list[Verdict]:
@@ -166,6 +170,9 @@ class Evaluation:
             "fidelity": {"artificial": self.fidelity.to_dict(), "ceiling": self.ceiling.to_dict()},
             "privacy": {
                 "dcr_share": self.dcr_share,
+                "dcr_share_95": (
+                    None if self.dcr_share_interval is None else list(self.dcr_share_interval)
+                ),
                 "ceiling_dcr_share": self.ceiling_dcr_share,
                 "exact_copies": self.exact_copies,
                 "shared_profile_matches": self.shared_profile_matches,
@@ -250,6 +257,13 @@ def evaluate(
         ),
     )
     ceiling_dcr = ceiling_distance_to_closest_record(train, holdout, seed=seed)
+    share_error = timed(
+        "DCR share interval",
+        lambda: dcr_share_standard_error(train, holdout, artificial, seed=seed),
+    )
+    interval = (
+        None if np.isnan(share_error) else normal_interval(dcr.share_closer_to_train, share_error)
+    )
     similarity = timed(
         "similarity filter",  # from the distances just computed: nothing is measured twice
         lambda: filter_by_distances(
@@ -306,6 +320,7 @@ def evaluate(
         shared_profile_matches=dcr.shared_profile_matches,
         holdout_twin_share=float((dcr.holdout_to_train == 0).mean()),
         shared_profile_k=k,
+        dcr_share_interval=interval,
         dcr_artificial=dcr.to_all_train,
         dcr_holdout=dcr.holdout_to_train,
         similarity=similarity,
@@ -379,17 +394,38 @@ def _filter_verdict(result: Evaluation) -> Verdict:
 
 def _privacy_verdict(result: Evaluation) -> Verdict:
     ok = result.dcr_share <= DCR_SHARE_MAX and result.exact_copies == 0
-    return Verdict(
-        "memorisation",
-        f"DCR share {result.dcr_share:.1%} (real sample: {result.ceiling_dcr_share:.1%}), "
-        f"{result.exact_copies} exact copies" + _shared_note(result),
-        f"DCR share ≤ {DCR_SHARE_MAX:.0%}, no exact copy",
-        ok,
+    interval = result.dcr_share_interval
+    shown = "" if interval is None else f"; 95 % interval {interval[0]:.0%}–{interval[1]:.0%}"
+    text = (
         "Artificial patients are no closer to the training patients than to unseen ones."
         if ok
         else "Artificial patients sit closer to the training patients than to unseen ones; "
-        "see the distance histograms.",
+        "see the distance histograms."
     )
+    if interval is not None:
+        text += _uncertainty_note(result, interval)
+    return Verdict(
+        "memorisation",
+        f"DCR share {result.dcr_share:.1%}{shown} (real sample: {result.ceiling_dcr_share:.1%}), "
+        f"{result.exact_copies} exact copies" + _shared_note(result),
+        f"DCR share ≤ {DCR_SHARE_MAX:.0%}, no exact copy",
+        ok,
+        text,
+    )
+
+
+def _uncertainty_note(result: Evaluation, interval: tuple[float, float]) -> str:
+    """Small holdouts make the DCR share a coin toss near its limit: say so, in both directions."""
+    low, high = interval
+    patients = f"With {result.n_holdout} holdout patients the share is uncertain"
+    if result.dcr_share > DCR_SHARE_MAX and low <= 0.5:
+        return (
+            f" {patients}: its interval reaches 50 %, so chance alone could explain it; a larger "
+            "holdout or a few seeds would tell."
+        )
+    if result.dcr_share <= DCR_SHARE_MAX and high > DCR_SHARE_MAX:
+        return f" {patients}: its interval reaches above {DCR_SHARE_MAX:.0%}."
+    return ""
 
 
 def _shared_note(result: Evaluation) -> str:

@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtri
 
 from jumeau.data.cohort import Cohort
 from jumeau.data.schema import CATEGORY_KINDS
@@ -29,6 +30,9 @@ CHUNK = 512
 # one out (k-anonymity's k). 2 is the least that avoids singling out; the small-cell rules of
 # health statistics offices (5, 11) are stricter settings of the same rule.
 SHARED_PROFILE_K = 2
+# The DCR share's standard error: half-set draws, and at most this many artificial patients
+INTERVAL_DRAWS = 200
+INTERVAL_PATIENTS = 1000
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,7 @@ class DistanceToClosestRecord:
     @property
     def share_closer_to_train(self) -> float:
         """The DCR share: ≈ 0.5 for a model that learned the distribution, → 1 for copies."""
-        closer = (self.to_train < self.to_holdout).mean()
-        ties = (self.to_train == self.to_holdout).mean()
-        return float(closer + 0.5 * ties)
+        return share_closer(self.to_train, self.to_holdout)
 
     @property
     def shared(self) -> np.ndarray:
@@ -94,6 +96,14 @@ class GowerSpace:
         """Per query row: the Gower distance to the closest reference row."""
         return _closest(queries, references, self.ranges, self.categorical)
 
+    def distances(self, queries: np.ndarray, references: np.ndarray) -> np.ndarray:
+        """Gower distances of every query row to every reference row, in chunks of queries."""
+        blocks = [
+            _gower(queries[start : start + CHUNK], references, self.ranges, self.categorical)
+            for start in range(0, len(queries), CHUNK)
+        ]
+        return np.concatenate(blocks) if blocks else np.zeros((0, len(references)))
+
     def train_twins(self, queries: np.ndarray) -> np.ndarray:
         """Per query row: how many training rows it equals on every column (Gower distance 0,
         missing matching missing). Counted by hashing rows, not by pairwise distances."""
@@ -105,6 +115,13 @@ def _profile_keys(features: np.ndarray) -> list[bytes]:
     missing = np.isnan(features)
     values = np.where(missing, 0.0, features) + 0.0  # + 0.0 turns -0.0 into 0.0
     return [row.tobytes() + flags.tobytes() for row, flags in zip(values, missing, strict=True)]
+
+
+def share_closer(to_train: np.ndarray, to_holdout: np.ndarray) -> float:
+    """Share of patients closer to the training set than to the holdout, ties counting half."""
+    closer = (to_train < to_holdout).mean()
+    ties = (to_train == to_holdout).mean()
+    return float(closer + 0.5 * ties)
 
 
 def check_shared_profile_k(k: int) -> int:
@@ -147,19 +164,70 @@ def distance_to_closest_record(
     )
 
 
+def dcr_share_standard_error(
+    train: Cohort,
+    holdout: Cohort,
+    artificial: Cohort,
+    *,
+    seed: int = 0,
+    draws: int = INTERVAL_DRAWS,
+) -> float:
+    """The DCR share's standard error. Its uncertainty lies in the two reference sets — the
+    holdout and the equally large training subsample, a few dozen patients in a small cohort —
+    not in the thousands of artificial patients. Each draw takes half of each set without
+    replacement and measures the share on those halves; the spread of half-set shares, divided
+    by √2 (a share's variance falls as one over the set size), is the full sets' standard error.
+    Half-sets rather than the bootstrap: resampling with replacement drops a third of the
+    training patients from each draw, hiding copies of them, and thins the holdout, pushing an
+    honest model's share above 0.5. At most `INTERVAL_PATIENTS` artificial patients are used."""
+    rng = np.random.default_rng(seed)
+    space = GowerSpace(train, artificial)
+    x_art = space.features(artificial)
+    if len(x_art) > INTERVAL_PATIENTS:
+        x_art = x_art[rng.choice(len(x_art), INTERVAL_PATIENTS, replace=False)]
+    to_train = space.distances(x_art, space.train)
+    to_holdout = space.distances(x_art, space.features(holdout))
+    half = min(to_train.shape[1], to_holdout.shape[1]) // 2
+    if half < 1 or len(x_art) == 0:
+        return float("nan")
+    shares = np.empty(draws)
+    for draw in range(draws):
+        near_train = to_train[:, rng.choice(to_train.shape[1], half, replace=False)].min(axis=1)
+        near_holdout = to_holdout[:, rng.choice(to_holdout.shape[1], half, replace=False)]
+        shares[draw] = share_closer(near_train, near_holdout.min(axis=1))
+    return float(shares.std(ddof=1) / np.sqrt(2.0))
+
+
+def normal_interval(
+    value: float, standard_error: float, level: float = 0.95
+) -> tuple[float, float]:
+    """value ± z·se, within [0, 1] (a share)."""
+    if not 0.0 < level < 1.0:
+        raise JumeauError(f"the interval's level must be between 0 and 1, not {level}")
+    margin = float(ndtri((1 + level) / 2)) * standard_error
+    return max(0.0, value - margin), min(1.0, value + margin)
+
+
+def _gower(
+    queries: np.ndarray, references: np.ndarray, ranges: np.ndarray, categorical: np.ndarray
+) -> np.ndarray:
+    """Gower distances of every query row to every reference row (queries × references)."""
+    q, ref = queries[:, None, :], references[None, :, :]
+    difference = np.abs(q - ref) / ranges
+    difference = np.where(categorical, (difference > 0).astype(float), difference)
+    q_missing, r_missing = np.isnan(q), np.isnan(ref)
+    difference = np.where(q_missing & r_missing, 0.0, difference)
+    difference = np.where(q_missing ^ r_missing, 1.0, difference)
+    return np.minimum(difference, 1.0).mean(axis=2)
+
+
 def _closest(
     queries: np.ndarray, references: np.ndarray, ranges: np.ndarray, categorical: np.ndarray
 ) -> np.ndarray:
-    result = np.empty(len(queries))
     if len(references) == 0:
         return np.full(len(queries), np.inf)
-    ref = references[None, :, :]
+    result = np.empty(len(queries))
     for start in range(0, len(queries), CHUNK):
-        q = queries[start : start + CHUNK, None, :]
-        difference = np.abs(q - ref) / ranges
-        difference = np.where(categorical, (difference > 0).astype(float), difference)
-        q_missing, r_missing = np.isnan(q), np.isnan(ref)
-        difference = np.where(q_missing & r_missing, 0.0, difference)
-        difference = np.where(q_missing ^ r_missing, 1.0, difference)
-        result[start : start + CHUNK] = np.minimum(difference, 1.0).mean(axis=2).min(axis=1)
+        chunk = queries[start : start + CHUNK]
+        result[start : start + CHUNK] = _gower(chunk, references, ranges, categorical).min(axis=1)
     return result

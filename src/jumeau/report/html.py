@@ -62,6 +62,13 @@ def _verdict_rows(lines: list[Verdict]) -> str:
     )
 
 
+def _interval(result: Evaluation) -> str:
+    if result.dcr_share_interval is None:
+        return ""
+    low, high = result.dcr_share_interval
+    return f" ({low:.3f}–{high:.3f})"
+
+
 def _fidelity_table(result: Evaluation) -> str:
     f, c = result.fidelity, result.ceiling
     rows = [
@@ -203,7 +210,7 @@ Identical to a profile that {k} or more training patients share, which singles n
 {result.shared_profile_matches}; for comparison, {result.holdout_twin_share:.1%} of the real
 holdout patients are identical to some training patient.</p>
 <table><tr><th>measure</th><th>artificial</th><th>real holdout (ceiling)</th></tr>
-<tr><td>DCR share</td><td>{result.dcr_share:.3f}</td>
+<tr><td>DCR share (95 % interval)</td><td>{result.dcr_share:.3f}{_interval(result)}</td>
 <td>{result.ceiling_dcr_share:.3f}</td></tr></table>
 <p>Similarity filter: artificial patients closer to a training patient than the
 {filtered.percentile:g}th percentile of the holdout patients' distances
