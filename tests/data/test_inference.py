@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jumeau import ColumnKind, DataError, Role, Schema
+from jumeau import Cohort, ColumnKind, DataError, JumeauWarning, Role, Schema
 from jumeau.datasets import load
 
 
@@ -89,10 +89,20 @@ def test_missing_values_allowed_only_where_seen():
     assert schema["a"].missing_allowed and not schema["b"].missing_allowed
 
 
-def test_all_missing_columns_are_listed_together():
+def test_all_missing_columns_are_excluded_and_listed_together():
+    """An empty column carries no information, like a constant one: excluded, with one warning
+    naming every such column (hospital exports often have a few)."""
     frame = pd.DataFrame({"a": [None] * 30, "b": range(30), "c": [""] * 30})
-    with pytest.raises(DataError, match="columns 'a', 'c' has no values"):
-        Schema.infer(frame)
+    with pytest.warns(JumeauWarning, match="columns 'a', 'c' have no values"):
+        schema = Schema.infer(frame)
+    assert schema["a"].role == schema["c"].role == Role.EXCLUDED
+    assert schema["b"].role != Role.EXCLUDED
+    assert Cohort(frame, schema).modelled.columns.tolist() == ["b"]
+
+
+def test_a_table_of_empty_columns_is_refused():
+    with pytest.raises(DataError, match="every column is empty"):
+        Schema.infer(pd.DataFrame({"a": [None] * 30, "c": [""] * 30}))
 
 
 def test_typed_frame_and_text_frame_agree_on_a_real_dataset():

@@ -7,7 +7,16 @@ import warnings
 import pandas as pd
 import pytest
 
-from jumeau import Cohort, DataError, JumeauError, JumeauWarning, Schema, SchemaError, load_cohort
+from jumeau import (
+    Cohort,
+    DataError,
+    JumeauError,
+    JumeauWarning,
+    Role,
+    Schema,
+    SchemaError,
+    load_cohort,
+)
 from jumeau.errors import TooFewRowsError
 
 
@@ -60,10 +69,12 @@ def test_unnamed_column(write):
         load_cohort(write("noname.csv", "age,,sbp\n1,2,3\n"))
 
 
-def test_all_missing_column_is_named(write):
+def test_all_missing_column_is_named_and_excluded(write):
     text = "age,notes,sbp\n" + "".join(f"{40 + i},,{120 + i}\n" for i in range(25))
-    with pytest.raises(DataError, match="'notes' has no values \\(all missing\\)"):
-        load_cohort(write("allmissing.csv", text))
+    with pytest.warns(JumeauWarning, match="'notes' has no values \\(all missing\\)"):
+        cohort = load_cohort(write("allmissing.csv", text))
+    assert cohort.schema["notes"].role == Role.EXCLUDED
+    assert cohort.modelled.columns.tolist() == ["age", "sbp"]
 
 
 def test_all_missing_column_declared_as_feature_in_schema(write):

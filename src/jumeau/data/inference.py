@@ -50,13 +50,22 @@ def infer_schema(frame: pd.DataFrame, *, name: str | None = None) -> Schema:
     if frame.shape[1] == 0:
         raise DataError("the data has no columns; check the separator and the header line")
     empty = [str(c) for c in frame.columns if clean_text(frame[c]).isna().all()]
+    if len(empty) == frame.shape[1]:
+        raise DataError("every column is empty (all values missing): there is nothing to model")
     if empty:
-        raise DataError(
-            f"column{'s' if len(empty) > 1 else ''} {', '.join(repr(c) for c in empty)} "
-            "has no values (all missing): delete it from the file, or write a schema that marks it "
-            "`role: excluded`"
+        # like a constant column, an empty one carries no information: excluded, and said so
+        warnings.warn(
+            JumeauWarning(
+                f"column{'s' if len(empty) > 1 else ''} {', '.join(repr(c) for c in empty)} "
+                f"{'have' if len(empty) > 1 else 'has'} no values (all missing): excluded from "
+                "modelling"
+            ),
+            stacklevel=3,
         )
-    columns = {str(c): infer_column(str(c), frame[c]) for c in frame.columns}
+    columns = {
+        str(c): _empty() if str(c) in empty else infer_column(str(c), frame[c])
+        for c in frame.columns
+    }
     _assign_survival_roles(columns)
     return Schema(name=name, columns=columns)
 
@@ -184,6 +193,13 @@ def _constant(
     return Column(
         kind=kind, role=Role.EXCLUDED, categories=levels, missing_allowed=has_missing,
         why="a single value in every row: carries no information, excluded",
+    )  # fmt: skip
+
+
+def _empty() -> Column:
+    return Column(
+        kind=ColumnKind.TEXT, role=Role.EXCLUDED, missing_allowed=True,
+        why="no values (all missing): carries no information, excluded",
     )  # fmt: skip
 
 
