@@ -118,3 +118,18 @@ def test_typed_frame_and_text_frame_agree_on_a_real_dataset():
 def test_booleans_are_binary():
     schema = Schema.infer(pd.DataFrame({"flag": [True, False] * 15}))
     assert schema["flag"].kind is ColumnKind.BINARY
+
+
+def test_a_column_with_a_handful_of_values_is_excluded_with_its_kind():
+    """3 values in 40 rows (a third attempt few patients needed): no distribution to learn, and a
+    70/30 split could leave the training patients none. Excluded, kind still inferred; a column
+    with 10 values is modelled."""
+    sparse = [15.5, 19.0, 30.5] + [None] * 37
+    enough = [float(v) for v in range(10)] + [None] * 30
+    frame = pd.DataFrame({"third": sparse, "second": enough, "age": range(40)})
+    with pytest.warns(JumeauWarning, match="'third' has only 3 value"):
+        schema = Schema.infer(frame)
+    assert schema["third"].role == Role.EXCLUDED and schema["third"].kind == ColumnKind.CONTINUOUS
+    assert "too few to model" in (schema["third"].why or "")
+    assert schema["second"].role != Role.EXCLUDED
+    assert set(Cohort(frame, schema).modelled.columns) == {"second", "age"}

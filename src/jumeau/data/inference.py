@@ -20,6 +20,7 @@ from jumeau.errors import DataError, JumeauWarning
 MAX_CATEGORIES = 50  # more distinct text values than this is free text, not a category
 MAX_ORDINAL_LEVELS = 7  # evenly spaced integers with at most this many levels are ordinal
 MAX_EXACT_INT = 2.0**53  # beyond this a float no longer holds every integer exactly
+MIN_VALUES_TO_MODEL = 10  # a column with fewer observed values is excluded (see infer_schema)
 MIXED_SHARE = 0.8  # a column mostly numeric with some text cells is a data-entry problem
 
 _ID_NAME = re.compile(
@@ -49,7 +50,8 @@ def infer_schema(frame: pd.DataFrame, *, name: str | None = None) -> Schema:
     """Guess kind, role, categories and safe bounds for every column of `frame`."""
     if frame.shape[1] == 0:
         raise DataError("the data has no columns; check the separator and the header line")
-    empty = [str(c) for c in frame.columns if clean_text(frame[c]).isna().all()]
+    present = {str(c): int(clean_text(frame[c]).notna().sum()) for c in frame.columns}
+    empty = [c for c, n in present.items() if n == 0]
     if len(empty) == frame.shape[1]:
         raise DataError("every column is empty (all values missing): there is nothing to model")
     if empty:
@@ -62,8 +64,23 @@ def infer_schema(frame: pd.DataFrame, *, name: str | None = None) -> Schema:
             ),
             stacklevel=3,
         )
+    sparse = {c: n for c, n in present.items() if 0 < n < MIN_VALUES_TO_MODEL}
+    for name, count in sparse.items():
+        # a handful of values is no distribution to learn, a 70/30 split can leave the training
+        # patients none, and a generator could only echo those few patients' values
+        warnings.warn(
+            JumeauWarning(
+                f"column '{name}' has only {count} value(s) (fewer than {MIN_VALUES_TO_MODEL}): "
+                "excluded from modelling"
+            ),
+            stacklevel=3,
+        )
     columns = {
-        str(c): _empty() if str(c) in empty else infer_column(str(c), frame[c])
+        str(c): (
+            _too_few(str(c), frame[c], present[str(c)])
+            if present[str(c)] < MIN_VALUES_TO_MODEL
+            else infer_column(str(c), frame[c])
+        )
         for c in frame.columns
     }
     _assign_survival_roles(columns)
@@ -196,11 +213,23 @@ def _constant(
     )  # fmt: skip
 
 
-def _empty() -> Column:
-    return Column(
-        kind=ColumnKind.TEXT, role=Role.EXCLUDED, missing_allowed=True,
-        why="no values (all missing): carries no information, excluded",
-    )  # fmt: skip
+def _too_few(name: str, raw: pd.Series, count: int) -> Column:
+    """An excluded column with too few values to model: its kind inferred when it has values
+    (so that a user who includes it in the schema gets the right kind), text when it has none."""
+    if count == 0:
+        return Column(
+            kind=ColumnKind.TEXT, role=Role.EXCLUDED, missing_allowed=True,
+            why="no values (all missing): carries no information, excluded",
+        )  # fmt: skip
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", JumeauWarning)  # said once, by the caller
+            inferred = infer_column(name, raw)
+    except DataError:
+        inferred = Column(kind=ColumnKind.TEXT, role=Role.EXCLUDED, missing_allowed=True)
+    return inferred.model_copy(
+        update={"role": Role.EXCLUDED, "why": f"only {count} value(s): too few to model, excluded"}
+    )
 
 
 def _known_order(levels: list[str]) -> list[str] | None:
