@@ -1037,3 +1037,17 @@ def test_every_model_takes_the_same_seed_range(name: str, cohorts: dict[str, Coh
     model.fit(cohorts["lung"], seed=2**63 - 1, progress=False)
     with pytest.raises(JumeauError, match="seed must be"):
         model.fit(cohorts["lung"], seed=2**63, progress=False)
+
+
+@pytest.mark.parametrize("name", ["copula", "vae"])
+def test_a_column_never_observed_in_the_training_rows_comes_out_missing(
+    name: str, lung: Cohort
+) -> None:
+    """The small-cohort study refits on 50 patients: a sparse column can be empty in them. The
+    generator fits, and its patients have that column missing, as every training patient had."""
+    part = lung.subset(np.flatnonzero(lung.data["meal_cal"].isna().to_numpy()))
+    params = VAE_SMALL if name == "vae" else {}
+    generator = make_generator(name, **params).fit(part, seed=0, progress=False)
+    drawn = generator.sample(100, seed=1)
+    assert drawn.data["meal_cal"].isna().all()
+    assert drawn.data.drop(columns="meal_cal").notna().any().all()

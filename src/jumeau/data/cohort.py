@@ -100,6 +100,7 @@ class Cohort:
         sha256: str | None = None,
         dialect: CsvDialect | None = None,
         artificial: bool = False,
+        part_of_checked: bool = False,
     ) -> None:
         if not isinstance(data, pd.DataFrame):
             raise DataError(f"expected a pandas DataFrame, got {type(data).__name__}")
@@ -109,7 +110,11 @@ class Cohort:
         _check_frame(data, self.source, allow_empty=artificial)
         self.schema = schema
         self.artificial = artificial
-        self.data = coerce_frame(data, schema, self.source, artificial=artificial)
+        # rows of a cohort already checked (a split, a subsample): a column may be empty or
+        # constant in them, as in artificial output; the checks were for the whole cohort
+        self.data = coerce_frame(
+            data, schema, self.source, artificial=artificial or part_of_checked
+        )
         self.sha256 = sha256 or frame_sha256(data)
         self.dialect = dialect
 
@@ -172,6 +177,7 @@ class Cohort:
             self.schema,
             source=self.source,
             artificial=self.artificial,
+            part_of_checked=True,
         )
 
     def select(self, where: str) -> np.ndarray:

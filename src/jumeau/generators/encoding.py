@@ -338,6 +338,9 @@ def _quantile_knots(
     distinct: np.ndarray, counts: np.ndarray, max_knots: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Knots (values) and their cdf levels; ties share the middle of their cdf jump."""
+    if distinct.size == 0:  # never observed in these patients (a subsample): NaN knots, so
+        # that every value decodes as missing, as it was in every one of them
+        return np.array([np.nan, np.nan]), np.array([0.5 - 1e-9, 0.5 + 1e-9])
     n = counts.sum()
     if distinct.size <= max_knots:
         upper = np.cumsum(counts) / n
