@@ -139,8 +139,10 @@ def render(result: dict[str, Any]) -> str:
     done = [r for r in records if r["exit_code"] == 0]
     refused = [r for r in records if r["exit_code"] != 0 and TOO_SMALL in r.get("error", "")]
     failed = [r for r in records if r["exit_code"] != 0 and r not in refused]
+    width = max([17, *(len(r["cohort"]) for r in records)])
     head = (
-        f"{'cohort':17s} {'rows':>5s} {'cols':>4s} {'train':>5s} | {'shapes':>6s} {'ceil':>5s} | "
+        f"{'cohort':{width}s} {'rows':>5s} {'cols':>4s} {'train':>5s} | "
+        f"{'shapes':>6s} {'ceil':>5s} | "
         f"{'|AUC-.5|':>8s} {'ceil':>5s} | {'DCR':>5s} copies shared {'twins':>5s} "
         f"{'filter':>6s} {'rules':>5s} | {'s':>5s}"
     )
@@ -153,15 +155,17 @@ def render(result: dict[str, Any]) -> str:
     ]
     for r in done:
         lines.append(
-            f"{r['cohort']:17s} {r['rows']:5d} {r['columns']:4d} {r['train']:5d} | "
+            f"{r['cohort']:{width}s} {r['rows']:5d} {r['columns']:4d} {r['train']:5d} | "
             f"{r['shapes']:6.3f} {r['shapes_ceiling']:5.3f} | {r['detection_gap']:8.3f} "
             f"{r['detection_gap_ceiling']:5.3f} | {r['dcr_share']:5.3f} {r['exact_copies']:6d} "
             f"{r['shared_profiles']:6d} {r['holdout_twin_share']:5.2f} "
             f"{r['filter_pass_rate']:6.3f} {r['rule_validity']:5.3f} | {r['seconds']:5.0f}"
         )
     for r in refused + failed:
-        lines.append(f"{r['cohort']:17s} {r['rows']:5d} {r['columns']:4d}  exit {r['exit_code']}: "
-                     f"{r.get('error', '')}")  # fmt: skip
+        lines.append(
+            f"{r['cohort']:{width}s} {r['rows']:5d} {r['columns']:4d}  "
+            f"exit {r['exit_code']}: {r.get('error', '')}"
+        )
     if done:
         shapes_gap = np.array([r["shapes"] - r["shapes_ceiling"] for r in done])
         gaps = np.array([r["detection_gap"] for r in done])
