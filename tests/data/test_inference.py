@@ -133,3 +133,11 @@ def test_a_column_with_a_handful_of_values_is_excluded_with_its_kind():
     assert "too few to model" in (schema["third"].why or "")
     assert schema["second"].role != Role.EXCLUDED
     assert set(Cohort(frame, schema).modelled.columns) == {"second", "age"}
+
+
+def test_a_small_table_is_not_sparse_for_being_small():
+    """Six patients' covariates (a PK study): six values each, every one observed — kept."""
+    weights = [61.0, 72.5, 80.1, 55.3, 90.2, 68.0]
+    frame = pd.DataFrame({"WT": weights, "AGE": [30, 41, 52, 63, 44, 38]})
+    schema = Schema.infer(frame)
+    assert schema["WT"].role != Role.EXCLUDED and schema["AGE"].role != Role.EXCLUDED

@@ -20,7 +20,8 @@ from jumeau.errors import DataError, JumeauWarning
 MAX_CATEGORIES = 50  # more distinct text values than this is free text, not a category
 MAX_ORDINAL_LEVELS = 7  # evenly spaced integers with at most this many levels are ordinal
 MAX_EXACT_INT = 2.0**53  # beyond this a float no longer holds every integer exactly
-MIN_VALUES_TO_MODEL = 10  # a column with fewer observed values is excluded (see infer_schema)
+MIN_VALUES_TO_MODEL = 10  # fewer values than this, and than SPARSE_SHARE of the rows: excluded
+SPARSE_SHARE = 0.5
 MIXED_SHARE = 0.8  # a column mostly numeric with some text cells is a data-entry problem
 
 _ID_NAME = re.compile(
@@ -64,7 +65,7 @@ def infer_schema(frame: pd.DataFrame, *, name: str | None = None) -> Schema:
             ),
             stacklevel=3,
         )
-    sparse = {c: n for c, n in present.items() if 0 < n < MIN_VALUES_TO_MODEL}
+    sparse = {c: n for c, n in present.items() if n > 0 and _too_sparse(n, len(frame))}
     for name, count in sparse.items():
         # a handful of values is no distribution to learn, a 70/30 split can leave the training
         # patients none, and a generator could only echo those few patients' values
@@ -78,7 +79,7 @@ def infer_schema(frame: pd.DataFrame, *, name: str | None = None) -> Schema:
     columns = {
         str(c): (
             _too_few(str(c), frame[c], present[str(c)])
-            if present[str(c)] < MIN_VALUES_TO_MODEL
+            if present[str(c)] == 0 or _too_sparse(present[str(c)], len(frame))
             else infer_column(str(c), frame[c])
         )
         for c in frame.columns
@@ -211,6 +212,12 @@ def _constant(
         kind=kind, role=Role.EXCLUDED, categories=levels, missing_allowed=has_missing,
         why="a single value in every row: carries no information, excluded",
     )  # fmt: skip
+
+
+def _too_sparse(count: int, rows: int) -> bool:
+    """A handful of values in a table that has many more rows (a small table — six patients'
+    covariates — is not sparse for being small)."""
+    return count < MIN_VALUES_TO_MODEL and count < SPARSE_SHARE * rows
 
 
 def _too_few(name: str, raw: pd.Series, count: int) -> Column:
