@@ -102,14 +102,16 @@ def run_one(name: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]
         "-n", str(args.n), "--seed", str(args.seed), "--no-attacks", "--quiet", "-o", str(output),
     ]  # fmt: skip
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
-    record: dict[str, Any] = {
-        "cohort": name,
-        "rows": rows,
-        "columns": columns,
-        "seconds": time.perf_counter() - start,
-        "exit_code": done.returncode,
-    }
+    record: dict[str, Any] = {"cohort": name, "rows": rows, "columns": columns}
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
+    except subprocess.TimeoutExpired:  # a failure of its own kind: recorded, and the sweep goes on
+        return record | {
+            "seconds": time.perf_counter() - start,
+            "exit_code": -1,
+            "error": f"timed out after {args.timeout} s",
+        }
+    record |= {"seconds": time.perf_counter() - start, "exit_code": done.returncode}
     if done.returncode != 0:
         lines = (done.stderr or done.stdout).strip().splitlines()
         record["error"] = lines[-1][:300] if lines else ""
