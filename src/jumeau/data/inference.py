@@ -76,10 +76,11 @@ def infer_schema(frame: pd.DataFrame, *, name: str | None = None) -> Schema:
             ),
             stacklevel=3,
         )
+    excluded = set(empty) | set(sparse)
     columns = {
         str(c): (
             _too_few(str(c), frame[c], present[str(c)])
-            if present[str(c)] == 0 or _too_sparse(present[str(c)], len(frame))
+            if str(c) in excluded
             else infer_column(str(c), frame[c])
         )
         for c in frame.columns
