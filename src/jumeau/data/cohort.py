@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from jumeau.data.derivation import contradictions
 from jumeau.data.inference import MAX_EXACT_INT
 from jumeau.data.loading import CsvDialect, frame_sha256, read_table
 from jumeau.data.parsing import clean_text, examples, parse_dates, parse_numbers
@@ -217,6 +218,15 @@ class Cohort:
                 if bad.any():
                     violations.append(_violation(check, name, detail, bad))
                     valid &= ~bad
+        for name in self.schema.derived_columns:
+            column = self.schema.columns[name]
+            derivation = column.derived
+            assert derivation is not None
+            bad = contradictions(derivation, self.data[derivation.source], self.data[name], column)
+            if bad.any():
+                detail = f"'{name}' does not follow from '{derivation.source}'"
+                violations.append(_violation("derived", name, detail, bad))
+                valid &= ~bad
         for rule in self.schema.rules:
             holds = compiled_rule(rule.expr, self.schema).holds(self.data, self.schema)
             if not holds.all():

@@ -13,6 +13,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from jumeau.data.derivation import find_derivations
+from jumeau.data.order_rules import find_order_rules
 from jumeau.data.parsing import clean_text, examples, parse_dates, parse_numbers
 from jumeau.data.schema import Column, ColumnKind, Role, Schema
 from jumeau.errors import DataError, JumeauWarning
@@ -86,7 +88,21 @@ def infer_schema(frame: pd.DataFrame, *, name: str | None = None) -> Schema:
         for c in frame.columns
     }
     _assign_survival_roles(columns)
-    return Schema(name=name, columns=columns)
+    for target, derivation in find_derivations(frame, columns).items():
+        column = columns[target]
+        how = (
+            f"{len(derivation.cuts or ()) + 1} bands of it"
+            if derivation.cuts is not None
+            else "one value per category of it"
+        )
+        columns[target] = column.model_copy(
+            update={
+                "derived": derivation,
+                "why": f"{column.why}; follows from '{derivation.source}' in every row ({how}): "
+                "computed from it, not modelled",
+            }
+        )
+    return Schema(name=name, columns=columns, rules=find_order_rules(frame, columns))
 
 
 def infer_column(name: str, raw: pd.Series) -> Column:

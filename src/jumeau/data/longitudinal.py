@@ -271,7 +271,8 @@ def mark_longitudinal(
             raise SchemaError(f"'{name}' is the id, time, follow-up or event column, not a measure")
     chosen = set(varying)
     for name, column in columns.items():
-        columns[name] = column.model_copy(update={"varies": name in chosen})
+        # the longitudinal model learns every column; derivations are for cross-sectional ones
+        columns[name] = column.model_copy(update={"varies": name in chosen, "derived": None})
     document = schema.model_dump()
     document["columns"] = {n: c.model_dump() for n, c in columns.items()}
     document["visits"] = VisitLayout(id=id, time=time).model_dump()

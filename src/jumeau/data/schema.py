@@ -63,6 +63,56 @@ NEVER_MODELLED_KINDS = frozenset({ColumnKind.IDENTIFIER, ColumnKind.TEXT})
 NEVER_MODELLED_ROLES = frozenset({Role.IDENTIFIER, Role.EXCLUDED})
 
 
+class Derivation(BaseModel):
+    """A column that follows from another one in every row: an age group from the age, a drive
+    brand from its model, a code from its label. Generators model the source alone and compute
+    this column from it, so that no artificial patient contradicts the relation (a Gaussian
+    copula or a VAE only approximates a step function or a nesting of categories, and a
+    classifier finds every patient whose age falls in the wrong age group)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    source: str = Field(alias="from", description="The column this one is computed from.")
+    map: dict[Category, Category] | None = Field(
+        default=None, description="Each category of a categorical source → this column's value."
+    )
+    cuts: list[float] | None = Field(
+        default=None,
+        description="Thresholds on a numeric source, ascending: values below cuts[0] take "
+        "levels[0], values from cuts[i-1] up to (not including) cuts[i] take levels[i].",
+    )
+    levels: list[Category] | None = Field(
+        default=None, description="This column's value in each band between cuts (one more)."
+    )
+
+    @field_validator("map")
+    @classmethod
+    def _map_by_canonical_value(
+        cls, value: dict[Category, Category] | None
+    ) -> dict[Category, Category] | None:
+        return None if value is None else {category_key(k): v for k, v in value.items()}
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Derivation:
+        if (self.map is None) == (self.cuts is None):
+            raise ValueError("`derived` takes either a `map` (categorical source) or `cuts` and "
+                             "`levels` (numeric source)")  # fmt: skip
+        if self.cuts is not None:
+            if self.levels is None or len(self.levels) != len(self.cuts) + 1:
+                raise ValueError("`levels` must list one value more than `cuts`")
+            if not all(math.isfinite(c) for c in self.cuts) or any(
+                b <= a for a, b in zip(self.cuts, self.cuts[1:], strict=False)
+            ):
+                raise ValueError("`cuts` must be finite numbers in increasing order")
+        elif self.levels is not None:
+            raise ValueError("`levels` goes with `cuts`, not with `map`")
+        return self
+
+    def values(self) -> list[Category]:
+        """The values this column can take by the derivation."""
+        return list((self.map or {}).values()) if self.cuts is None else list(self.levels or ())
+
+
 class Column(BaseModel):
     """One entry of the data dictionary."""
 
@@ -93,6 +143,9 @@ class Column(BaseModel):
     varies: bool = Field(
         default=False,
         description="Longitudinal cohorts: measured at each visit (True) or fixed at baseline.",
+    )
+    derived: Derivation | None = Field(
+        default=None, description="Computed from another column rather than modelled."
     )
 
     @field_validator("category_labels")
@@ -130,6 +183,20 @@ class Column(BaseModel):
                 )
         elif self.categories is not None:
             raise ValueError(f"a {kind.value} column takes no `categories`; remove them")
+        if self.derived is not None:
+            if kind not in CATEGORY_KINDS:
+                raise ValueError(
+                    "only binary, categorical and ordinal columns can be `derived`, not "
+                    f"{kind.value}"
+                )
+            known = {category_key(c) for c in self.categories or []}
+            strange = sorted(
+                {str(v) for v in self.derived.values() if category_key(v) not in known}
+            )
+            if strange:
+                raise ValueError(
+                    f"`derived` gives values that are not categories: {', '.join(strange)}"
+                )
         if self.category_labels is not None:
             known = {category_key(c) for c in self.categories or []}
             unknown = sorted(str(k) for k in self.category_labels if category_key(k) not in known)
@@ -261,6 +328,7 @@ class Schema(BaseModel):
                 raise ValueError(
                     f"only one column can have role {role.value}: {', '.join(holders)}"
                 )
+        _check_derivations(self.columns, long_format=self.visits is not None)
         if self.visits is not None:
             _check_visit_layout(self.visits, self.columns)
         elif any(column.varies for column in self.columns.values()):
@@ -284,6 +352,11 @@ class Schema(BaseModel):
     @property
     def names(self) -> list[str]:
         return list(self.columns)
+
+    @property
+    def derived_columns(self) -> list[str]:
+        """Modelled columns that are computed from another column, not learned."""
+        return [n for n, c in self.columns.items() if c.derived is not None and c.modelled]
 
     @property
     def modelled_columns(self) -> list[str]:
@@ -323,7 +396,9 @@ class Schema(BaseModel):
     # ------------------------------------------------------------------ YAML
     def to_yaml(self, path: str | Path | None = None) -> str:
         """Write the data dictionary as YAML (returned as text, and written if `path` is given)."""
-        document = self.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
+        document = self.model_dump(
+            mode="json", exclude_none=True, exclude_defaults=False, by_alias=True
+        )
         document["rules"] = [
             r["expr"] if set(r) == {"expr"} else r for r in document.get("rules", [])
         ]
@@ -386,6 +461,54 @@ YAML_HEADER = """\
 # min / max: hard clinical bounds; categories: allowed values (ordinal: in clinical order)
 # rules: expressions such as `diastolic_bp < systolic_bp` or `sex == "M" -> pregnancies == 0`
 """
+
+
+def _check_derivations(columns: dict[str, Column], *, long_format: bool) -> None:
+    for name, column in columns.items():
+        derivation = column.derived
+        if derivation is None:
+            continue
+        if long_format:
+            raise ValueError(
+                f"'{name}': derived columns are not supported in long-format cohorts yet; "
+                "remove `derived`"
+            )
+        source = columns.get(derivation.source)
+        if source is None:
+            raise ValueError(
+                f"'{name}' is derived from '{derivation.source}', which is not a column; "
+                f"{unknown_column_message(derivation.source, list(columns))}"
+            )
+        if derivation.source == name or source.derived is not None:
+            raise ValueError(
+                f"'{name}' must be derived from a column that is modelled itself, not from "
+                f"{'itself' if derivation.source == name else 'another derived column'}"
+            )
+        if not (column.modelled and source.modelled):
+            raise ValueError(
+                f"'{name}' is derived from '{derivation.source}': both must be modelled (not "
+                "identifiers, text or excluded)"
+            )
+        if derivation.map is not None:
+            if source.kind not in CATEGORY_KINDS:
+                raise ValueError(
+                    f"'{name}': a `map` needs a categorical source; '{derivation.source}' is "
+                    f"{source.kind.value} (use `cuts` and `levels`)"
+                )
+            expected = {category_key(c) for c in source.categories or []}
+            unmapped = sorted(expected - set(derivation.map))
+            unknown = sorted(str(k) for k in set(derivation.map) - expected)
+            if unmapped or unknown:
+                raise ValueError(
+                    f"'{name}': the `map` must list each category of '{derivation.source}' once"
+                    + (f"; missing: {', '.join(unmapped)}" if unmapped else "")
+                    + (f"; not categories: {', '.join(unknown)}" if unknown else "")
+                )
+        elif source.kind not in NUMERIC_KINDS:
+            raise ValueError(
+                f"'{name}': `cuts` need a continuous or integer source; '{derivation.source}' "
+                f"is {source.kind.value} (use a `map`)"
+            )
 
 
 def _check_visit_layout(layout: VisitLayout, columns: dict[str, Column]) -> None:
@@ -545,4 +668,6 @@ def _fields_for(loc: tuple) -> list[str]:
     model: type[BaseModel] = Column if loc and loc[0] == "columns" else Schema
     if loc and loc[0] == "rules":
         model = Rule
+    if len(loc) > 3 and loc[0] == "columns" and loc[2] == "derived":
+        return [field.alias or name for name, field in Derivation.model_fields.items()]
     return list(model.model_fields)

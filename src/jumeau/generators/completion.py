@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from jumeau.data.cohort import Cohort
+from jumeau.data.derivation import derive
 from jumeau.errors import DataError, JumeauError, JumeauWarning
 
 if TYPE_CHECKING:
@@ -161,6 +162,16 @@ def _fill(incomplete: pd.DataFrame, draw: np.ndarray, generator: Generator) -> p
         if holes.any():
             column = filled[name].astype(object)
             column[holes] = decoded[name].astype(object).to_numpy()[holes]
+            filled[name] = column
+    for name in generator.schema_.derived_columns:
+        # from the row's own source value, observed or drawn (the decoded draw's source value
+        # replaces only a missing one); a derived value observed with a missing source stays,
+        # and the validity check redraws the source until the two agree
+        holes = incomplete[name].isna().to_numpy()
+        spec = generator.schema_.columns[name]
+        if holes.any() and spec.derived is not None:
+            column = filled[name].astype(object).to_numpy()
+            column[holes] = derive(spec.derived, filled[spec.derived.source], spec)[holes]
             filled[name] = column
     return Cohort(filled, generator.schema_, source="completion", artificial=True).data
 

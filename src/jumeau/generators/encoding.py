@@ -27,6 +27,7 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from jumeau.data.cohort import Cohort
+from jumeau.data.derivation import derive
 from jumeau.data.schema import CATEGORY_KINDS, ColumnKind, Schema, category_key
 
 MISSING_LEVEL = "__missing__"
@@ -76,6 +77,8 @@ class TabularEncoder:
         summaries: dict[str, ColumnSummary] = {}
         for name in schema.names:
             column = schema.columns[name]
+            if column.derived is not None:  # computed from its source at decoding
+                continue
             values = cohort.data[name]
             if column.kind in CATEGORY_KINDS:
                 summaries[name] = ColumnSummary(has_missing=bool(values.isna().any()))
@@ -100,6 +103,8 @@ class TabularEncoder:
         width = 0
         for name in self.schema_.names:
             column = self.schema_.columns[name]
+            if column.derived is not None:
+                continue
             summary = summaries[name]
             if column.kind in CATEGORY_KINDS:
                 levels = tuple(column.categories or ())
@@ -228,6 +233,10 @@ class TabularEncoder:
             if number.column in missing_of:
                 numbers = np.where(missing_of[number.column], np.nan, numbers)
             columns[number.column] = _from_numbers(numbers, number.kind)
+        for name in self.schema_.derived_columns:
+            column = self.schema_.columns[name]
+            assert column.derived is not None
+            columns[name] = derive(column.derived, columns[column.derived.source], column)
         return pd.DataFrame({name: columns[name] for name in self.schema_.names})
 
     # ------------------------------------------------------------------ persistence
