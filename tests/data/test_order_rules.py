@@ -102,3 +102,54 @@ def test_dates_and_awkward_names_are_ordered_too():
     broken = frame.copy()
     broken.loc[0, "last visit"] = "01/01/2000"
     assert not Cohort(broken, schema).validate().ok
+
+
+# ---------------------------------------------------------------------- follow-up bound
+def survset(name: str) -> pd.DataFrame:
+    loader = pytest.importorskip("SurvSet.data")
+    return loader.SurvLoader().load_dataset(name)["df"]
+
+
+def test_follow_up_ending_at_a_closing_date_is_found_in_real_cohorts():
+    for name, entry in (("flchain", "num_sample_yr"), ("dataDIVAT3", "year_tx"),
+                        ("Melanoma", "num_year")):  # fmt: skip
+        frame = survset(name)
+        schema = Schema.infer(frame)
+        bounds = [r for r in schema.rules if " * " in r.expr]
+        assert len(bounds) == 1, name
+        assert bounds[0].expr.startswith("time + ") and entry in bounds[0].expr
+        assert "closing date" in (bounds[0].description or "")
+        assert Cohort(frame, schema).validate().ok
+
+
+def _administrative(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    entry = rng.uniform(2000, 2010, n).round(2)  # year of inclusion; the study closes in 2012
+    death = rng.exponential(6.0, n)
+    time = np.minimum(death, 2012 - entry).round(3)
+    return pd.DataFrame({"entry": entry, "time": time, "event": (death < 2012 - entry) * 1})
+
+
+def test_a_bound_is_proposed_for_administrative_censoring_and_generators_respect_it():
+    from jumeau.generators import make_generator
+
+    frame = _administrative(400, np.random.default_rng(4))
+    schema = Schema.infer(frame)
+    (bound,) = [r.expr for r in schema.rules]
+    slope, closing = float(bound.split(" + ")[1].split(" * ")[0]), float(bound.split("<= ")[1])
+    assert bound.startswith("time + ") and bound.count("entry") == 1
+    assert slope == pytest.approx(1.0, rel=0.15)
+    assert closing == pytest.approx(2012 * slope, rel=0.01)
+    model = make_generator("copula").fit(Cohort(frame, schema), seed=0, progress=False)
+    artificial = model.sample(300, seed=1).data
+    assert (artificial["time"] + slope * artificial["entry"] <= closing).all()
+
+
+def test_no_bound_when_follow_up_merely_shortens_or_nobody_reaches_it():
+    rng = np.random.default_rng(5)
+    age = rng.uniform(40, 90, 500).round()
+    time = rng.exponential(1.0, 500) * (100 - age)  # shorter with age, no closing date
+    frame = pd.DataFrame({"age": age, "time": time.round(2), "event": rng.integers(0, 2, 500)})
+    assert Schema.infer(frame).rules == []
+    independent = _administrative(400, rng)
+    independent["time"] = rng.permutation(independent["time"].to_numpy())
+    assert [r for r in Schema.infer(independent).rules if " * " in r.expr] == []

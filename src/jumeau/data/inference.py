@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from jumeau.data.derivation import find_derivations
-from jumeau.data.order_rules import find_order_rules
+from jumeau.data.order_rules import find_follow_up_bound, find_order_rules
 from jumeau.data.parsing import clean_text, examples, parse_dates, parse_numbers
 from jumeau.data.schema import Column, ColumnKind, Role, Schema
 from jumeau.errors import DataError, JumeauWarning
@@ -102,7 +102,8 @@ def infer_schema(frame: pd.DataFrame, *, name: str | None = None) -> Schema:
                 "computed from it, not modelled",
             }
         )
-    return Schema(name=name, columns=columns, rules=find_order_rules(frame, columns))
+    rules = find_order_rules(frame, columns) + find_follow_up_bound(frame, columns)
+    return Schema(name=name, columns=columns, rules=rules)
 
 
 def infer_column(name: str, raw: pd.Series) -> Column:

@@ -1,5 +1,5 @@
-"""Order between two columns that no row breaks: a recurrence before death, a start before a
-stop, a diagnosis date before the last visit.
+"""Inequalities between columns that no row breaks: a recurrence before death, a start before a
+stop, a diagnosis date before the last visit, follow-up that ends by the study's closing date.
 
 Such an order is a clinical rule (`rtime <= dtime`) that a generator, which learns a correlation
 and not an inequality, breaks for a share of its patients; each of them is a giveaway (on the
@@ -10,6 +10,16 @@ so that `age <= weight` is not proposed), and n rows holding it by chance, (1 �
 below `ORDER_LEVEL` divided by the number of pairs examined (Bonferroni). Rules implied by two
 others (a ≤ b ≤ c gives a ≤ c) are left out. Generators then reject and redraw patients who
 break a rule, like any rule the user writes.
+
+Follow-up bounded by a closing date (administrative censoring) is the same idea on a line: a
+patient included later is followed for less time, `time + k * entry <= c`, and a model that
+learns a correlation gives late entrants long follow-up (on SurvSet's `dataDIVAT3` the year of
+transplant against the follow-up alone made the copula's patients easy to detect). For the
+time-to-event column and each other number, k is the slope of the upper envelope (the longest
+follow-up per tenth of the other column), c the largest `time + k * entry`; the bound is proposed
+when independence would break it often (as above), and when at least `MIN_ON_BOUND` of the
+patients lie within `BOUND_BAND` of the time's range below it — those followed until the
+closing date. A survival time that merely shortens with age has no such crowd on its envelope.
 """
 
 from __future__ import annotations
@@ -22,11 +32,14 @@ import numpy as np
 import pandas as pd
 
 from jumeau.data.parsing import clean_text, parse_dates, parse_numbers
-from jumeau.data.schema import NUMERIC_KINDS, Column, ColumnKind, Rule
+from jumeau.data.schema import NUMERIC_KINDS, Column, ColumnKind, Role, Rule
 
 ORDER_LEVEL = 1e-6  # family-wise chance of proposing one order that is not there
 MIN_BREAK_SHARE = 0.1  # independent margins must break the order at least this often
 MIN_PAIRS = 20  # rows where both are present
+ENVELOPE_BINS = 10  # tenths of the entry column, each giving its longest follow-up
+MIN_ON_BOUND = 0.05  # share of patients followed until the closing date ...
+BOUND_BAND = 0.05  # ... that is, within this share of the time's range below the bound
 
 
 def find_order_rules(frame: pd.DataFrame, columns: dict[str, Column]) -> list[Rule]:
@@ -60,6 +73,65 @@ def find_order_rules(frame: pd.DataFrame, columns: dict[str, Column]) -> list[Ru
         for low, high, share in ordered
         if (low, high) not in implied
     ]
+
+
+def find_follow_up_bound(frame: pd.DataFrame, columns: dict[str, Column]) -> list[Rule]:
+    """At most one `time + k * entry <= c` rule for the time-to-event column (module docstring):
+    the entry column whose bound independence would break most often."""
+    times = [n for n, c in columns.items() if c.role is Role.TIME and c.modelled]
+    if not times:
+        return []
+    time = times[0]
+    follow_up = parse_numbers(clean_text(frame[time]))[0].to_numpy(float)
+    others = [n for n, c in columns.items() if n != time and c.modelled and c.kind in NUMERIC_KINDS]
+    log_level = math.log(ORDER_LEVEL / max(1, len(others)))
+    best: tuple[float, str, float, float] | None = None
+    for name in others:
+        entry = parse_numbers(clean_text(frame[name]))[0].to_numpy(float)
+        found = _bound(follow_up, entry, log_level)
+        if found is not None and (best is None or found[0] > best[0]):
+            best = (found[0], name, found[1], found[2])
+    if best is None:
+        return []
+    share, entry_name, slope, closing = best
+    return [
+        Rule(
+            expr=f"{_reference(time)} + {slope:.4g} * {_reference(entry_name)} <= {closing:.10g}",
+            description="inferred: follow-up ends by a common closing date (no row breaks it, "
+            f"many lie on it, and independent columns would break it {share:.0%} of the time)",
+        )
+    ]
+
+
+def _bound(
+    time: np.ndarray, entry: np.ndarray, log_level: float
+) -> tuple[float, float, float] | None:
+    """(q, k, c) of a supported `time + k * entry <= c`, or None."""
+    both = ~(np.isnan(time) | np.isnan(entry))
+    t, x = time[both], entry[both]
+    if t.size < MIN_PAIRS or np.unique(x).size < 3 or np.ptp(t) == 0:
+        return None
+    edges = np.unique(np.quantile(x, np.linspace(0, 1, ENVELOPE_BINS + 1)))
+    tenth = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, edges.size - 2)
+    envelope = pd.DataFrame({"t": t, "x": x, "bin": tenth}).groupby("bin")
+    longest, middle = envelope["t"].max().to_numpy(), envelope["x"].median().to_numpy()
+    if longest.size < 3:
+        return None
+    slope = -float(np.polyfit(middle, longest, 1)[0])
+    if not slope > 0:
+        return None
+    slope = float(f"{slope:.4g}")  # the rule as written; c from it, so that no row breaks it
+    highest = float(np.max(t + slope * x))
+    # written with 10 digits (relative error ≤ 5e-11): a margin of 1e-9 keeps every row within
+    closing = float(f"{highest + 1e-9 * (abs(highest) + 1.0):.10g}")
+    if np.mean(closing - (t + slope * x) <= BOUND_BAND * np.ptp(t)) < MIN_ON_BOUND:
+        return None
+    # P(T + kX > c) for T and X drawn independently: every pairing of the two margins
+    shifted = np.sort(slope * x)
+    share = float(np.mean(t.size - np.searchsorted(shifted, closing - t, side="right")) / t.size)
+    if share < MIN_BREAK_SHARE or t.size * math.log1p(-share) > log_level:
+        return None
+    return share, slope, closing
 
 
 def _break_share(low: np.ndarray, high: np.ndarray, log_level: float) -> float | None:
