@@ -209,6 +209,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cohort (1800)")
     parser.add_argument("--out", type=Path, help="JSON (results/generalisation-MODEL.json)")
     parser.add_argument("--render", type=Path, metavar="JSON", help="print an earlier run again")
+    parser.add_argument(
+        "--resume", action="store_true",
+        help="keep the tables already in --out and run only the others (a sweep of the neural "
+        "models takes hours and can span several sessions)",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -233,8 +238,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "versions": {"jumeau": jumeau.__version__, "python": platform.python_version()},
         "records": [],
     }  # fmt: skip
+    if args.resume and out.exists():
+        earlier = json.loads(out.read_text(encoding="utf-8"))
+        if (earlier["model"], earlier["seed"], earlier["n"]) != (args.model, args.seed, args.n):
+            raise SystemExit(f"{out} was run with other settings; no --resume, or another --out")
+        result["records"] = [r for r in earlier["records"] if r["cohort"] in names]
+        result["started"] = earlier["started"]
+    done = {record["cohort"] for record in result["records"]}
     with tempfile.TemporaryDirectory() as scratch:
         for index, name in enumerate(names, 1):
+            if name in done:
+                continue
             record = run_one(name, args, Path(scratch))
             result["records"].append(record)
             state = "ok" if record["exit_code"] == 0 else f"exit {record['exit_code']}"
