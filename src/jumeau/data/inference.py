@@ -49,8 +49,14 @@ _ORDERED_VOCABULARIES = (
 )
 
 
-def infer_schema(frame: pd.DataFrame, *, name: str | None = None) -> Schema:
-    """Guess kind, role, categories and safe bounds for every column of `frame`."""
+def infer_schema(
+    frame: pd.DataFrame, *, name: str | None = None, propose_rules: bool = False
+) -> Schema:
+    """Guess kind, role, categories and safe bounds for every column of `frame`, and which
+    columns follow from others. `propose_rules` adds the order and follow-up rules no row breaks
+    (`order_rules.py`): worth reviewing for validating new data, but off by default, because
+    generators enforce a rule by redrawing the patients who break it, and that bends the
+    margins (measured in docs/data-layer.md)."""
     if frame.shape[1] == 0:
         raise DataError("the data has no columns; check the separator and the header line")
     present = {str(c): int(clean_text(frame[c]).notna().sum()) for c in frame.columns}
@@ -102,7 +108,11 @@ def infer_schema(frame: pd.DataFrame, *, name: str | None = None) -> Schema:
                 "computed from it, not modelled",
             }
         )
-    rules = find_order_rules(frame, columns) + find_follow_up_bound(frame, columns)
+    rules = (
+        find_order_rules(frame, columns) + find_follow_up_bound(frame, columns)
+        if propose_rules
+        else []
+    )
     return Schema(name=name, columns=columns, rules=rules)
 
 

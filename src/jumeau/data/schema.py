@@ -387,11 +387,14 @@ class Schema(BaseModel):
 
     # ------------------------------------------------------------------ inference
     @classmethod
-    def infer(cls, frame: pd.DataFrame, *, name: str | None = None) -> Schema:
-        """Guess a data dictionary from data; each column's `why` says what the guess rests on."""
+    def infer(
+        cls, frame: pd.DataFrame, *, name: str | None = None, propose_rules: bool = False
+    ) -> Schema:
+        """Guess a data dictionary from data; each column's `why` says what the guess rests on.
+        `propose_rules`: add the order rules no row breaks (see `infer_schema`)."""
         from jumeau.data.inference import infer_schema
 
-        return infer_schema(frame, name=name)
+        return infer_schema(frame, name=name, propose_rules=propose_rules)
 
     # ------------------------------------------------------------------ YAML
     def to_yaml(self, path: str | Path | None = None) -> str:
