@@ -204,3 +204,13 @@ def test_long_format_cohorts_model_every_column():
 def test_derivation_accepts_its_yaml_name_and_its_python_name():
     assert Derivation.model_validate({"from": "a", "cuts": [1], "levels": [0, 1]}).source == "a"
     assert Derivation(source="a", cuts=[1], levels=[0, 1]).source == "a"
+
+
+def test_the_event_indicator_stays_modelled_even_when_the_time_determines_it():
+    rng = np.random.default_rng(4)
+    time = np.minimum(rng.exponential(100, 300), 182).round()
+    frame = pd.DataFrame({"time": time, "event": (time < 182).astype(int)})
+    schema = Schema.infer(frame)
+    assert schema["event"].role.value == "event" and schema["event"].derived is None
+    frame = frame.rename(columns={"event": "relapse_free"})  # not the event: derived
+    assert Schema.infer(frame)["relapse_free"].derived is not None
