@@ -8,6 +8,7 @@ from jumeau.evaluation.evaluate import Evaluation, EvaluationSettings, evaluate
 from jumeau.evaluation.fidelity import (
     column_shapes,
     detection_auc,
+    missingness_patterns,
     pair_trends,
 )
 from jumeau.evaluation.privacy import DistanceToClosestRecord, distance_to_closest_record
@@ -26,6 +27,7 @@ __all__ = [
     "evaluate",
     "evaluate_utility",
     "filter_close",
+    "missingness_patterns",
     "pair_trends",
     "run_attacks",
     "utility_task",

@@ -24,7 +24,12 @@ import numpy as np
 from jumeau.data.cohort import Cohort
 from jumeau.errors import JumeauError
 from jumeau.evaluation.attacks import AttackReport, AttackSettings, run_attacks
-from jumeau.evaluation.fidelity import column_shapes, detection_auc, pair_trends
+from jumeau.evaluation.fidelity import (
+    column_shapes,
+    detection_auc,
+    missingness_patterns,
+    pair_trends,
+)
 from jumeau.evaluation.privacy import (
     SHARED_PROFILE_K,
     check_shared_profile_k,
@@ -90,6 +95,7 @@ class FidelityScores:
     pair_trends: float
     detection_auc: float
     rule_validity: float
+    missingness_patterns: float | None = None  # None: no column misses a value
 
     @property
     def mean_shapes(self) -> float:
@@ -111,6 +117,7 @@ class FidelityScores:
             "detection_auc": self.detection_auc,
             "detection_score": self.detection_score,
             "rule_validity": self.rule_validity,
+            "missingness_patterns": self.missingness_patterns,
             "fidelity_score": self.score,
         }
 
@@ -214,6 +221,7 @@ def fidelity_scores(train: Cohort, other: Cohort, seed: int) -> FidelityScores:
         pair_trends=float(np.mean(pairs)) if pairs else 1.0,
         detection_auc=detection_auc(train, other, seed=seed),
         rule_validity=other.validate().share_valid,
+        missingness_patterns=missingness_patterns(train, other),
     )
 
 

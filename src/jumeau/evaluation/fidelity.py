@@ -44,6 +44,33 @@ def column_shapes(real: Cohort, artificial: Cohort) -> dict[str, float]:
     return scores
 
 
+def missingness_patterns(real: Cohort, artificial: Cohort) -> float | None:
+    """1 − total variation distance between the two cohorts' missingness patterns (which of the
+    columns that ever miss a value are missing together), or None when no column misses one.
+
+    Column shapes count each column's share of missing values; this counts how they go
+    together — a lab panel not done leaves a block of columns empty in the same patients, and
+    artificial patients with the right shares but scattered holes are easy to tell apart.
+    """
+    columns = [
+        c
+        for c in shared_columns(real, artificial)
+        if real.data[c].isna().any() or artificial.data[c].isna().any()
+    ]
+    if not columns:
+        return None
+    shares = [_pattern_shares(cohort.data[columns]) for cohort in (real, artificial)]
+    patterns = shares[0].index.union(shares[1].index)
+    first, second = (share.reindex(patterns, fill_value=0.0) for share in shares)
+    return 1.0 - 0.5 * float(np.abs(first - second).sum())
+
+
+def _pattern_shares(frame: pd.DataFrame) -> pd.Series:
+    holes = frame.isna().to_numpy()
+    keys = pd.Series(["".join("1" if hole else "0" for hole in row) for row in holes])
+    return keys.value_counts(normalize=True)
+
+
 def pair_trends(real: Cohort, artificial: Cohort) -> dict[tuple[str, str], float]:
     """Per pair: correlation similarity (1 − |Δ Spearman| / 2) for two numbers, contingency
     similarity (1 − TVD of the joint table, numbers cut at real quintiles) otherwise."""

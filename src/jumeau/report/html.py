@@ -79,6 +79,10 @@ def _fidelity_table(result: Evaluation) -> str:
         ("fidelity score", f.score, c.score),
         ("rule validity", f.rule_validity, c.rule_validity),
     ]
+    if f.missingness_patterns is not None and c.missingness_patterns is not None:
+        rows.append(
+            ("missingness patterns (1 − TVD)", f.missingness_patterns, c.missingness_patterns)
+        )
     body = "".join(f"<tr><td>{_e(n)}</td><td>{a:.3f}</td><td>{b:.3f}</td></tr>" for n, a, b in rows)
     return (
         "<table><tr><th>measure</th><th>artificial</th><th>real holdout (ceiling)</th></tr>"
