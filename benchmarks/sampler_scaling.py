@@ -2,8 +2,10 @@
 
 The metric G⁻¹(z) sums over every training patient, so a naive sampler costs O(N) per leapfrog
 step and per chain (pythae's takes over 100 s for 5,000 patients from N ≈ 400). jumeau writes the
-sums as dense matrix products up to 1,024 patients; beyond, each chain keeps its k nearest codes
-for a whole trajectory, so a leapfrog step costs O(k) and only the neighbour search, once per
+sums as dense matrix products up to ``exact_metric_limit`` patients (1,024 when the stored table
+was measured; 4,096 since session 14, when the shortcut below proved inaccurate on a
+low-dimensional latent: docs/generators.md); beyond, each chain keeps its k nearest codes for a
+whole trajectory, so a leapfrog step costs O(k) and only the neighbour search, once per
 trajectory, is O(N).
 
 No bundled clinical cohort has 10,000 patients, so this script fits the RHVAE on gbsg2 and then

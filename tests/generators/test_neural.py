@@ -423,6 +423,32 @@ def test_rhvae_draws_from_one_chain_are_not_copies_of_each_other(
     assert len(torch.unique(codes, dim=0)) > 0.8 * len(codes)
 
 
+def test_rhvae_exact_metric_limit_decides_between_every_code_and_the_nearest(
+    fitted: dict[tuple[str, str], VAE], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jumeau.generators.rhvae.metric as metric_module
+
+    model = fitted["rhvae", "lung"]
+    assert isinstance(model, RHVAE)
+    built: list[SamplingMetric] = []
+    original_init = metric_module.SamplingMetric.__init__
+
+    def recording_init(self: SamplingMetric, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        built.append(self)
+
+    monkeypatch.setattr(metric_module.SamplingMetric, "__init__", recording_init)
+    config = model.config
+    assert config.exact_metric_limit >= 4096  # a few thousand patients: every code enters
+    model._geometry_samples(50, torch.Generator().manual_seed(0))
+    model.config = config.model_copy(update={"exact_metric_limit": len(model.centroids_) - 1})
+    try:
+        model._geometry_samples(50, torch.Generator().manual_seed(0))
+    finally:
+        model.config = config
+    assert [metric.dense for metric in built] == [True, False]
+
+
 def test_rhvae_sampler_with_neighbourhoods_matches_the_dense_one_in_distribution(
     fitted: dict[tuple[str, str], VAE], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -79,9 +79,17 @@ class RHVAEConfig(VAEConfig):
         le=50,
         description="Pilot runs of the sampler that calibrate the envelope (prior_weight=None).",
     )
+    exact_metric_limit: int = Field(
+        default=4096,
+        ge=0,
+        description="Up to this many training patients every code enters the metric at sampling "
+        "time. Past it, only each chain's `nearest_centroids` codes do: fast, but an "
+        "approximation that loses fidelity when the kernel is wide against the codes' spread "
+        "(medicaldata covid_testing, 2,100 patients: column shapes 0.82 against 0.95 exact).",
+    )
     nearest_centroids: int = Field(
         default=64,
         ge=1,
-        description="Past 1,024 training patients, the codes nearest each chain that enter the "
-        "metric along a trajectory (the rest weigh ~0).",
+        description="Past `exact_metric_limit` training patients, the codes nearest each chain "
+        "that enter the metric along a trajectory.",
     )

@@ -5,9 +5,11 @@ lower-triangular output of a metric network for patient i and cᵢ that patient'
 G⁻¹ is small (the space is "short") near the training codes and λI far from them.
 
 Evaluating it is O(N) in the number of training patients; at generation time it is written as dense
-matrix products, and past a thousand patients each chain keeps the k codes nearest it for
-a whole trajectory (the others weigh exp(−d²/T²) ≈ 0), so sampling stays fast for N in the tens
-of thousands.
+matrix products. Past `dense_limit` patients (the model's `exact_metric_limit`, 4,096) each chain
+keeps the k codes nearest it for a whole trajectory, so sampling stays fast for N in the tens of
+thousands — an approximation: the others weigh exp(−d²/T²) ≈ 0 only when the kernel is narrow
+against the codes' spread, which a low-dimensional latent does not give (measured in
+docs/generators.md).
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ class SamplingMetric:
         temperature: float,
         lam: float,
         k: int,
-        dense_limit: int = 1024,
+        dense_limit: int = 4096,
     ) -> None:
         d = centroids.shape[-1]
         self.rows, self.cols = torch.triu_indices(d, d)

@@ -274,7 +274,12 @@ class RHVAE(VAE):
                 "patients (jumeau federated … --artificial N)"
             )
         metric = SamplingMetric(
-            self.centroids_, self.matrices_, c.temperature, c.regularization, c.nearest_centroids
+            self.centroids_,
+            self.matrices_,
+            c.temperature,
+            c.regularization,
+            c.nearest_centroids,
+            dense_limit=c.exact_metric_limit,
         )
         power = self.density_power_
         w = self._envelope_precision() if envelope is None else envelope
