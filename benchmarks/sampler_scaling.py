@@ -2,11 +2,11 @@
 
 The metric G⁻¹(z) sums over every training patient, so a naive sampler costs O(N) per leapfrog
 step and per chain (pythae's takes over 100 s for 5,000 patients from N ≈ 400). jumeau writes the
-sums as dense matrix products up to ``exact_metric_limit`` patients (1,024 when the stored table
-was measured; 4,096 since session 14, when the shortcut below proved inaccurate on a
-low-dimensional latent: docs/generators.md); beyond, each chain keeps its k nearest codes for a
-whole trajectory, so a leapfrog step costs O(k) and only the neighbour search, once per
-trajectory, is O(N).
+sums as dense matrix products. When the stored table was measured, past 1,024 patients each
+chain kept its k nearest codes for a whole trajectory (a leapfrog step O(k), the neighbour search
+O(N) once per trajectory); since session 14 the sampler sums over a random subset of 1,024 codes
+with scaled matrices instead (the shortcut misjudged the density on a low-dimensional latent:
+docs/generators.md), so rerun it before quoting its figures.
 
 No bundled clinical cohort has 10,000 patients, so this script fits the RHVAE on gbsg2 and then
 replaces its stored codes and metric matrices by N copies of the real ones, each code moved by a

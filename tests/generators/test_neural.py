@@ -423,9 +423,12 @@ def test_rhvae_draws_from_one_chain_are_not_copies_of_each_other(
     assert len(torch.unique(codes, dim=0)) > 0.8 * len(codes)
 
 
-def test_rhvae_exact_metric_limit_decides_between_every_code_and_the_nearest(
+def test_rhvae_past_the_exact_limit_a_scaled_random_subset_stands_for_every_code(
     fitted: dict[tuple[str, str], VAE], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Up to `exact_metric_limit` patients the metric sums over every code; past it over a
+    random subset whose matrices are scaled by N / subset, and the sampled codes look like the
+    full metric's (same mean distance to the data)."""
     import jumeau.generators.rhvae.metric as metric_module
 
     model = fitted["rhvae", "lung"]
@@ -437,16 +440,27 @@ def test_rhvae_exact_metric_limit_decides_between_every_code_and_the_nearest(
         original_init(self, *args, **kwargs)
         built.append(self)
 
+    def nearest_distance(codes: torch.Tensor) -> float:
+        return float(torch.cdist(codes, model.centroids_).min(-1).values.mean())
+
     monkeypatch.setattr(metric_module.SamplingMetric, "__init__", recording_init)
-    config = model.config
-    assert config.exact_metric_limit >= 4096  # a few thousand patients: every code enters
-    model._geometry_samples(50, torch.Generator().manual_seed(0))
-    model.config = config.model_copy(update={"exact_metric_limit": len(model.centroids_) - 1})
+    config, count = model.config, len(model.centroids_)
+    full = model._geometry_samples(600, torch.Generator().manual_seed(2))
+    limit = count // 2
+    model.config = config.model_copy(update={"exact_metric_limit": limit})
     try:
-        model._geometry_samples(50, torch.Generator().manual_seed(0))
+        subset = model._geometry_samples(600, torch.Generator().manual_seed(2))
     finally:
         model.config = config
-    assert [metric.dense for metric in built] == [True, False]
+    assert [len(metric.centroids) for metric in built] == [count, limit]
+    assert all(metric.dense for metric in built)
+    # each kept code with its own matrix, scaled by N / subset
+    kept = torch.cdist(built[1].centroids, model.centroids_).argmin(-1)
+    rows, cols = built[1].rows, built[1].cols
+    expected = model.matrices_[kept][:, rows, cols] * (count / limit)
+    torch.testing.assert_close(built[1].upper, expected)
+    assert torch.isfinite(subset).all()
+    assert nearest_distance(subset) == pytest.approx(nearest_distance(full), rel=0.25)
 
 
 def test_rhvae_sampler_with_neighbourhoods_matches_the_dense_one_in_distribution(

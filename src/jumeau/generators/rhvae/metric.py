@@ -5,11 +5,10 @@ lower-triangular output of a metric network for patient i and cᵢ that patient'
 G⁻¹ is small (the space is "short") near the training codes and λI far from them.
 
 Evaluating it is O(N) in the number of training patients; at generation time it is written as dense
-matrix products. Past `dense_limit` patients (the model's `exact_metric_limit`, 4,096) each chain
-keeps the k codes nearest it for a whole trajectory, so sampling stays fast for N in the tens of
-thousands — an approximation: the others weigh exp(−d²/T²) ≈ 0 only when the kernel is narrow
-against the codes' spread, which a low-dimensional latent does not give (measured in
-docs/generators.md).
+matrix products. The model's sampler bounds N: past `exact_metric_limit` patients it sums over a
+random subset with scaled matrices (`RHVAE._metric_centroids`). This class can also keep each
+chain's k nearest codes for a trajectory (`neighbourhood`); the sampler no longer uses that
+shortcut, which misjudges the density when the kernel is wide against the codes' spread.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ Same encoder, decoder and per-type likelihood as the VAE (it subclasses it); wha
 Known failure modes of public code, handled here: NaN losses and exploding leapfrog norms (the
 per-patient gradients are clamped, log-variances and metric diagonals are bounded, log-determinants
 go through Cholesky, non-finite batches are skipped and counted, gradients are clipped), and the
-O(N) metric evaluation at sampling time (only the nearest centroids enter; see `metric.py`).
+O(N) metric evaluation at sampling time (past `exact_metric_limit` patients, a random subset of
+codes with scaled matrices stands for all; see `_metric_centroids`).
 
 Note for data protection: like any kernel method, the fitted metric keeps one latent code (and one
 metric factor) per training patient in the model file. They are not records, but treat an RHVAE
@@ -273,13 +274,14 @@ class RHVAE(VAE):
                 "there): sample it with sampler='prior', or ask the sites for geometry-aware "
                 "patients (jumeau federated … --artificial N)"
             )
+        centroids, matrices = self._metric_centroids(generator)
         metric = SamplingMetric(
-            self.centroids_,
-            self.matrices_,
+            centroids,
+            matrices,
             c.temperature,
             c.regularization,
             c.nearest_centroids,
-            dense_limit=c.exact_metric_limit,
+            dense_limit=len(centroids),  # every code of the (sub)set enters every evaluation
         )
         power = self.density_power_
         w = self._envelope_precision() if envelope is None else envelope
@@ -292,8 +294,8 @@ class RHVAE(VAE):
 
         chains = -(-n // c.mcmc_draws)
         draw_at = {c.mcmc_steps - 1 + k * c.mcmc_thinning for k in range(c.mcmc_draws)}
-        start = torch.randint(len(self.centroids_), (chains,), generator=generator)
-        z = self.centroids_[start].clone()
+        start = torch.randint(len(centroids), (chains,), generator=generator)
+        z = centroids[start].clone()
         step = torch.full((chains, 1), c.mcmc_step_size)
         draws = []
         around = metric.neighbourhood(z)
@@ -325,6 +327,19 @@ class RHVAE(VAE):
                 draws.append(z)
         codes = torch.cat(draws)  # draw-major: the first rows come from every chain once
         return codes[torch.randperm(len(codes), generator=generator)[:n]]
+
+    def _metric_centroids(self, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """The codes and metric matrices the sampler's metric sums over: all of them up to
+        `exact_metric_limit` training patients; past it, a random subset of that many, each
+        matrix scaled by N / subset, so that the sum over the subset is an unbiased estimate of
+        the sum over all patients and one density serves the whole run. (The nearest codes of
+        each chain, the former shortcut, misjudged the density on a low-dimensional latent:
+        docs/generators.md.)"""
+        count, limit = len(self.centroids_), self.config.exact_metric_limit
+        if count <= limit:
+            return self.centroids_, self.matrices_
+        chosen = torch.randperm(count, generator=generator)[:limit]
+        return self.centroids_[chosen], self.matrices_[chosen] * (count / limit)
 
     @property
     def density_power_(self) -> float:
