@@ -453,7 +453,6 @@ def test_rhvae_past_the_exact_limit_a_scaled_random_subset_stands_for_every_code
     finally:
         model.config = config
     assert [len(metric.centroids) for metric in built] == [count, limit]
-    assert all(metric.dense for metric in built)
     # each kept code with its own matrix, scaled by N / subset
     kept = torch.cdist(built[1].centroids, model.centroids_).argmin(-1)
     rows, cols = built[1].rows, built[1].cols
@@ -461,50 +460,6 @@ def test_rhvae_past_the_exact_limit_a_scaled_random_subset_stands_for_every_code
     torch.testing.assert_close(built[1].upper, expected)
     assert torch.isfinite(subset).all()
     assert nearest_distance(subset) == pytest.approx(nearest_distance(full), rel=0.25)
-
-
-def test_rhvae_sampler_with_neighbourhoods_matches_the_dense_one_in_distribution(
-    fitted: dict[tuple[str, str], VAE], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Past the dense limit each chain keeps its nearest codes for a trajectory; with enough of
-    them the sampled codes look like the dense sampler's (same mean distance to the data)."""
-    import jumeau.generators.rhvae.metric as metric_module
-
-    model = fitted["rhvae", "lung"]
-    assert isinstance(model, RHVAE)
-
-    def nearest_distance(codes: torch.Tensor) -> float:
-        return float(torch.cdist(codes, model.centroids_).min(-1).values.mean())
-
-    dense = model._geometry_samples(600, torch.Generator().manual_seed(2))
-    calls = []
-    original_init = metric_module.SamplingMetric.__init__
-
-    def sparse_init(self: SamplingMetric, *args: Any, **kwargs: Any) -> None:
-        original_init(self, *args, **kwargs | {"dense_limit": 0})
-        calls.append(self)
-
-    monkeypatch.setattr(metric_module.SamplingMetric, "__init__", sparse_init)
-    sparse = model._geometry_samples(600, torch.Generator().manual_seed(2))
-    assert calls and not calls[0].dense
-    assert torch.isfinite(sparse).all()
-    assert nearest_distance(sparse) == pytest.approx(nearest_distance(dense), rel=0.25)
-
-
-def test_sampling_metric_neighbourhood_holds_the_k_nearest_codes() -> None:
-    z, centroids, matrices = _metric_example(n=30, batch=6)
-    metric = SamplingMetric(centroids, matrices, 1.5, 0.01, k=5, dense_limit=0)
-    around = metric.neighbourhood(z, chunk=4)  # chunks smaller than the batch
-    assert around is not None
-    assert around.centroids.shape == (6, 5, 3)
-    expected = torch.cdist(z, centroids).topk(5, largest=False).indices
-    for row in range(6):
-        assert torch.equal(around.centroids[row], centroids[expected[row]])
-    # a neighbourhood given explicitly is used as is: the same value as one found on the fly
-    assert torch.allclose(
-        metric.log_det_and_gradient(z, around)[0], metric.log_det_and_gradient(z)[0]
-    )
-    assert SamplingMetric(centroids, matrices, 1.5, 0.01, k=5).neighbourhood(z) is None
 
 
 @pytest.mark.parametrize("sampler", ["hmc", "Prior", "GEOMETRY", 3])
@@ -936,32 +891,13 @@ def _full_log_det_and_gradient(
     return value.detach(), gradient
 
 
-@pytest.mark.parametrize("dense_limit", [10_000, 0], ids=["dense", "nearest"])
-def test_sampling_metric_matches_autograd_on_the_full_metric(dense_limit: int) -> None:
+def test_sampling_metric_matches_autograd_on_the_full_metric() -> None:
     z, centroids, matrices = _metric_example()
     expected_value, expected_gradient = _full_log_det_and_gradient(z, centroids, matrices)
-    metric = SamplingMetric(centroids, matrices, 1.5, 0.01, k=1000, dense_limit=dense_limit)
-    assert metric.k == len(centroids)
-    value, gradient = metric.log_det_and_gradient(z)
+    value, gradient = SamplingMetric(centroids, matrices, 1.5, 0.01).log_det_and_gradient(z)
     assert expected_gradient.abs().max() > 1e-2  # the check means something
     assert torch.allclose(value, expected_value, atol=1e-9)
     assert torch.allclose(gradient, expected_gradient, atol=1e-8)
-
-
-def test_sampling_metric_with_few_centroids_is_close_when_the_rest_weigh_nothing() -> None:
-    _, near, near_matrices = _metric_example(n=4, batch=1)
-    _, far, far_matrices = _metric_example(n=30, batch=1, seed=1)
-    centroids = torch.cat([near * 0.3, far + 20.0])  # the far ones weigh exp(-~300) here
-    matrices = torch.cat([near_matrices, far_matrices])
-    z = torch.randn(6, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64) * 0.3
-    full_value, full_gradient = _full_log_det_and_gradient(z, centroids, matrices)
-    nearest = SamplingMetric(centroids, matrices, 1.5, 0.01, k=4, dense_limit=0)
-    value, gradient = nearest.log_det_and_gradient(z)
-    assert torch.allclose(value, full_value, atol=1e-8)
-    assert torch.allclose(gradient, full_gradient, atol=1e-8)
-    # and the approximation is not trivial: with one centroid only, it differs
-    one = SamplingMetric(centroids, matrices, 1.5, 0.01, k=1, dense_limit=0)
-    assert not torch.allclose(one.log_det_and_gradient(z)[0], full_value, atol=1e-3)
 
 
 def test_metric_network_gives_lower_triangular_factors_with_a_positive_diagonal() -> None:

@@ -6,14 +6,12 @@ G⁻¹ is small (the space is "short") near the training codes and λI far from 
 
 Evaluating it is O(N) in the number of training patients; at generation time it is written as dense
 matrix products. The model's sampler bounds N: past `exact_metric_limit` patients it sums over a
-random subset with scaled matrices (`RHVAE._metric_centroids`). This class can also keep each
-chain's k nearest codes for a trajectory (`neighbourhood`); the sampler no longer uses that
-shortcut, which misjudges the density when the kernel is wide against the codes' spread.
+random subset with scaled matrices (`RHVAE._metric_centroids`). (Keeping each chain's k nearest
+codes instead, an earlier shortcut, misjudged the density when the kernel is wide against the
+codes' spread.)
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -78,17 +76,6 @@ def kinetic_gradient(
     return -pulled / temperature**2
 
 
-@dataclass(frozen=True)
-class Neighbourhood:
-    """The k codes nearest each chain, with their metric matrices (upper triangles), gathered
-    once and reused for a whole HMC trajectory: gathering and ranking N codes is the O(N) part,
-    and doing it once per trajectory rather than once per leapfrog step is what keeps sampling
-    from large cohorts fast."""
-
-    centroids: Tensor  # [B, k, d]
-    upper: Tensor  # [B, k, d(d+1)/2]
-
-
 class SamplingMetric:
     """log det G⁻¹(z) and its gradient in closed form, for the geometry-aware sampler.
 
@@ -96,13 +83,6 @@ class SamplingMetric:
     Written out, every sum over patients is a dense matrix product that BLAS runs fast (autograd
     through the same expression costs several times more); the symmetric d × d matrices are
     stored by their upper triangle, which halves those products.
-
-    Up to `dense_limit` training patients every code enters every evaluation. Past it, the sampler
-    asks for a `Neighbourhood` (the `k` nearest codes of each chain) at the start of each
-    trajectory and evaluates the metric on those only: the others weigh exp(−‖z − cᵢ‖²/T²) ≈ 0
-    along a trajectory of a few leapfrog steps, so the cost of an evaluation no longer grows with
-    N. The truncated density is used consistently for both ends of a trajectory (the Metropolis
-    test compares like with like).
     """
 
     def __init__(
@@ -111,8 +91,6 @@ class SamplingMetric:
         matrices: Tensor,
         temperature: float,
         lam: float,
-        k: int,
-        dense_limit: int = 4096,
     ) -> None:
         d = centroids.shape[-1]
         self.rows, self.cols = torch.triu_indices(d, d)
@@ -129,8 +107,6 @@ class SamplingMetric:
         self.twice_off_diagonal = torch.where(self.rows == self.cols, 1.0, 2.0).to(centroids.dtype)
         self.temperature = temperature
         self.lam = lam
-        self.k = min(k, len(centroids))
-        self.dense = len(centroids) <= dense_limit
 
     def _squared_distances(self, z: Tensor) -> Tensor:
         """‖z − cᵢ‖² as ‖z‖² + ‖cᵢ‖² − 2 z·cᵢ: one matrix product (several times faster than
@@ -139,35 +115,12 @@ class SamplingMetric:
         squared = z.pow(2).sum(-1, keepdim=True) + self.centroid_norms - 2.0 * cross
         return squared.clamp_min(0.0)
 
-    def neighbourhood(self, z: Tensor, chunk: int = 1024) -> Neighbourhood | None:
-        """The k nearest codes of each row of z, or None when every code enters (small N).
-        Ranked by chunks of rows so that the B × N distance matrix is never held whole."""
-        if self.dense:
-            return None
-        index = torch.cat(
-            [
-                torch.topk(self._squared_distances(part), self.k, dim=-1, largest=False).indices
-                for part in z.split(chunk)
-            ]
-        )
-        return Neighbourhood(self.centroids[index], self.upper[index])
-
-    def log_det_and_gradient(
-        self, z: Tensor, neighbourhood: Neighbourhood | None = None
-    ) -> tuple[Tensor, Tensor]:
-        """log det G⁻¹(z) [B] and its gradient [B, d]; `neighbourhood` is required past
-        `dense_limit` patients (see `neighbourhood`)."""
+    def log_det_and_gradient(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """log det G⁻¹(z) [B] and its gradient [B, d]."""
         d = z.shape[-1]
         scale = 1.0 / self.temperature**2
-        if not self.dense and neighbourhood is None:
-            neighbourhood = self.neighbourhood(z)
-        if neighbourhood is None:
-            weights = torch.exp(-self._squared_distances(z) * scale)  # [B, N]
-            inverse_upper = weights @ self.upper
-        else:
-            differences = z[:, None, :] - neighbourhood.centroids  # [B, k, d]
-            weights = torch.exp(-differences.pow(2).sum(-1) * scale)  # [B, k]
-            inverse_upper = torch.einsum("bk,bkf->bf", weights, neighbourhood.upper)
+        weights = torch.exp(-self._squared_distances(z) * scale)  # [B, N]
+        inverse_upper = weights @ self.upper
         # The d × d algebra runs in float64: M's eigenvalues span up to 1e8 against λ.
         inverse = inverse_upper.double()[:, self.full_index].reshape(-1, d, d)
         inverse = inverse + self.lam * torch.eye(d, dtype=torch.float64)
@@ -179,10 +132,6 @@ class SamplingMetric:
         factor_inverse = torch.linalg.solve_triangular(factor, eye, upper=False)
         metric = factor_inverse.transpose(-1, -2) @ factor_inverse
         metric_upper = metric[:, self.rows, self.cols].to(z.dtype) * self.twice_off_diagonal
-        if neighbourhood is None:
-            coefficient = (metric_upper @ self.upper_t) * weights  # tr(G Mᵢ) wᵢ: [B, N]
-            pulled = coefficient.sum(-1, keepdim=True) * z - coefficient @ self.centroids
-        else:
-            coefficient = torch.einsum("bf,bkf->bk", metric_upper, neighbourhood.upper) * weights
-            pulled = torch.einsum("bk,bkd->bd", coefficient, differences)
+        coefficient = (metric_upper @ self.upper_t) * weights  # tr(G Mᵢ) wᵢ: [B, N]
+        pulled = coefficient.sum(-1, keepdim=True) * z - coefficient @ self.centroids
         return value.to(z.dtype), -2.0 * scale * pulled

@@ -40,7 +40,6 @@ from jumeau.generators.neural.training import TrainingHistory
 from jumeau.generators.rhvae.config import RHVAEConfig
 from jumeau.generators.rhvae.metric import (
     MetricNetwork,
-    Neighbourhood,
     SamplingMetric,
     inverse_metric,
     kinetic_gradient,
@@ -275,19 +274,12 @@ class RHVAE(VAE):
                 "patients (jumeau federated … --artificial N)"
             )
         centroids, matrices = self._metric_centroids(generator)
-        metric = SamplingMetric(
-            centroids,
-            matrices,
-            c.temperature,
-            c.regularization,
-            c.nearest_centroids,
-            dense_limit=len(centroids),  # every code of the (sub)set enters every evaluation
-        )
+        metric = SamplingMetric(centroids, matrices, c.temperature, c.regularization)
         power = self.density_power_
         w = self._envelope_precision() if envelope is None else envelope
 
-        def log_density(z_: Tensor, around: Neighbourhood | None) -> tuple[Tensor, Tensor]:
-            value, gradient = metric.log_det_and_gradient(z_, around)
+        def log_density(z_: Tensor) -> tuple[Tensor, Tensor]:
+            value, gradient = metric.log_det_and_gradient(z_)
             value = 0.5 * power * value - 0.5 * (w * z_.pow(2)).sum(-1)
             gradient = 0.5 * power * gradient - w * z_
             return value, _clamp_rows(gradient, c.max_gradient)
@@ -298,18 +290,14 @@ class RHVAE(VAE):
         z = centroids[start].clone()
         step = torch.full((chains, 1), c.mcmc_step_size)
         draws = []
-        around = metric.neighbourhood(z)
-        log_p, gradient = log_density(z, around)
+        log_p, gradient = log_density(z)
         for iteration in range(max(draw_at) + 1):
-            if iteration > 0 and around is not None:  # chains moved: new neighbours, same density
-                around = metric.neighbourhood(z)
-                log_p, gradient = log_density(z, around)
             rho = torch.randn(z.shape, generator=generator)
             energy = -log_p + 0.5 * rho.pow(2).sum(-1)
             z_new, rho_new, grad_new = z, rho + 0.5 * step * gradient, gradient
             for leap in range(c.mcmc_leapfrog):
                 z_new = z_new + step * rho_new
-                log_p_new, grad_new = log_density(z_new, around)
+                log_p_new, grad_new = log_density(z_new)
                 if leap < c.mcmc_leapfrog - 1:
                     rho_new = rho_new + step * grad_new
             rho_new = rho_new + 0.5 * step * grad_new
