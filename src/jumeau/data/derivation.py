@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln, logsumexp
 
-from jumeau.data.parsing import clean_text, parse_numbers
+from jumeau.data.parsing import clean_text, numbers_of
 from jumeau.data.schema import (
     CATEGORY_KINDS,
     NUMERIC_KINDS,
@@ -39,7 +39,7 @@ def derive(
     derivation: Derivation, source_values: pd.Series | np.ndarray, target: Column
 ) -> np.ndarray:
     """The derived column's values (objects: its categories, None where missing)."""
-    by_key = {category_key(c): c for c in target.categories or []}
+    by_key = _categories_by_key(target)
     series = pd.Series(np.asarray(source_values, dtype=object))
     result = np.full(len(series), None, dtype=object)
     present = series.notna().to_numpy()
@@ -78,7 +78,7 @@ def find_derivations(frame: pd.DataFrame, columns: dict[str, Column]) -> dict[st
         if column.modelled and column.kind in CATEGORY_KINDS
     }
     numbers = {
-        name: parse_numbers(clean_text(frame[name]))[0].to_numpy(dtype=float)
+        name: numbers_of(frame[name])
         for name, column in columns.items()
         if column.modelled and column.kind in NUMERIC_KINDS
     }
@@ -189,9 +189,13 @@ def _key(value: object) -> str | None:
     return None if pd.isna(value) else category_key(value)
 
 
+def _categories_by_key(column: Column) -> dict[str, Category]:
+    return {category_key(c): c for c in column.categories or []}
+
+
 def _typed(derivation: Derivation, target: Column) -> Derivation:
     """The derivation with the target's own category values (canonical text found them)."""
-    by_key: dict[str, Category] = {category_key(c): c for c in target.categories or []}
+    by_key = _categories_by_key(target)
     if derivation.map is not None:
         return derivation.model_copy(
             update={"map": {k: by_key[category_key(v)] for k, v in derivation.map.items()}}

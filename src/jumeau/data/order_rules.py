@@ -31,7 +31,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from jumeau.data.parsing import clean_text, parse_dates, parse_numbers
+from jumeau.data.parsing import clean_text, numbers_of, parse_dates
 from jumeau.data.schema import NUMERIC_KINDS, Column, ColumnKind, Role, Rule
 
 ORDER_LEVEL = 1e-6  # family-wise chance of proposing one order that is not there
@@ -49,7 +49,7 @@ def find_order_rules(frame: pd.DataFrame, columns: dict[str, Column]) -> list[Ru
         if not column.modelled:
             continue
         if column.kind in NUMERIC_KINDS:
-            groups["number"][name] = parse_numbers(clean_text(frame[name]))[0].to_numpy(float)
+            groups["number"][name] = numbers_of(frame[name])
         elif column.kind is ColumnKind.DATETIME:
             groups["date"][name] = _days(frame[name], column)
     n_pairs = max(1, sum(len(g) * (len(g) - 1) for g in groups.values()))
@@ -82,12 +82,12 @@ def find_follow_up_bound(frame: pd.DataFrame, columns: dict[str, Column]) -> lis
     if not times:
         return []
     time = times[0]
-    follow_up = parse_numbers(clean_text(frame[time]))[0].to_numpy(float)
+    follow_up = numbers_of(frame[time])
     others = [n for n, c in columns.items() if n != time and c.modelled and c.kind in NUMERIC_KINDS]
     log_level = math.log(ORDER_LEVEL / max(1, len(others)))
     best: tuple[float, str, float, float] | None = None
     for name in others:
-        entry = parse_numbers(clean_text(frame[name]))[0].to_numpy(float)
+        entry = numbers_of(frame[name])
         found = _bound(follow_up, entry, log_level)
         if found is not None and (best is None or found[0] > best[0]):
             best = (found[0], name, found[1], found[2])

@@ -57,6 +57,11 @@ def parse_numbers(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     return numbers.where(finite), bad
 
 
+def numbers_of(series: pd.Series) -> np.ndarray:
+    """A raw column's numbers as float64, NaN where missing or not a finite number."""
+    return parse_numbers(clean_text(series))[0].to_numpy(dtype=float)
+
+
 def parse_dates(
     series: pd.Series, fmt: str | None = None
 ) -> tuple[pd.Series, pd.Series, str | None]:

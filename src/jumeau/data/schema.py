@@ -10,7 +10,7 @@ import difflib
 import math
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 import yaml
 from pydantic import (
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 SCHEMA_FORMAT_VERSION = 1
 
 Category = Union[bool, int, float, str]  # noqa: UP007 - a runtime alias pydantic reads on 3.10
+V = TypeVar("V")
 
 
 class ColumnKind(str, Enum):
@@ -90,7 +91,7 @@ class Derivation(BaseModel):
     def _map_by_canonical_value(
         cls, value: dict[Category, Category] | None
     ) -> dict[Category, Category] | None:
-        return None if value is None else {category_key(k): v for k, v in value.items()}
+        return _by_canonical_key(value)
 
     @model_validator(mode="after")
     def _one_form(self) -> Derivation:
@@ -153,9 +154,7 @@ class Column(BaseModel):
     def _labels_by_canonical_value(
         cls, value: dict[Category, str] | None
     ) -> dict[Category, str] | None:
-        """Keys as canonical text ("1" for 1, 1.0 or "1"), so that a schema read back from YAML
-        or JSON equals the one written."""
-        return None if value is None else {category_key(k): v for k, v in value.items()}
+        return _by_canonical_key(value)
 
     @field_validator("categories")
     @classmethod
@@ -537,6 +536,12 @@ def _check_visit_layout(layout: VisitLayout, columns: dict[str, Column]) -> None
                 f"'{name}' has role {column.role.value}: the end of follow-up and the event are "
                 "fixed per patient, so they cannot be marked `varies`"
             )
+
+
+def _by_canonical_key(value: dict[Category, V] | None) -> dict[Category, V] | None:
+    """Keys as canonical text ("1" for 1, 1.0 or "1"), so that a schema read back from YAML
+    or JSON equals the one written (category labels, derivation maps)."""
+    return None if value is None else {category_key(k): v for k, v in value.items()}
 
 
 def category_key(value: object) -> str:

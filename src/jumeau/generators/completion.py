@@ -157,16 +157,18 @@ def _fill(incomplete: pd.DataFrame, draw: np.ndarray, generator: Generator) -> p
             present[:, block.start + 1] = 0.0
     decoded = generator.encoder_.inverse_transform(present, extrapolate=True)
     filled = incomplete.copy()
+    derived = generator.schema_.derived_columns
     for name in incomplete.columns:
         holes = incomplete[name].isna().to_numpy()
-        if holes.any():
+        if holes.any() and name not in derived:
             column = filled[name].astype(object)
             column[holes] = decoded[name].astype(object).to_numpy()[holes]
             filled[name] = column
-    for name in generator.schema_.derived_columns:
-        # from the row's own source value, observed or drawn (the decoded draw's source value
-        # replaces only a missing one); a derived value observed with a missing source stays,
-        # and the validity check redraws the source until the two agree
+    for name in derived:
+        # from the row's own source value, observed or drawn (the decoded draw's derived value
+        # came from the draw's source, which replaces only a missing one); a derived value
+        # observed with a missing source stays, and the validity check redraws the source
+        # until the two agree
         holes = incomplete[name].isna().to_numpy()
         spec = generator.schema_.columns[name]
         if holes.any() and spec.derived is not None:
