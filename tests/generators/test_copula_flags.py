@@ -85,3 +85,25 @@ def test_pbc_keeps_its_block_of_missing_columns() -> None:
     model = GaussianCopula().fit(train, seed=0, progress=False)
     score = missingness_patterns(holdout, model.sample(len(holdout), seed=0))
     assert score is not None and score > 0.7
+
+
+def test_flags_missing_on_the_same_patients_are_tied_beyond_chance() -> None:
+    from jumeau.generators.copula.flags import tied_flags
+
+    # flags 0 and 1: the same 30 patients of 200; flag 2 one of them more; flag 3 alone
+    co_missing = np.array(
+        [[30, 30, 30, 0], [30, 30, 30, 0], [30, 30, 31, 0], [0, 0, 0, 5]], dtype=float
+    )
+    assert tied_flags(co_missing, 200) == [0, 0, 2, 3]
+    # one patient missing both of two flags among 100: a coincidence, not a panel
+    assert tied_flags(np.array([[1.0, 1.0], [1.0, 1.0]]), 100) == [0, 1]
+    # every patient missing both: nothing to draw, nothing to tie
+    assert tied_flags(np.array([[50.0, 50.0], [50.0, 50.0]]), 50) == [0, 1]
+
+
+def test_tied_flags_are_never_apart_in_artificial_patients(block_of_holes: BlockOfHoles) -> None:
+    cohort, _ = block_of_holes
+    model = GaussianCopula().fit(cohort, seed=0, progress=False)
+    drawn = model.sample(3000, seed=4).data
+    assert (drawn["z"].isna() == drawn["grade"].isna()).all()  # the panel, tied
+    assert (drawn["y"].isna() & drawn["z"].notna()).any()  # y also misses alone, not tied

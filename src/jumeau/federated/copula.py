@@ -10,7 +10,9 @@
    The server re-estimates the moments from the summed sums — the same estimator as the pooled fit.
 4. A last `copula-pairs` on the completed latent rows gives the present/missing flags their
    starting correlations, and `copula-flags` runs the flags' EM (`generators/copula/flags.py`)
-   the same way, one round per iteration, the values held at each site's completed state.
+   the same way, one round per iteration, the values held at each site's completed state. The
+   first `copula-pairs` also sends, per pair of flags, how many patients miss both: flags missing
+   on exactly the same patients across every site are tied, as in the pooled fit.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from jumeau.federated.site import Site, State
 from jumeau.federated.sketches import block_counts
 from jumeau.generators.copula.conditional import LatentGibbs, latent_coordinates
 from jumeau.generators.copula.estimation import LatentFit, em_steps
-from jumeau.generators.copula.flags import FlagGibbs
+from jumeau.generators.copula.flags import FlagGibbs, tied_flags
 from jumeau.generators.copula.model import GaussianCopula
 from jumeau.generators.encoding import TabularEncoder
 
@@ -51,7 +53,9 @@ def copula_protocol(
     arrays, meta = context
     arrays = arrays | _intervals_arrays(model)
     replies = yield Instruction("copula-pairs", 0, arrays, meta | {"completed": False})
-    correlation = pairwise_correlation(_summed(replies))
+    summed = _summed(replies)
+    correlation = pairwise_correlation(summed)
+    model.flag_ties_ = tied_flags(summed["co_missing"], sum(reply.n for reply in replies))
     kept = latent_coordinates(encoder)
     has_unknowns = len(kept) > len(encoder.numeric_index) or any(
         b.indicator is not None for b in encoder.numeric_blocks
@@ -160,7 +164,9 @@ def site_pairs(site: Site, instruction: Instruction, state: State) -> Reply:
         scores[:, latent_coordinates(model.encoder_)] = state[LATENT_STATE]
     observed = (~np.isnan(scores)).astype(np.float64)
     filled = np.nan_to_num(scores)
+    holes = model.flag_missing(matrix).astype(np.float64)
     arrays = {
+        "co_missing": holes.T @ holes,  # patients missing both flags, for the ties
         "pair_count": observed.T @ observed,
         "pair_sum": filled.T @ observed,
         "pair_squares": (filled**2).T @ observed,

@@ -33,7 +33,7 @@ from jumeau.generators.copula.estimation import (
     repaired_correlation,
     stochastic_em,
 )
-from jumeau.generators.copula.flags import FlagGibbs
+from jumeau.generators.copula.flags import FlagGibbs, tied_flags
 from jumeau.generators.encoding import MISSING_LEVEL, CategoricalBlock
 
 
@@ -50,6 +50,8 @@ class GaussianCopula(Generator):
         rng = np.random.default_rng(seed)
         blocks = self.encoder_.categorical_blocks
         self._set_intervals([matrix[:, b.start : b.stop].sum(axis=0) for b in blocks])
+        holes = self.flag_missing(matrix).astype(np.int64)
+        self.flag_ties_ = tied_flags(holes.T @ holes, len(matrix))
         latent = self._latent_scores(matrix, mask, rng)
         correlation = self._pairwise_correlation(latent)
         sampler = (  # built (it draws starting states) only when the EM will run
@@ -243,17 +245,34 @@ class GaussianCopula(Generator):
         for j, (block, order, edges) in enumerate(
             zip(blocks, self.orders_, self.edges_, strict=True)
         ):
-            level = level_of(ndtr(latent[:, n_numeric + j]), order, edges)
-            matrix[np.arange(n), block.start + level] = 1.0
-        first_flag = n_numeric + len(blocks)
-        for f, (j, order, edges) in enumerate(
-            zip(self.flagged_, self.flag_orders_, self.flag_edges_, strict=True)
-        ):
-            missing = level_of(ndtr(latent[:, first_flag + f]), order, edges) == 1
-            block = blocks[j]
-            matrix[missing, block.start : block.stop] = 0.0
-            matrix[missing, block.start + block.levels.index(MISSING_LEVEL)] = 1.0
+            if not block.is_indicator:  # flags below
+                level = level_of(ndtr(latent[:, n_numeric + j]), order, edges)
+                matrix[np.arange(n), block.start + level] = 1.0
+        missing = np.zeros((n, 0), dtype=bool)
+        if self.flag_positions:
+            missing = np.stack(
+                [
+                    level_of(ndtr(latent[:, position]), order, edges) == 1
+                    for position, (order, edges) in zip(
+                        self.flag_positions, self.flag_intervals, strict=True
+                    )
+                ],
+                axis=1,
+            )
+        self._write_flags(matrix, missing[:, self.flag_ties_])
         return matrix
+
+    def _write_flags(self, matrix: np.ndarray, missing: np.ndarray) -> None:
+        """Put drawn holes (rows × flags, `flag_positions` order) into an encoded matrix."""
+        blocks = self.encoder_.categorical_blocks
+        indicators = [block for block in blocks if block.is_indicator]
+        for f, block in enumerate(indicators):
+            matrix[:, block.start] = ~missing[:, f]
+            matrix[:, block.start + 1] = missing[:, f]
+        for f, j in enumerate(self.flagged_):
+            hole, block = missing[:, len(indicators) + f], blocks[j]
+            matrix[hole, block.start : block.stop] = 0.0
+            matrix[hole, block.start + block.levels.index(MISSING_LEVEL)] = 1.0
 
     def _impute_matrix(
         self, matrix: np.ndarray, mask: np.ndarray, m: int, rng: np.random.Generator
@@ -292,7 +311,8 @@ class GaussianCopula(Generator):
         for f, (order, edges) in enumerate(zip(self.flag_orders_, self.flag_edges_, strict=True)):
             arrays[f"copula.flag_order.{f}"] = order.astype(np.int64)
             arrays[f"copula.flag_edges.{f}"] = edges
-        return {"blocks": len(self.orders_), "flagged": list(self.flagged_)}, arrays
+        meta = {"blocks": len(self.orders_), "flagged": self.flagged_, "ties": self.flag_ties_}
+        return meta, arrays
 
     def _load_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.correlation_ = arrays["copula.correlation"]
@@ -308,3 +328,4 @@ class GaussianCopula(Generator):
         self.flagged_ = [int(j) for j in meta.get("flagged", [])]
         self.flag_orders_ = [arrays[f"copula.flag_order.{f}"] for f in range(len(self.flagged_))]
         self.flag_edges_ = [arrays[f"copula.flag_edges.{f}"] for f in range(len(self.flagged_))]
+        self.flag_ties_ = [int(f) for f in meta.get("ties", range(len(self.flag_positions)))]
