@@ -16,13 +16,16 @@ missing-at-random fit of the values untouched (a flag's correlation with its own
 identified by the data, and is here whatever the missing-at-random completion implies).
 
 Flags missing on exactly the same patients, beyond chance, are tied: the artificial patient copies
-one flag's draw to the others (`tied_flags`).
+one flag's draw to the others (`tied_flags`). At sampling, each value is standardised among the
+patients whose flag shows it (`standardise_present`), so that present values keep the observed
+marginal whatever the missing-at-random completion did to the whole population's.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.special import gammaln
+from scipy.stats import truncnorm
 
 from jumeau.generators.copula.conditional import (
     conditional_moments,
@@ -105,3 +108,32 @@ def tied_flags(co_missing: np.ndarray, rows: int) -> list[int]:
                 representative[j] = i
                 break
     return representative
+
+
+def standardise_present(
+    latent: np.ndarray,
+    flags: list[int],
+    values: list[int],
+    intervals: list[tuple[np.ndarray, np.ndarray]],
+    correlation: np.ndarray,
+) -> None:
+    """Shift and scale, in place, each value coordinate of drawn latent rows so that among the
+    patients its flag keeps (present), it has mean 0 and variance 1 — the moments of the observed
+    values' normal scores, from which the encoder decodes.
+
+    Why: the values' EM gives a number a latent mean and scale for the whole population, holes
+    completed as missing at random (right for completion). A drawn patient shows the value only
+    where the flag says present, and a Gaussian correlation with the flag cannot say "the present
+    values are the less spread ones": on SurvSet mgus, time to progression (present in 27 % of
+    patients) came out with a latent scale of 1.25 and a fat upper tail. Under the copula, a value
+    v with correlation ρ to its flag f, present on the interval I, has E[v | f ∈ I] = ρ·m and
+    Var[v | f ∈ I] = 1 − ρ²·(1 − s²), m and s² the mean and variance of N(0, 1) truncated to I.
+    `flags[i]` is the position of the flag that decides whether value `values[i]` is shown (its
+    tie's, when tied).
+    """
+    for flag, value, (order, edges) in zip(flags, values, intervals, strict=True):
+        low, high = interval_bounds([0], order, edges)
+        mean, variance = truncnorm.stats(low[0], high[0], moments="mv")
+        rho = correlation[value, flag]
+        spread = np.sqrt(max(1.0 - rho**2 * (1.0 - float(variance)), 1e-6))
+        latent[:, value] = (latent[:, value] - rho * float(mean)) / spread

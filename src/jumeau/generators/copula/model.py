@@ -33,7 +33,7 @@ from jumeau.generators.copula.estimation import (
     repaired_correlation,
     stochastic_em,
 )
-from jumeau.generators.copula.flags import FlagGibbs, tied_flags
+from jumeau.generators.copula.flags import FlagGibbs, standardise_present, tied_flags
 from jumeau.generators.encoding import MISSING_LEVEL, CategoricalBlock
 
 
@@ -94,6 +94,7 @@ class GaussianCopula(Generator):
         self.flagged_: list[int] = []  # blocks whose missing level is a flag coordinate
         self.flag_orders_: list[np.ndarray] = []  # (present, missing) in interval order
         self.flag_edges_: list[np.ndarray] = []
+        self.present_standardised_ = True  # sampling standardises values among present patients
         for j, (block, level_counts) in enumerate(
             zip(self.encoder_.categorical_blocks, counts, strict=True)
         ):
@@ -123,6 +124,14 @@ class GaussianCopula(Generator):
         blocks = self.encoder_.categorical_blocks
         numbers = [n_numeric + j for j, block in enumerate(blocks) if block.is_indicator]
         return numbers + [n_numeric + len(blocks) + f for f in range(len(self.flagged_))]
+
+    @property
+    def flag_values(self) -> list[int]:
+        """Latent position of the value each flag belongs to, in `flag_positions` order."""
+        numbers = [b.column for b in self.encoder_.numeric_blocks]
+        blocks = self.encoder_.categorical_blocks
+        indicators = [numbers.index(b.column) for b in blocks if b.is_indicator]
+        return indicators + [len(numbers) + j for j in self.flagged_]
 
     @property
     def flag_problem_order(self) -> list[int]:
@@ -238,9 +247,14 @@ class GaussianCopula(Generator):
         latent = rng.standard_normal((n, len(cholesky))) @ cholesky.T
         matrix = np.zeros((n, self.encoder_.width_))
         n_numeric = len(self.encoder_.numeric_index)
-        matrix[:, self.encoder_.numeric_index] = (
-            self.numeric_mean_ + self.numeric_scale_ * latent[:, :n_numeric]
-        )
+        mean, scale = self.numeric_mean_.copy(), self.numeric_scale_.copy()
+        if self.present_standardised_:  # models saved before it sample as they did
+            flags, values = self.flag_positions, self.flag_values
+            deciding = [flags[tie] for tie in self.flag_ties_]
+            standardise_present(latent, deciding, values, self.flag_intervals, self.correlation_)
+            shown = [value for value in values if value < n_numeric]
+            mean[shown], scale[shown] = 0.0, 1.0
+        matrix[:, self.encoder_.numeric_index] = mean + scale * latent[:, :n_numeric]
         blocks = self.encoder_.categorical_blocks
         for j, (block, order, edges) in enumerate(
             zip(blocks, self.orders_, self.edges_, strict=True)
@@ -311,7 +325,12 @@ class GaussianCopula(Generator):
         for f, (order, edges) in enumerate(zip(self.flag_orders_, self.flag_edges_, strict=True)):
             arrays[f"copula.flag_order.{f}"] = order.astype(np.int64)
             arrays[f"copula.flag_edges.{f}"] = edges
-        meta = {"blocks": len(self.orders_), "flagged": self.flagged_, "ties": self.flag_ties_}
+        meta = {
+            "blocks": len(self.orders_),
+            "flagged": self.flagged_,
+            "ties": self.flag_ties_,
+            "present_standardised": self.present_standardised_,
+        }
         return meta, arrays
 
     def _load_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -329,3 +348,4 @@ class GaussianCopula(Generator):
         self.flag_orders_ = [arrays[f"copula.flag_order.{f}"] for f in range(len(self.flagged_))]
         self.flag_edges_ = [arrays[f"copula.flag_edges.{f}"] for f in range(len(self.flagged_))]
         self.flag_ties_ = [int(f) for f in meta.get("ties", range(len(self.flag_positions)))]
+        self.present_standardised_ = bool(meta.get("present_standardised", False))
