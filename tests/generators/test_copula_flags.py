@@ -149,3 +149,26 @@ def test_time_to_progression_of_mgus_keeps_its_shape() -> None:
     model = GaussianCopula().fit(cohort, seed=0, progress=False)
     shapes = column_shapes(cohort, model.sample(2000, seed=0))
     assert shapes["pctime"] > 0.9
+
+
+def test_a_category_seen_in_few_patients_keeps_missing_as_a_level(
+    block_of_holes: BlockOfHoles,
+) -> None:
+    """A category present in 15 of 1,200 patients cannot be placed among the other columns from
+    so few: it gets no flag, "missing" stays one of its levels, and its share of holes holds."""
+    cohort, _ = block_of_holes
+    frame = cohort.data.copy()
+    rare = pd.Series(np.where(np.arange(len(frame)) % 2 == 0, "yes", "no"), dtype=object)
+    frame["bleed"] = rare.where(np.arange(len(frame)) < 15)
+    schema = Schema.infer(frame.dropna())
+    columns = {
+        name: column.model_copy(update={"missing_allowed": name != "x"})
+        for name, column in schema.columns.items()
+    }
+    schema = schema.model_copy(update={"columns": columns}).revalidated()
+    model = GaussianCopula().fit(Cohort(frame, schema), seed=0, progress=False)
+    blocks = model.encoder_.categorical_blocks
+    assert [blocks[j].column for j in model.flagged_] == ["grade"]
+    drawn = model.sample(3000, seed=0).data["bleed"]
+    assert drawn.notna().mean() == pytest.approx(15 / len(frame), abs=0.01)
+    assert np.abs(model.correlation_).max() <= 1.0 + 1e-9

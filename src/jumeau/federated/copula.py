@@ -180,7 +180,7 @@ def site_em_sweep(site: Site, instruction: Instruction, state: State) -> Reply:
     model, matrix, mask = _site_model(site, instruction)
     sampler = LatentGibbs(
         model.encoder_, model.orders_, model.edges_, matrix, mask,
-        site.rng(instruction.round, "copula-em"),
+        site.rng(instruction.round, "copula-em"), missing_as_level=model.missing_as_level,
     )  # fmt: skip
     if LATENT_STATE in state:
         sampler.state = state[LATENT_STATE].copy()

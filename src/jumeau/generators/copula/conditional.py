@@ -9,10 +9,12 @@ univariate normal, truncated to the level's interval where the category is known
 processed together, coordinates one at a time.
 
 The same sampler serves two jobs: fitting (stochastic EM, `estimation.py`) and completion. In
-both, a missing value — number or category — is unknown, and the present/missing flags are
-marginalised out: values are taken as missing at random given the observed ones, as MICE does; a
-flag's correlation with its own value cannot be estimated from data in any case (the value is only
-seen when present). The flags get their own correlations afterwards (`flags.py`).
+both, a missing value is unknown — save, when fitting, a category seen in too few patients to
+have a flag of its own (`missing_as_level`: there "missing" is one of its levels) — and the
+present/missing flags are marginalised out: values are taken as missing at random given the
+observed ones, as MICE does; a flag's correlation with its own value cannot be estimated from
+data in any case (the value is only seen when present). The flags get their own correlations
+afterwards (`flags.py`).
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ class LatentGibbs:
         matrix: np.ndarray,
         mask: np.ndarray,
         rng: np.random.Generator,
+        *,
+        missing_as_level: frozenset[int] = frozenset(),
     ) -> None:
         self.encoder = encoder
         self.rng = rng
@@ -76,7 +80,8 @@ class LatentGibbs:
         self.coordinates = latent_coordinates(encoder)
         self.numeric_observed = mask[:, encoder.numeric_index] > 0
         self.categories = [
-            _category_coordinate(blocks[j], orders[j], edges[j], matrix) for j in kept_blocks
+            _category_coordinate(blocks[j], orders[j], edges[j], matrix, j in missing_as_level)
+            for j in kept_blocks
         ]
         rows = len(matrix)
         self.state = np.zeros((rows, len(self.coordinates)))
@@ -164,10 +169,13 @@ def _category_coordinate(
     order: np.ndarray,
     edges: np.ndarray,
     matrix: np.ndarray,
+    missing_is_level: bool,
 ) -> CategoryCoordinate:
     rows = len(matrix)
     onehot = matrix[:, block.start : block.stop]
     missing_code = block.levels.index(MISSING_LEVEL) if MISSING_LEVEL in block.levels else None
+    if missing_is_level:
+        missing_code = None
     known = onehot.sum(axis=1) > 0
     codes = onehot.argmax(axis=1)
     if missing_code is not None:
