@@ -132,6 +132,8 @@ def run_one(name: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]
         "holdout_twin_share": privacy.get("holdout_twin_share", 0.0),
         "filter_pass_rate": sampling.get("pass_rate", 1.0),
         "rule_validity": artificial["rule_validity"],
+        "holes": artificial.get("missingness_patterns"),
+        "holes_ceiling": ceiling.get("missingness_patterns"),
     }
     return record
 
@@ -146,7 +148,7 @@ def render(result: dict[str, Any]) -> str:
         f"{'cohort':{width}s} {'rows':>5s} {'cols':>4s} {'train':>5s} | "
         f"{'shapes':>6s} {'ceil':>5s} | "
         f"{'|AUC-.5|':>8s} {'ceil':>5s} | {'DCR':>5s} copies shared {'twins':>5s} "
-        f"{'filter':>6s} {'rules':>5s} | {'s':>5s}"
+        f"{'filter':>6s} {'rules':>5s} | {'holes':>5s} {'ceil':>5s} | {'s':>5s}"
     )
     source = result.get("source", "survset")
     lines = [
@@ -161,7 +163,8 @@ def render(result: dict[str, Any]) -> str:
             f"{r['shapes']:6.3f} {r['shapes_ceiling']:5.3f} | {r['detection_gap']:8.3f} "
             f"{r['detection_gap_ceiling']:5.3f} | {r['dcr_share']:5.3f} {r['exact_copies']:6d} "
             f"{r['shared_profiles']:6d} {r['holdout_twin_share']:5.2f} "
-            f"{r['filter_pass_rate']:6.3f} {r['rule_validity']:5.3f} | {r['seconds']:5.0f}"
+            f"{r['filter_pass_rate']:6.3f} {r['rule_validity']:5.3f} | "
+            f"{_score(r.get('holes'))} {_score(r.get('holes_ceiling'))} | {r['seconds']:5.0f}"
         )
     for r in refused + failed:
         lines.append(
@@ -183,6 +186,14 @@ def render(result: dict[str, Any]) -> str:
             f"{len(done)}; exact copies on {sum(r['exact_copies'] > 0 for r in done)} cohorts",
             f"rule validity 1.0 on {sum(r['rule_validity'] == 1.0 for r in done)} of {len(done)}",
         ]
+        holed = [r for r in done if r.get("holes") is not None]
+        if holed:
+            holes_gap = np.array([r["holes"] - r["holes_ceiling"] for r in holed])
+            lines.append(
+                f"missingness patterns − ceiling on the {len(holed)} cohorts with holes: median "
+                f"{np.median(holes_gap):+.3f}, worst {holes_gap.min():+.3f} "
+                f"({holed[int(holes_gap.argmin())]['cohort']})"
+            )
     lines += [
         "",
         "shapes: mean column-shape score (1 − KS / 1 − TVD); ceil: the real holdout's; |AUC-.5|: "
@@ -191,10 +202,16 @@ def render(result: dict[str, Any]) -> str:
         "identical to a training patient whose profile no other holds; shared: identical to a "
         "profile several training patients share; twins: share of real holdout patients "
         "identical to a training patient; filter: share of drawn patients the similarity filter "
-        "kept; rules: share within bounds and rules; s: wall seconds of the whole run.",
+        "kept; rules: share within bounds and rules; holes: missingness patterns (1 − TVD of "
+        "the shares of each pattern of holes; — when no column misses a value or the run "
+        "predates it); s: wall seconds of the whole run.",
         f"versions: {json.dumps(result['versions'])}",
     ]
     return "\n".join(lines)
+
+
+def _score(value: float | None) -> str:
+    return f"{value:5.3f}" if value is not None else f"{'—':>5s}"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -7,9 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from jumeau import Cohort, Schema
 from jumeau.datasets import load
 
 
@@ -70,3 +72,32 @@ def assert_no_training_row() -> Callable[..., None]:
         assert max(_list_lengths(json.loads(text))) < len(cohort)
 
     return check
+
+
+@pytest.fixture(scope="session")
+def block_of_holes() -> tuple[Cohort, np.ndarray]:
+    """Made up, to know the truth: numbers x, y, z and a category `grade`; a third of the
+    patients miss y, z and grade together (a panel not done), a few miss y alone."""
+    n = 1200
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(n)
+    y = 0.6 * x + 0.8 * rng.standard_normal(n)
+    z = rng.gamma(2.0, size=n)
+    grade = np.where(x + rng.standard_normal(n) > 0.3, "high", "low")
+    panel = rng.uniform(size=n) < 0.33
+    alone = ~panel & (rng.uniform(size=n) < 0.05)
+    frame = pd.DataFrame(
+        {
+            "x": x,
+            "y": np.where(panel | alone, np.nan, y),
+            "z": np.where(panel, np.nan, z),
+            "grade": pd.Series(grade, dtype=object).where(~panel),
+        }
+    )
+    schema = Schema.infer(frame.dropna())
+    columns = {
+        name: column.model_copy(update={"missing_allowed": name != "x"})
+        for name, column in schema.columns.items()
+    }
+    schema = schema.model_copy(update={"columns": columns}).revalidated()
+    return Cohort(frame, schema), panel

@@ -16,6 +16,7 @@ import pytest
 from scipy.special import ndtri
 
 from jumeau import Cohort, ColumnKind, Schema
+from jumeau.datasets import load
 from jumeau.generators.encoding import (
     MISSING_LEVEL,
     CategoricalBlock,
@@ -23,6 +24,7 @@ from jumeau.generators.encoding import (
     TabularEncoder,
     modelled_schema,
 )
+from jumeau.generators.registry import make_generator
 
 # pandas' to_timedelta(float days with NaN, unit="D") rounds uninitialised memory at the NaN
 # positions and now and then warns "overflow encountered in multiply"; the result is right.
@@ -438,3 +440,61 @@ def test_extrapolation_continues_beyond_the_observed_range_only_when_asked() -> 
     assert extended[-1] > extended[-2] > high
     assert encoder.schema_.columns["x"].min == 0.0
     assert extended[0] == extended[1] == 0.0 < low
+
+
+# ------------------------------------------------------------------ atoms (point masses)
+def _crp_with_zeros(max_knots: int) -> TabularEncoder:
+    schema = Schema.from_yaml_text("columns:\n  crp: {kind: continuous, min: 0}\n")
+    values = [0.0] * 40 + np.linspace(1.0, 5.0, 60).tolist()
+    return TabularEncoder(max_knots=max_knots).fit(Cohort(pd.DataFrame({"crp": values}), schema))
+
+
+@pytest.mark.parametrize("max_knots", [20, 200])
+def test_a_value_many_patients_share_goes_back_with_its_whole_mass(max_knots: int) -> None:
+    """40 zeros among 100 values (not tied: 61 distinct): an atom at 0 with cdf jump [0, 0.4].
+    Every score whose level falls in the jump decodes to exactly 0 — interpolation spread them
+    between 0 and 1 — and the rest keeps being interpolated."""
+    encoder = _crp_with_zeros(max_knots)
+    assert "crp" not in encoder.edges_
+    np.testing.assert_allclose(encoder.atoms_["crp"], [[0.0, 0.0, 0.4]])
+    decoded = encoder.from_scores("crp", np.random.default_rng(0).standard_normal(20_000))
+    assert (decoded == 0.0).mean() == pytest.approx(0.4, abs=0.015)
+    assert ((decoded > 0.0) & (decoded < 1.0)).mean() < 0.01
+    assert len(np.unique(decoded[decoded > 0])) > 1000  # new values elsewhere
+    assert encoder.from_scores("crp", encoder.to_scores("crp", np.array([0.0])))[0] == 0.0
+
+
+def test_values_few_patients_share_are_no_atoms_and_tied_columns_need_none() -> None:
+    rng = np.random.default_rng(1)
+    values = np.round(rng.gamma(2.0, 3.0, 300), 2)
+    values[:6] = 4.2  # 6 patients (2 %) share a value: fewer than ATOM_MIN_COUNT
+    frame = pd.DataFrame({"x": values, "steps": rng.choice([10, 20, 30], 300)})
+    schema = Schema.from_yaml_text("columns:\n  x: {kind: continuous}\n  steps: {kind: integer}\n")
+    encoder = TabularEncoder().fit(Cohort(frame, schema))
+    assert encoder.atoms_ == {} and "steps" in encoder.edges_
+
+
+def test_atoms_travel_in_the_state_and_files_without_them_decode_as_before() -> None:
+    encoder = _crp_with_zeros(200)
+    meta, arrays = encoder.state()
+    assert set(arrays) >= {"encoder.atoms.crp"}
+    schema = encoder.schema_
+    scores = np.linspace(-3, 3, 101)
+    again = TabularEncoder.from_state(json.loads(json.dumps(meta)), arrays, schema)
+    decoded = encoder.from_scores("crp", scores)
+    np.testing.assert_array_equal(again.from_scores("crp", scores), decoded)
+    older = {k: v for k, v in arrays.items() if not k.startswith("encoder.atoms.")}
+    before = TabularEncoder.from_state(meta, older, schema)
+    assert before.atoms_ == {}
+    assert (before.from_scores("crp", scores) == 0.0).sum() < (decoded == 0.0).sum()
+
+
+def test_generated_patients_keep_a_real_cohorts_point_mass() -> None:
+    """breast_cancer: 13 of 569 tumours (2.3 %) have a concavity of exactly 0, a continuous
+    column otherwise all distinct. A copula's artificial patients keep that share."""
+    breast_cancer = load("breast_cancer")
+    observed = (breast_cancer.data["mean_concavity"] == 0).mean()
+    artificial = make_generator("copula").fit(breast_cancer, seed=0, progress=False)
+    drawn = artificial.sample(3000, seed=1).data["mean_concavity"]
+    assert observed == pytest.approx(13 / 569)
+    assert (drawn == 0).mean() == pytest.approx(observed, abs=0.01)

@@ -124,7 +124,10 @@ def test_weights_are_summaries_not_rows(model: GaussianCopula, model_file: Path)
     assert weights["copula.correlation"].shape[0] == weights["copula.correlation"].shape[1]
     for name, array in weights.items():
         assert 686 not in array.shape, name
-        if name != "copula.correlation":
+        if name.startswith("encoder.atoms."):  # values ≥ 10 patients share: value, cdf jump
+            assert array.ndim == 2 and array.shape[1] == 3, name
+            assert array.shape[0] <= model.encoder_.max_knots, name
+        elif name != "copula.correlation":
             assert array.ndim == 1 and array.size <= max(model.encoder_.max_knots, width), name
 
 

@@ -9,7 +9,10 @@
    its own patients' unknown coordinates (kept at the site between rounds) and sends Σv and Σvvᵀ.
    The server re-estimates the moments from the summed sums — the same estimator as the pooled fit.
 4. A last `copula-pairs` on the completed latent rows gives the present/missing flags their
-   correlations, as the pooled fit does.
+   starting correlations, and `copula-flags` runs the flags' EM (`generators/copula/flags.py`)
+   the same way, one round per iteration, the values held at each site's completed state. The
+   first `copula-pairs` also sends, per pair of flags, how many patients miss both: flags missing
+   on exactly the same patients across every site are tied, as in the pooled fit.
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ from jumeau.federated.messages import Instruction, Reply
 from jumeau.federated.site import Site, State
 from jumeau.federated.sketches import block_counts
 from jumeau.generators.copula.conditional import LatentGibbs, latent_coordinates
-from jumeau.generators.copula.estimation import em_steps
+from jumeau.generators.copula.estimation import LatentFit, em_steps
+from jumeau.generators.copula.flags import FlagGibbs, tied_flags
 from jumeau.generators.copula.model import GaussianCopula
 from jumeau.generators.encoding import TabularEncoder
 
 LATENT_STATE = "copula.latent"
+FLAG_STATE = "copula.flags"
 
 
 # ---------------------------------------------------------------------- server
@@ -48,38 +53,56 @@ def copula_protocol(
     arrays, meta = context
     arrays = arrays | _intervals_arrays(model)
     replies = yield Instruction("copula-pairs", 0, arrays, meta | {"completed": False})
-    correlation = pairwise_correlation(_summed(replies))
+    summed = _summed(replies)
+    correlation = pairwise_correlation(summed)
+    model.flag_ties_ = tied_flags(summed["co_missing"], sum(reply.n for reply in replies))
     kept = latent_coordinates(encoder)
     has_unknowns = len(kept) > len(encoder.numeric_index) or any(
         b.indicator is not None for b in encoder.numeric_blocks
     )
-    fit = None
+    fit = flag_fit = None
     if config.em_iterations > 0 and has_unknowns:
-        steps = em_steps(
-            correlation[np.ix_(kept, kept)],
-            n_numeric=len(encoder.numeric_index),
-            iterations=config.em_iterations,
-            min_eigenvalue=config.min_eigenvalue,
-        )
-        mean, covariance = next(steps)
-        while fit is None:
-            replies = yield Instruction(
-                "copula-em", 0, arrays | {"mean": mean, "covariance": covariance}, meta
-            )
-            sums = _summed(replies)
-            try:
-                mean, covariance = steps.send((sums["total"], sums["cross"], int(sums["count"][0])))
-            except StopIteration as finished:
-                fit = finished.value
+        fit = yield from _em_rounds("copula-em", model, correlation[np.ix_(kept, kept)], context)
         replies = yield Instruction("copula-pairs", 0, arrays, meta | {"completed": True})
         correlation = pairwise_correlation(_summed(replies))
-    model._store_latent_law(correlation, fit)
+        if model.flag_positions:
+            order = model.flag_problem_order
+            initial = correlation[np.ix_(order, order)]
+            flag_fit = yield from _em_rounds("copula-flags", model, initial, context)
+    model._store_latent_law(correlation, fit, flag_fit)
+
+
+def _em_rounds(
+    task: str,
+    model: GaussianCopula,
+    initial_correlation: np.ndarray,
+    context: tuple[dict[str, np.ndarray], dict[str, Any]],
+) -> Coroutine[Instruction, list[Reply], LatentFit]:
+    """The stochastic EM (`em_steps`), one round per iteration: the sites sweep, the server sums."""
+    arrays, meta = context
+    arrays = arrays | _intervals_arrays(model)
+    steps = em_steps(
+        initial_correlation,
+        n_numeric=len(model.encoder_.numeric_index),
+        iterations=model.config.em_iterations,
+        min_eigenvalue=model.config.min_eigenvalue,
+    )
+    mean, covariance = next(steps)
+    while True:
+        moments = {"mean": mean, "covariance": covariance}
+        replies = yield Instruction(task, 0, arrays | moments, meta)
+        sums = _summed(replies)
+        try:
+            mean, covariance = steps.send((sums["total"], sums["cross"], int(sums["count"][0])))
+        except StopIteration as finished:
+            fit: LatentFit = finished.value
+            return fit
 
 
 def copula_rounds(model: GaussianCopula) -> int:
     """Rounds the copula needs at most (after check and sketch)."""
     em = model.config.em_iterations
-    return 1 + (em + 1 if em > 0 else 0)
+    return 1 + (2 * em + 1 if em > 0 else 0)  # pairs, values' EM, pairs, flags' EM
 
 
 def pairwise_correlation(sums: dict[str, np.ndarray], min_periods: int = 3) -> np.ndarray:
@@ -100,6 +123,10 @@ def _intervals_arrays(model: GaussianCopula) -> dict[str, np.ndarray]:
     for j, (order, edges) in enumerate(zip(model.orders_, model.edges_, strict=True)):
         arrays[f"copula.order.{j}"] = order.astype(np.float64)
         arrays[f"copula.edges.{j}"] = edges
+    arrays["copula.flagged"] = np.asarray(model.flagged_, dtype=np.float64)
+    for f, (order, edges) in enumerate(zip(model.flag_orders_, model.flag_edges_, strict=True)):
+        arrays[f"copula.flag_order.{f}"] = order.astype(np.float64)
+        arrays[f"copula.flag_edges.{f}"] = edges
     return arrays
 
 
@@ -119,6 +146,11 @@ def _site_model(
     count = len(encoder.categorical_blocks)
     model.orders_ = [instruction.arrays[f"copula.order.{j}"].astype(np.int64) for j in range(count)]
     model.edges_ = [instruction.arrays[f"copula.edges.{j}"] for j in range(count)]
+    model.flagged_ = [int(j) for j in instruction.arrays["copula.flagged"]]
+    flags = range(len(model.flagged_))
+    arrays = instruction.arrays
+    model.flag_orders_ = [arrays[f"copula.flag_order.{f}"].astype(np.int64) for f in flags]
+    model.flag_edges_ = [arrays[f"copula.flag_edges.{f}"] for f in flags]
     matrix, mask = encoder.transform(cohort.data)
     return model, matrix, mask
 
@@ -132,7 +164,9 @@ def site_pairs(site: Site, instruction: Instruction, state: State) -> Reply:
         scores[:, latent_coordinates(model.encoder_)] = state[LATENT_STATE]
     observed = (~np.isnan(scores)).astype(np.float64)
     filled = np.nan_to_num(scores)
+    holes = model.flag_missing(matrix).astype(np.float64)
     arrays = {
+        "co_missing": holes.T @ holes,  # patients missing both flags, for the ties
         "pair_count": observed.T @ observed,
         "pair_sum": filled.T @ observed,
         "pair_squares": (filled**2).T @ observed,
@@ -146,15 +180,33 @@ def site_em_sweep(site: Site, instruction: Instruction, state: State) -> Reply:
     model, matrix, mask = _site_model(site, instruction)
     sampler = LatentGibbs(
         model.encoder_, model.orders_, model.edges_, matrix, mask,
-        site.rng(instruction.round, "copula-em"), missing_is_level=True,
+        site.rng(instruction.round, "copula-em"), missing_as_level=model.missing_as_level,
     )  # fmt: skip
     if LATENT_STATE in state:
         sampler.state = state[LATENT_STATE].copy()
     sampler.sweep(instruction.arrays["mean"], instruction.arrays["covariance"])
     state[LATENT_STATE] = sampler.state
-    arrays = {
-        "total": sampler.state.sum(axis=0),
-        "cross": sampler.state.T @ sampler.state,
-        "count": np.array([float(len(sampler.state))]),
+    return Reply(site.name, len(matrix), _state_sums(sampler.state))
+
+
+def site_flag_sweep(site: Site, instruction: Instruction, state: State) -> Reply:
+    """One Gibbs sweep over the site's present/missing flags, its values held at their
+    completed state; the state stays here."""
+    model, matrix, _ = _site_model(site, instruction)
+    sampler = FlagGibbs(
+        state[LATENT_STATE], len(model.encoder_.numeric_index), model.flag_missing(matrix),
+        model.flag_intervals, site.rng(instruction.round, "copula-flags"),
+    )  # fmt: skip
+    if FLAG_STATE in state:
+        sampler.state = state[FLAG_STATE].copy()
+    sampler.sweep(instruction.arrays["mean"], instruction.arrays["covariance"])
+    state[FLAG_STATE] = sampler.state
+    return Reply(site.name, len(matrix), _state_sums(sampler.state))
+
+
+def _state_sums(latent: np.ndarray) -> dict[str, np.ndarray]:
+    return {
+        "total": latent.sum(axis=0),
+        "cross": latent.T @ latent,
+        "count": np.array([float(len(latent))]),
     }
-    return Reply(site.name, len(matrix), arrays)

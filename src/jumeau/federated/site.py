@@ -118,6 +118,7 @@ HANDLERS: dict[str, Handler] = {"check": _check, "sketch": _sketch, "idle": _idl
 MODEL_TASKS: dict[str, tuple[str, str]] = {
     "copula-pairs": ("jumeau.federated.copula", "site_pairs"),
     "copula-em": ("jumeau.federated.copula", "site_em_sweep"),
+    "copula-flags": ("jumeau.federated.copula", "site_flag_sweep"),
     "neural-train": ("jumeau.federated.neural", "site_train"),
     "rhvae-sample": ("jumeau.federated.rhvae", "site_sample"),
 }

@@ -6,7 +6,9 @@
   rounded on the way back. A column with heavy ties (a Karnofsky score in steps of 10, calories
   recorded in steps of 25: at most half as many distinct values as observations) goes back through
   the step-shaped inverse CDF, so it keeps to the values such a column takes; a column of mostly
-  distinct values is interpolated, so its artificial values are new ones.
+  distinct values is interpolated, so its artificial values are new ones — except at its *atoms*,
+  values that many patients share (a floor at 0, a statutory rate of 0.5): their whole cdf jump
+  goes back onto them, where interpolation would smear a quarter of the patients over a range.
 - Categories (binary, categorical, ordinal) become one-hot blocks; missing is one more level.
 - A number that can be missing gets a two-level block (present / missing) beside it, so artificial
   patients carry realistic missingness patterns; its own coordinate is then masked out of the
@@ -31,6 +33,10 @@ from jumeau.data.derivation import derive
 from jumeau.data.schema import CATEGORY_KINDS, ColumnKind, Schema, category_key
 
 MISSING_LEVEL = "__missing__"
+# An atom of an interpolated number: a value at least this many patients, and this share of them,
+# share (see `column_atoms`)
+ATOM_MIN_COUNT = 10
+ATOM_MIN_SHARE = 0.02
 _EPOCH = pd.Timestamp("1970-01-01")
 
 
@@ -100,6 +106,7 @@ class TabularEncoder:
         self.knots_: dict[str, np.ndarray] = {}
         self.levels_: dict[str, np.ndarray] = {}  # cdf level of each knot
         self.edges_: dict[str, np.ndarray] = {}  # upper cdf edge of each value (tied columns)
+        self.atoms_: dict[str, np.ndarray] = {}  # value, lower and upper cdf (point masses)
         width = 0
         for name in self.schema_.names:
             column = self.schema_.columns[name]
@@ -117,6 +124,8 @@ class TabularEncoder:
             self.knots_[name], self.levels_[name] = summary.knots, summary.levels
             if summary.edges is not None:
                 self.edges_[name] = summary.edges
+            if summary.atoms is not None:
+                self.atoms_[name] = summary.atoms
             indicator = None
             if summary.has_missing:
                 indicator = len(self.blocks_) + 1
@@ -202,12 +211,15 @@ class TabularEncoder:
             edges = self.edges_[column]
             position = np.searchsorted(edges, ndtr(scores), side="left")
             return knots[np.minimum(position, len(knots) - 1)]
-        numbers = np.interp(ndtr(scores), levels, knots)
+        cdf = ndtr(scores)
+        numbers = np.interp(cdf, levels, knots)
         if extrapolate and knots.size > 2:
             spec = self.schema_.columns[column]
             numbers = _extend_tails(
                 numbers, scores, knots, levels, _number(spec.min), _number(spec.max)
             )
+        if column in self.atoms_:
+            numbers = onto_atoms(numbers, cdf, self.atoms_[column])
         return numbers
 
     # ------------------------------------------------------------------ inverse
@@ -250,6 +262,7 @@ class TabularEncoder:
         arrays = {f"encoder.knots.{k}": v for k, v in self.knots_.items()}
         arrays |= {f"encoder.levels.{k}": v for k, v in self.levels_.items()}
         arrays |= {f"encoder.edges.{k}": v for k, v in self.edges_.items()}
+        arrays |= {f"encoder.atoms.{k}": v for k, v in self.atoms_.items()}
         return meta, arrays
 
     @classmethod
@@ -270,6 +283,11 @@ class TabularEncoder:
             b.column: arrays[f"encoder.edges.{b.column}"]
             for b in encoder.numeric_blocks
             if f"encoder.edges.{b.column}" in arrays
+        }
+        encoder.atoms_ = {  # files from before atoms have none: they sample as they did
+            b.column: arrays[f"encoder.atoms.{b.column}"]
+            for b in encoder.numeric_blocks
+            if f"encoder.atoms.{b.column}" in arrays
         }
         return encoder
 
@@ -317,12 +335,14 @@ def _from_numbers(numbers: np.ndarray, kind: ColumnKind) -> Any:
 @dataclass(frozen=True)
 class ColumnSummary:
     """What the encoder needs to know of one column: whether it has missing values and, for a
-    number, its quantile knots with their cdf levels (and the cdf steps of a tied column)."""
+    number, its quantile knots with their cdf levels (and the cdf steps of a tied column, or
+    the atoms of an interpolated one: rows of value, lower and upper cdf level)."""
 
     has_missing: bool
     knots: np.ndarray | None = None
     levels: np.ndarray | None = None
     edges: np.ndarray | None = None
+    atoms: np.ndarray | None = None
 
 
 def number_summary(
@@ -331,10 +351,34 @@ def number_summary(
     """The summary of a number from its distinct observed values and their counts."""
     knots, levels = _quantile_knots(distinct, counts, max_knots)
     n = counts.sum()
-    edges = None
+    edges = atoms = None
     if distinct.size > 1 and is_tied(distinct.size, n, max_knots):
         edges = np.cumsum(counts) / n
-    return ColumnSummary(has_missing, knots, levels, edges)
+    elif distinct.size > 1:
+        atoms = column_atoms(distinct, counts)
+    return ColumnSummary(has_missing, knots, levels, edges, atoms)
+
+
+def column_atoms(distinct: np.ndarray, counts: np.ndarray) -> np.ndarray | None:
+    """Values of an interpolated column that at least `ATOM_MIN_COUNT` patients and
+    `ATOM_MIN_SHARE` of them share, as rows (value, lower cdf level, upper cdf level); None
+    without any. A value shared by so many patients is no one's, and it is a point mass of the
+    distribution (rounding, a floor, a rule), not a coincidence of two measurements."""
+    n = counts.sum()
+    heavy = counts >= max(ATOM_MIN_COUNT, ATOM_MIN_SHARE * n)
+    if not heavy.any():
+        return None
+    upper = np.cumsum(counts) / n
+    lower = upper - counts / n
+    return np.column_stack([distinct[heavy], lower[heavy], upper[heavy]]).astype(np.float64)
+
+
+def onto_atoms(numbers: np.ndarray, cdf: np.ndarray, atoms: np.ndarray) -> np.ndarray:
+    """`numbers` with each cdf level inside an atom's jump replaced by the atom's value."""
+    values, lower, upper = atoms[:, 0], atoms[:, 1], atoms[:, 2]
+    slot = np.clip(np.searchsorted(lower, cdf, side="right") - 1, 0, None)
+    inside = (cdf >= lower[slot]) & (cdf < upper[slot])
+    return np.where(inside, values[slot], numbers)
 
 
 def is_tied(n_distinct: int, n_observed: int, max_knots: int) -> bool:

@@ -8,12 +8,13 @@ the coordinates draws exactly in the limit (each coordinate's conditional given 
 univariate normal, truncated to the level's interval where the category is known). Rows are
 processed together, coordinates one at a time.
 
-The same sampler serves two jobs: fitting (stochastic EM, `estimation.py`, where a missing
-category is its own level) and completion (where a missing category may be anything but
-"missing"). The coordinates for the present/missing flags of numbers are always marginalised out:
-values are taken as missing at random given the observed ones, as MICE does; the flags'
-correlation with their own number cannot be estimated from data in any case (the number is only
-seen when present).
+The same sampler serves two jobs: fitting (stochastic EM, `estimation.py`) and completion. In
+both, a missing value is unknown — save, when fitting, a category seen in too few patients to
+have a flag of its own (`missing_as_level`: there "missing" is one of its levels) — and the
+present/missing flags are marginalised out: values are taken as missing at random given the
+observed ones, as MICE does; a flag's correlation with its own value cannot be estimated from
+data in any case (the value is only seen when present). The flags get their own correlations
+afterwards (`flags.py`).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class LatentGibbs:
         mask: np.ndarray,
         rng: np.random.Generator,
         *,
-        missing_is_level: bool,
+        missing_as_level: frozenset[int] = frozenset(),
     ) -> None:
         self.encoder = encoder
         self.rng = rng
@@ -79,7 +80,7 @@ class LatentGibbs:
         self.coordinates = latent_coordinates(encoder)
         self.numeric_observed = mask[:, encoder.numeric_index] > 0
         self.categories = [
-            _category_coordinate(blocks[j], orders[j], edges[j], matrix, missing_is_level)
+            _category_coordinate(blocks[j], orders[j], edges[j], matrix, j in missing_as_level)
             for j in kept_blocks
         ]
         rows = len(matrix)
@@ -99,12 +100,8 @@ class LatentGibbs:
     def sweep(self, mean: np.ndarray, covariance: np.ndarray) -> None:
         """One pass over the coordinates, each drawn from its conditional given the others."""
         precision = np.linalg.inv(covariance)
-        rows = len(self.state)
         for j in range(len(self.coordinates)):
-            q = precision[j, j]
-            centred = self.state - mean
-            conditional = mean[j] - (centred @ precision[:, j] - centred[:, j] * q) / q
-            sd = np.full(rows, 1.0 / np.sqrt(q))
+            conditional, sd = conditional_moments(self.state, mean, precision, j)
             if j < self.n_numeric:
                 free = ~self.numeric_observed[:, j]
                 self.state[free, j] = conditional[free] + sd[free] * self.rng.standard_normal(
@@ -151,6 +148,16 @@ def gibbs_draws(
     return draws
 
 
+def conditional_moments(
+    state: np.ndarray, mean: np.ndarray, precision: np.ndarray, j: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sd of coordinate `j` given the others, row by row, for v ~ N(mean, precision⁻¹)."""
+    q = precision[j, j]
+    centred = state - mean
+    conditional = mean[j] - (centred @ precision[:, j] - centred[:, j] * q) / q
+    return conditional, np.full(len(state), 1.0 / np.sqrt(q))
+
+
 def level_of(u: np.ndarray, order: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """The level (position in its block) whose interval of [0, 1] holds each u."""
     position = np.minimum(np.searchsorted(edges, u, side="right"), len(order) - 1)
@@ -167,23 +174,33 @@ def _category_coordinate(
     rows = len(matrix)
     onehot = matrix[:, block.start : block.stop]
     missing_code = block.levels.index(MISSING_LEVEL) if MISSING_LEVEL in block.levels else None
+    if missing_is_level:
+        missing_code = None
     known = onehot.sum(axis=1) > 0
     codes = onehot.argmax(axis=1)
-    if missing_code is not None and not missing_is_level:
+    if missing_code is not None:
         known &= codes != missing_code
-    lower_edges = np.concatenate([[0.0], edges[:-1]])
-    position = np.argsort(order)[codes]
-    lower = np.where(known, _latent(lower_edges[position]), -np.inf)
-    upper = np.where(known, _latent(edges[position]), np.inf)
+    level_lower, level_upper = interval_bounds(codes, order, edges)
+    lower = np.where(known, level_lower, -np.inf)
+    upper = np.where(known, level_upper, np.inf)
     gap_lower = np.full(rows, np.nan)
     gap_upper = np.full(rows, np.nan)
-    if missing_code is not None and not missing_is_level:
-        # an unknown level may be anything but "missing"
-        gap = int(np.argsort(order)[missing_code])
-        low, high = _latent(lower_edges[gap]), _latent(edges[gap])
-        if not (np.isinf(low) and low < 0 and np.isinf(high)):
+    if missing_code is not None:
+        # an unknown level may be anything but "missing" (models saved before the flags gave
+        # "missing" an interval of the category's coordinate; it now has none)
+        low, high = (float(bound[0]) for bound in interval_bounds([missing_code], order, edges))
+        if high > low and not (np.isinf(low) and low < 0 and np.isinf(high)):
             gap_lower[~known], gap_upper[~known] = low, high
     return CategoryCoordinate(block, order, edges, lower, upper, gap_lower, gap_upper)
+
+
+def interval_bounds(
+    codes: np.ndarray | list[int], order: np.ndarray, edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Latent-unit bounds of the interval of each level code (its position in the block)."""
+    lower_edges = np.concatenate([[0.0], edges[:-1]])
+    position = np.argsort(order)[np.asarray(codes)]
+    return _latent(lower_edges[position]), _latent(edges[position])
 
 
 def _latent(u: np.ndarray | float) -> np.ndarray:
@@ -209,6 +226,18 @@ def _draw(
         idx = np.flatnonzero(gapped)
         upper[idx[take_below]] = category.gap_lower[gapped][take_below]
         lower[idx[~take_below]] = category.gap_upper[gapped][~take_below]
+    return truncated_normal(lower, upper, mean, sd, rng)
+
+
+def truncated_normal(
+    lower: np.ndarray,
+    upper: np.ndarray,
+    mean: np.ndarray,
+    sd: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """N(mean, sd²) truncated to (lower, upper), row by row; a zero-width interval gives its
+    point."""
     a, b = (lower - mean) / sd, (upper - mean) / sd
     result = np.empty_like(mean)
     degenerate = ~(b - a > 1e-9)  # a level never seen in training: a zero-width interval

@@ -25,15 +25,24 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-from jumeau.generators.copula.conditional import LatentGibbs
+
+class LatentSampler(Protocol):
+    """A Gibbs sampler the EM alternates with: the values' (`LatentGibbs`) or the flags'
+    (`FlagGibbs`). Its state puts the numbers first: the rest is pinned to N(0, 1)."""
+
+    n_numeric: int
+    state: np.ndarray
+
+    def sweep(self, mean: np.ndarray, covariance: np.ndarray) -> None: ...
 
 
 @dataclass(frozen=True)
 class LatentFit:
-    """Mean and covariance of the latent coordinates a `LatentGibbs` sampler works on."""
+    """Mean and covariance of the latent coordinates a Gibbs sampler works on."""
 
     mean: np.ndarray
     covariance: np.ndarray
@@ -54,7 +63,7 @@ def repaired_correlation(
 
 
 def stochastic_em(
-    sampler: LatentGibbs,
+    sampler: LatentSampler,
     initial_correlation: np.ndarray,
     *,
     iterations: int,
