@@ -74,6 +74,21 @@ def assert_no_training_row() -> Callable[..., None]:
     return check
 
 
+def _holes_allowed(frame: pd.DataFrame, columns: list[str]) -> Schema:
+    """The schema of the frame's complete rows, with holes allowed in `columns`."""
+    schema = Schema.infer(frame.dropna())
+    updated = {
+        name: column.model_copy(update={"missing_allowed": True}) if name in columns else column
+        for name, column in schema.columns.items()
+    }
+    return schema.model_copy(update={"columns": updated}).revalidated()
+
+
+@pytest.fixture(scope="session")
+def holes_allowed() -> Callable[[pd.DataFrame, list[str]], Schema]:
+    return _holes_allowed
+
+
 @pytest.fixture(scope="session")
 def block_of_holes() -> tuple[Cohort, np.ndarray]:
     """Made up, to know the truth: numbers x, y, z and a category `grade`; a third of the
@@ -94,10 +109,17 @@ def block_of_holes() -> tuple[Cohort, np.ndarray]:
             "grade": pd.Series(grade, dtype=object).where(~panel),
         }
     )
-    schema = Schema.infer(frame.dropna())
-    columns = {
-        name: column.model_copy(update={"missing_allowed": name != "x"})
-        for name, column in schema.columns.items()
-    }
-    schema = schema.model_copy(update={"columns": columns}).revalidated()
-    return Cohort(frame, schema), panel
+    return Cohort(frame, _holes_allowed(frame, ["y", "z", "grade"])), panel
+
+
+@pytest.fixture(scope="session")
+def y_hidden_when_x_high() -> tuple[Cohort, np.ndarray, np.ndarray]:
+    """Made up, missing at random: y (corr 0.8 with x) is missing mostly when x is high, so the
+    observed y are low. Returns the cohort, the true y and where it is hidden."""
+    rng = np.random.default_rng(1)
+    n = 1500
+    x = rng.standard_normal(n)
+    y = 0.8 * x + 0.6 * rng.standard_normal(n)
+    hidden = rng.uniform(size=n) < 1 / (1 + np.exp(-(2.0 * x - 0.5)))
+    frame = pd.DataFrame({"x": x, "y": np.where(hidden, np.nan, y)})
+    return Cohort(frame, _holes_allowed(frame, ["y"])), y, hidden

@@ -8,18 +8,8 @@ import pandas as pd
 import pytest
 
 from jumeau.data.cohort import Cohort
-from jumeau.data.schema import Schema
 from jumeau.generators.copula import GaussianCopula
 from jumeau.generators.copula.estimation import repaired_correlation
-
-
-def _with_holes_allowed(frame: pd.DataFrame, columns: list[str]) -> Schema:
-    schema = Schema.infer(frame.dropna())
-    updated = {
-        name: column.model_copy(update={"missing_allowed": True}) if name in columns else column
-        for name, column in schema.columns.items()
-    }
-    return schema.model_copy(update={"columns": updated}).revalidated()
 
 
 def test_category_correlation_is_the_latent_one_not_the_attenuated_one() -> None:
@@ -37,17 +27,13 @@ def test_category_correlation_is_the_latent_one_not_the_attenuated_one() -> None
     assert abs(plain.correlation_[0, 1]) < truth - 0.1
 
 
-def test_values_missing_at_random_shift_the_latent_mean_and_the_imputations() -> None:
+def test_values_missing_at_random_shift_the_latent_mean_and_the_imputations(
+    y_hidden_when_x_high: tuple[Cohort, np.ndarray, np.ndarray],
+) -> None:
     """y is missing mostly when x is high (MAR on x, corr 0.8): the observed y are low, so their
     normal scores understate the column. The EM fit moves y's latent mean up and imputes the
     holes near their true mean; the pairwise fit (em_iterations=0) cannot."""
-    rng = np.random.default_rng(1)
-    n = 1500
-    x = rng.standard_normal(n)
-    y = 0.8 * x + 0.6 * rng.standard_normal(n)
-    hidden = rng.uniform(size=n) < 1 / (1 + np.exp(-(2.0 * x - 0.5)))
-    frame = pd.DataFrame({"x": x, "y": np.where(hidden, np.nan, y)})
-    cohort = Cohort(frame, _with_holes_allowed(frame, ["y"]))
+    cohort, y, hidden = y_hidden_when_x_high
     errors = {}
     for iterations in (40, 0):
         model = GaussianCopula(em_iterations=iterations).fit(cohort, seed=0, progress=False)

@@ -3,6 +3,8 @@ the artificial one, for categories as for numbers, without moving the values' fi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -111,29 +113,20 @@ def test_tied_flags_are_never_apart_in_artificial_patients(block_of_holes: Block
     assert (drawn["y"].isna() & drawn["z"].notna()).any()  # y also misses alone, not tied
 
 
-def test_present_values_keep_the_observed_marginal_under_missing_at_random() -> None:
+def test_present_values_keep_the_observed_marginal_under_missing_at_random(
+    y_hidden_when_x_high: tuple[Cohort, np.ndarray, np.ndarray],
+) -> None:
     """y is missing mostly when x is high: the EM moves y's latent mean up (the holes hide high
     values, which completion must impute), yet drawn patients who show a y must show values like
     the observed ones — the standardisation among present patients."""
     from scipy.stats import ks_2samp
 
-    rng = np.random.default_rng(1)
-    n = 1500
-    x = rng.standard_normal(n)
-    y = 0.8 * x + 0.6 * rng.standard_normal(n)
-    hidden = rng.uniform(size=n) < 1 / (1 + np.exp(-(2.0 * x - 0.5)))
-    frame = pd.DataFrame({"x": x, "y": np.where(hidden, np.nan, y)})
-    schema = Schema.infer(frame.dropna())
-    columns = {
-        name: column.model_copy(update={"missing_allowed": name == "y"})
-        for name, column in schema.columns.items()
-    }
-    cohort = Cohort(frame, schema.model_copy(update={"columns": columns}).revalidated())
+    cohort, _, hidden = y_hidden_when_x_high
     model = GaussianCopula().fit(cohort, seed=0, progress=False)
     assert model.numeric_mean_[1] > 0.3  # the missing-at-random shift, kept for completion
     drawn = model.sample(4000, seed=0).data
     assert drawn["y"].isna().mean() == pytest.approx(hidden.mean(), abs=0.03)
-    observed = frame["y"].dropna()
+    observed = cohort.data["y"].dropna()
     assert ks_2samp(drawn["y"].dropna(), observed).statistic < 0.05
 
 
@@ -152,7 +145,7 @@ def test_time_to_progression_of_mgus_keeps_its_shape() -> None:
 
 
 def test_a_category_seen_in_few_patients_keeps_missing_as_a_level(
-    block_of_holes: BlockOfHoles,
+    block_of_holes: BlockOfHoles, holes_allowed: Callable[[pd.DataFrame, list[str]], Schema]
 ) -> None:
     """A category present in 15 of 1,200 patients cannot be placed among the other columns from
     so few: it gets no flag, "missing" stays one of its levels, and its share of holes holds."""
@@ -160,12 +153,7 @@ def test_a_category_seen_in_few_patients_keeps_missing_as_a_level(
     frame = cohort.data.copy()
     rare = pd.Series(np.where(np.arange(len(frame)) % 2 == 0, "yes", "no"), dtype=object)
     frame["bleed"] = rare.where(np.arange(len(frame)) < 15)
-    schema = Schema.infer(frame.dropna())
-    columns = {
-        name: column.model_copy(update={"missing_allowed": name != "x"})
-        for name, column in schema.columns.items()
-    }
-    schema = schema.model_copy(update={"columns": columns}).revalidated()
+    schema = holes_allowed(frame, ["y", "z", "grade", "bleed"])
     model = GaussianCopula().fit(Cohort(frame, schema), seed=0, progress=False)
     blocks = model.encoder_.categorical_blocks
     assert [blocks[j].column for j in model.flagged_] == ["grade"]

@@ -27,7 +27,7 @@ from jumeau.federated.messages import Instruction, Reply
 from jumeau.federated.site import Site, State
 from jumeau.federated.sketches import block_counts
 from jumeau.generators.copula.conditional import LatentGibbs, latent_coordinates
-from jumeau.generators.copula.estimation import LatentFit, em_steps
+from jumeau.generators.copula.estimation import LatentFit, LatentSampler, em_steps
 from jumeau.generators.copula.flags import FlagGibbs, tied_flags
 from jumeau.generators.copula.model import GaussianCopula
 from jumeau.generators.encoding import TabularEncoder
@@ -182,11 +182,7 @@ def site_em_sweep(site: Site, instruction: Instruction, state: State) -> Reply:
         model.encoder_, model.orders_, model.edges_, matrix, mask,
         site.rng(instruction.round, "copula-em"), missing_as_level=model.missing_as_level,
     )  # fmt: skip
-    if LATENT_STATE in state:
-        sampler.state = state[LATENT_STATE].copy()
-    sampler.sweep(instruction.arrays["mean"], instruction.arrays["covariance"])
-    state[LATENT_STATE] = sampler.state
-    return Reply(site.name, len(matrix), _state_sums(sampler.state))
+    return Reply(site.name, len(matrix), _kept_sweep(sampler, state, LATENT_STATE, instruction))
 
 
 def site_flag_sweep(site: Site, instruction: Instruction, state: State) -> Reply:
@@ -197,14 +193,18 @@ def site_flag_sweep(site: Site, instruction: Instruction, state: State) -> Reply
         state[LATENT_STATE], len(model.encoder_.numeric_index), model.flag_missing(matrix),
         model.flag_intervals, site.rng(instruction.round, "copula-flags"),
     )  # fmt: skip
-    if FLAG_STATE in state:
-        sampler.state = state[FLAG_STATE].copy()
+    return Reply(site.name, len(matrix), _kept_sweep(sampler, state, FLAG_STATE, instruction))
+
+
+def _kept_sweep(
+    sampler: LatentSampler, state: State, key: str, instruction: Instruction
+) -> dict[str, np.ndarray]:
+    """One sweep from the state the site kept under `key` (the sampler's own start on the first
+    round), kept again; the sums of the swept rows, which are all the server sees."""
+    if key in state:
+        sampler.state = state[key].copy()
     sampler.sweep(instruction.arrays["mean"], instruction.arrays["covariance"])
-    state[FLAG_STATE] = sampler.state
-    return Reply(site.name, len(matrix), _state_sums(sampler.state))
-
-
-def _state_sums(latent: np.ndarray) -> dict[str, np.ndarray]:
+    state[key] = latent = sampler.state
     return {
         "total": latent.sum(axis=0),
         "cross": latent.T @ latent,

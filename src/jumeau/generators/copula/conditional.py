@@ -173,9 +173,11 @@ def _category_coordinate(
 ) -> CategoryCoordinate:
     rows = len(matrix)
     onehot = matrix[:, block.start : block.stop]
-    missing_code = block.levels.index(MISSING_LEVEL) if MISSING_LEVEL in block.levels else None
-    if missing_is_level:
-        missing_code = None
+    missing_code = (
+        block.levels.index(MISSING_LEVEL)
+        if MISSING_LEVEL in block.levels and not missing_is_level
+        else None
+    )
     known = onehot.sum(axis=1) > 0
     codes = onehot.argmax(axis=1)
     if missing_code is not None:

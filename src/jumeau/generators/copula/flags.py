@@ -129,7 +129,7 @@ def standardise_present(
     v with correlation ρ to its flag f, present on the interval I, has E[v | f ∈ I] = ρ·m and
     Var[v | f ∈ I] = 1 − ρ²·(1 − s²), m and s² the mean and variance of N(0, 1) truncated to I.
     `flags[i]` is the position of the flag that decides whether value `values[i]` is shown (its
-    tie's, when tied).
+    tie's, when tied) and `intervals[i]` that flag's (order, edges).
     """
     for flag, value, (order, edges) in zip(flags, values, intervals, strict=True):
         low, high = interval_bounds([0], order, edges)

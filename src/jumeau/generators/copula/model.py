@@ -30,6 +30,7 @@ from jumeau.generators.copula.conditional import (
 from jumeau.generators.copula.config import CopulaConfig
 from jumeau.generators.copula.estimation import (
     LatentFit,
+    LatentSampler,
     repaired_correlation,
     stochastic_em,
 )
@@ -50,8 +51,9 @@ class GaussianCopula(Generator):
         rng = np.random.default_rng(seed)
         blocks = self.encoder_.categorical_blocks
         self._set_intervals([matrix[:, b.start : b.stop].sum(axis=0) for b in blocks])
-        holes = self.flag_missing(matrix).astype(np.int64)
-        self.flag_ties_ = tied_flags(holes.T @ holes, len(matrix))
+        holes = self.flag_missing(matrix)
+        counted = holes.astype(np.int64)
+        self.flag_ties_ = tied_flags(counted.T @ counted, len(matrix))
         latent = self._latent_scores(matrix, mask, rng)
         correlation = self._pairwise_correlation(latent)
         sampler = (  # built (it draws starting states) only when the EM will run
@@ -74,18 +76,12 @@ class GaussianCopula(Generator):
             latent[:, kept] = sampler.state
             correlation = self._pairwise_correlation(latent)
             if self.flag_positions:
-                flags = FlagGibbs(
-                    sampler.state,
-                    sampler.n_numeric,
-                    self.flag_missing(matrix),
-                    self.flag_intervals,
-                    rng,
-                )
+                flags = FlagGibbs(sampler.state, sampler.n_numeric, holes, self.flag_intervals, rng)
                 order = self.flag_problem_order
                 flag_fit = self._em(flags, correlation[np.ix_(order, order)])
         self._store_latent_law(correlation, fit, flag_fit)
 
-    def _em(self, sampler: LatentGibbs | FlagGibbs, initial: np.ndarray) -> LatentFit:
+    def _em(self, sampler: LatentSampler, initial: np.ndarray) -> LatentFit:
         return stochastic_em(
             sampler,
             initial,
@@ -122,8 +118,6 @@ class GaussianCopula(Generator):
                 self.flag_edges_.append(edges)
                 level_counts = level_counts.copy()
                 level_counts[missing] = 0.0
-                if level_counts.sum() == 0:  # never present: levels only matter for shape
-                    level_counts[np.arange(block.width) != missing] = 1.0
             order, edges = self._intervals(block, level_counts)
             self.orders_.append(order)
             self.edges_.append(edges)
@@ -272,8 +266,10 @@ class GaussianCopula(Generator):
         mean, scale = self.numeric_mean_.copy(), self.numeric_scale_.copy()
         if self.present_standardised_:  # models saved before it sample as they did
             flags, values = self.flag_positions, self.flag_values
+            intervals = self.flag_intervals
             deciding = [flags[tie] for tie in self.flag_ties_]
-            standardise_present(latent, deciding, values, self.flag_intervals, self.correlation_)
+            shown_by = [intervals[tie] for tie in self.flag_ties_]
+            standardise_present(latent, deciding, values, shown_by, self.correlation_)
             shown = [value for value in values if value < n_numeric]
             mean[shown], scale[shown] = 0.0, 1.0
         matrix[:, self.encoder_.numeric_index] = mean + scale * latent[:, :n_numeric]
