@@ -393,6 +393,78 @@ def test_rhvae_files_without_the_calibration_target_sample_with_the_unit_envelop
     assert torch.equal(old._envelope_precision(), torch.ones(model.latent_dim_))
 
 
+def test_rhvae_samples_with_the_sampling_floor_not_the_training_lambda(
+    fitted: dict[tuple[str, str], VAE], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sampler's metric gets `sampling_floor` as λ; training's `regularization` is not
+    touched, and a floor set after the fit takes effect at the next draw."""
+    import jumeau.generators.rhvae.metric as metric_module
+
+    model = fitted["rhvae", "lung"]
+    assert isinstance(model, RHVAE)
+    assert (model.config.regularization, model.config.sampling_floor) == (0.01, 1.0)
+    floors: list[float] = []
+    original_init = metric_module.SamplingMetric.__init__
+
+    def recording_init(self: SamplingMetric, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        floors.append(self.lam)
+
+    monkeypatch.setattr(metric_module.SamplingMetric, "__init__", recording_init)
+    config = model.config
+    _latent_codes(model, 50, seed=0)
+    model.config = config.model_copy(update={"sampling_floor": 0.3})
+    try:
+        _latent_codes(model, 50, seed=0)
+    finally:
+        model.config = config
+    assert floors == [1.0, 0.3]
+
+
+def test_rhvae_the_prior_sized_floor_spreads_samples_the_kernels_shrank(
+    fitted: dict[tuple[str, str], VAE], cohorts: dict[str, Cohort]
+) -> None:
+    """With training's λ = 0.01 the kernels around the codes take nearly all the density's mass
+    and, times the N(0, I) envelope, pull the samples inward: their second moments fall well
+    below the codes' aggregate posterior's. λ = 1 (the default floor) keeps them closer."""
+    model = fitted["rhvae", "gbsg2"]
+    assert isinstance(model, RHVAE)
+    target = _aggregate_second_moments(model, cohorts["gbsg2"])
+    config = model.config
+
+    def mean_log_error(floor: float) -> float:
+        # the default chains: the small ones of the fixture barely leave their training codes
+        chains = {k: RHVAEConfig.model_fields[k].default for k in ("mcmc_steps", "mcmc_leapfrog")}
+        model.config = config.model_copy(update=chains | {"sampling_floor": floor})
+        try:
+            moments = _latent_codes(model, 2000, seed=3).pow(2).mean(0)
+        finally:
+            model.config = config
+        return float((moments / target).log().abs().mean())
+
+    assert mean_log_error(1.0) < mean_log_error(0.01)
+
+
+def test_rhvae_files_from_before_the_sampling_floor_sample_at_the_training_lambda(
+    fitted: dict[tuple[str, str], VAE],
+) -> None:
+    """A file's state without `sampling_floor` was written when the sampler used training's λ:
+    loading it keeps that λ (same samples as before); a current file keeps its floor."""
+    model = fitted["rhvae", "lung"]
+    assert isinstance(model, RHVAE)
+    meta, arrays = model._state()
+    assert meta["sampling_floor"] == model.config.sampling_floor
+    current = RHVAE(**RHVAE_SMALL)
+    current.encoder_, current.schema_ = model.encoder_, model.schema_
+    current._load_state(meta, arrays)
+    assert current.config.sampling_floor == 1.0
+    del meta["sampling_floor"]
+    old = RHVAE(**RHVAE_SMALL)
+    old.encoder_, old.schema_ = model.encoder_, model.schema_
+    old._load_state(meta, arrays)
+    assert old.config.sampling_floor == old.config.regularization == 0.01
+
+
 @pytest.mark.parametrize(("n", "draws", "thinning"), [(7, 4, 2), (9, 1, 1), (5, 8, 3)])
 def test_rhvae_geometry_sampler_returns_exactly_n_codes_for_any_draws_per_chain(
     n: int, draws: int, thinning: int, fitted: dict[tuple[str, str], VAE]

@@ -9,10 +9,12 @@ Same encoder, decoder and per-type likelihood as the VAE (it subclasses it); wha
   (`metric.kinetic_gradient`), only ∂U/∂z goes through autograd.
 - Generation: latent codes are drawn by HMC from π(z) ∝ √det G⁻¹(z), chains started at the
   training codes — the geometry-aware sampler of the paper — or, for comparison on the same fitted
-  model, from the N(0, I) prior (`sampler="prior"`). Two changes to the paper's density, both
-  measured (docs/generators.md): the power of det G⁻¹ is 2/d, not 1, and a Gaussian envelope
-  keeps chains off the flat λ floor (fixed at N(0, I) by default; `prior_weight=None` calibrates
-  its precision per dimension, trading some distance to the training patients for marginals).
+  model, from the N(0, I) prior (`sampler="prior"`). Three changes to the paper's density, all
+  measured (docs/generators.md): the power of det G⁻¹ is 2/d, not 1; a Gaussian envelope keeps
+  chains off the flat λ floor (fixed at N(0, I) by default; `prior_weight=None` calibrates its
+  precision per dimension, trading some distance to the training patients for marginals); and
+  the floor is λ = 1, the prior's identity metric (`sampling_floor`), not training's 0.01, so
+  that the density follows the codes only where their metric outweighs the prior's.
 
 Known failure modes of public code, handled here: NaN losses and exploding leapfrog norms (the
 per-patient gradients are clamped, log-variances and metric diagonals are bounded, log-determinants
@@ -274,7 +276,7 @@ class RHVAE(VAE):
                 "patients (jumeau federated … --artificial N)"
             )
         centroids, matrices = self._metric_centroids(generator)
-        metric = SamplingMetric(centroids, matrices, c.temperature, c.regularization)
+        metric = SamplingMetric(centroids, matrices, c.temperature, c.sampling_floor)
         power = self.density_power_
         w = self._envelope_precision() if envelope is None else envelope
 
@@ -338,6 +340,7 @@ class RHVAE(VAE):
     # ------------------------------------------------------------------ persistence
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta, arrays = super()._state()
+        meta["sampling_floor"] = self.config.sampling_floor  # marks files that know the option
         arrays["rhvae.centroids"] = self.centroids_.numpy()
         arrays["rhvae.matrices"] = self.matrices_.numpy()
         for name in ("code_moments", "envelope"):  # absent from a federated server's model
@@ -347,6 +350,10 @@ class RHVAE(VAE):
 
     def _load_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         super()._load_state(meta, arrays)
+        if "sampling_floor" not in meta:  # written before the option: it sampled at training's λ
+            self.config = self.config.model_copy(
+                update={"sampling_floor": self.config.regularization}
+            )
         self.centroids_ = torch.as_tensor(arrays["rhvae.centroids"])
         self.matrices_ = torch.as_tensor(arrays["rhvae.matrices"])
         for name in ("code_moments", "envelope"):  # absent from files written before them
