@@ -2,11 +2,11 @@
 
 The metric G⁻¹(z) sums over every training patient, so a naive sampler costs O(N) per leapfrog
 step and per chain (pythae's takes over 100 s for 5,000 patients from N ≈ 400). jumeau writes the
-sums as dense matrix products. When the stored table was measured, past 1,024 patients each
-chain kept its k nearest codes for a whole trajectory (a leapfrog step O(k), the neighbour search
-O(N) once per trajectory); since session 14 the sampler sums over a random subset of 1,024 codes
-with scaled matrices instead (the shortcut misjudged the density on a low-dimensional latent:
-docs/generators.md), so rerun it before quoting its figures.
+sums as dense matrix products, and past 1,024 patients (`exact_metric_limit`) sums over a random
+subset of 1,024 codes with scaled matrices, so that a leapfrog step costs the same whatever N.
+(Until session 14 each chain kept its k nearest codes for a trajectory instead; that shortcut
+misjudged the density on a low-dimensional latent: docs/generators.md. The stored table was
+rerun with the subset in session 16.)
 
 No bundled clinical cohort has 10,000 patients, so this script fits the RHVAE on gbsg2 and then
 replaces its stored codes and metric matrices by N copies of the real ones, each code moved by a
