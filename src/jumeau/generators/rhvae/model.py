@@ -152,6 +152,7 @@ class RHVAE(VAE):
             return super()._loss(x, mask, epoch)
         epoch = None  # the flow phase follows the warm-up: full KL weight throughout
         c = self.config
+        x = self._dequantised(x, mask)
         mean, logvar = self.module_.encode(x)
         eps0 = torch.randn_like(mean)
         z0 = mean + torch.exp(0.5 * logvar) * eps0

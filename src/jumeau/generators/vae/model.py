@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from jumeau.generators.base import Generator
 from jumeau.generators.neural.conditional import importance_draws
+from jumeau.generators.neural.dequantise import Dequantiser
 from jumeau.generators.neural.likelihood import Likelihood, MixedLikelihood
 from jumeau.generators.neural.networks import default_hidden, default_latent_dim, mlp
 from jumeau.generators.neural.training import TrainingHistory, split_validation, train
@@ -77,7 +78,20 @@ class VAE(Generator):
             return self.config.beta
         return self.config.beta * (min(1.0, (epoch + 1) / warmup) if warmup else 1.0)
 
+    def _dequantised(self, x: Tensor, mask: Tensor) -> Tensor:
+        """A training batch with its tied numbers redrawn inside their cdf jumps
+        (`neural/dequantise.py`); validation batches (module in eval mode), image models and
+        `dequantise=False` keep the encoder's deterministic scores."""
+        if not (self.config.dequantise and self.module_.training):
+            return x
+        if not isinstance(self.likelihood_, MixedLikelihood):
+            return x
+        if getattr(self, "_dequantiser_for", None) is not self.encoder_:  # built once per encoder
+            self._dequantiser, self._dequantiser_for = Dequantiser(self.encoder_), self.encoder_
+        return self._dequantiser(x, mask)
+
     def _loss(self, x: Tensor, mask: Tensor, epoch: int | None) -> Tensor:
+        x = self._dequantised(x, mask)
         mean, logvar = self.module_.encode(x)
         z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
         log_likelihood = self.likelihood_.log_prob(self.module_.decode(z), x, mask)
