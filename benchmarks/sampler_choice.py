@@ -34,27 +34,16 @@ default they would not reproduce the stored figures exactly.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from jumeau.data.cohort import Cohort, load_cohort
-from jumeau.data.loading import write_text_atomically
-from jumeau.datasets import load
-from jumeau.evaluation.fidelity import column_shapes, detection_auc
-from jumeau.evaluation.privacy import distance_to_closest_record
-from jumeau.generators.persistence import versions
 from jumeau.generators.rhvae.model import RHVAE
+from paired import cohort_named, metric_cells, save, score, split
 
 DATASETS = ("breast_cancer", "gbsg2", "lung")
-TRAIN_SHARE = 0.7
 VARIANTS: dict[str, dict[str, Any]] = {
     "one-chain": {"mcmc_draws": 1},
     "8-per-chain": {"mcmc_draws": 8, "mcmc_thinning": 2},
@@ -105,7 +94,6 @@ STUDIES = {
     "width": WIDTH_VARIANTS,
     "floor": FLOOR_VARIANTS,
 }
-METRICS = ("auc_gap", "dcr_share", "shapes")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -136,12 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     results: dict[str, dict[str, list[dict[str, float]]]] = {}
     for name in datasets:
-        cohort = unseen_table(name) if args.tables else load(name)
+        cohort = cohort_named(name)
         results[name] = {variant: [] for variant in variants}
         for fit_seed in range(args.fits):
-            rows = np.random.default_rng(fit_seed).permutation(len(cohort))
-            cut = round(TRAIN_SHARE * len(cohort))
-            train, holdout = cohort.subset(rows[:cut]), cohort.subset(rows[cut:])
+            train, holdout = split(cohort, fit_seed)
             model = RHVAE(**params)
             model.fit(train, seed=fit_seed, progress=False)
             fitted = model.config
@@ -152,16 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for draw in range(args.draws):
                     seed = 100 * fit_seed + draw
                     artificial = model.sample(len(train), seed=seed, sampler=sampler)
-                    dcr = distance_to_closest_record(train, holdout, artificial, seed=seed)
-                    shapes = column_shapes(train, artificial).values()
                     results[name][variant].append(
-                        {
-                            "fit_seed": fit_seed,
-                            "sample_seed": seed,
-                            "auc_gap": abs(detection_auc(train, artificial, seed=seed) - 0.5),
-                            "dcr_share": dcr.share_closer_to_train,
-                            "shapes": float(np.mean(list(shapes))),
-                        }
+                        score(train, holdout, artificial, fit_seed=fit_seed, seed=seed)
                     )
             model.config = fitted
             print(
@@ -169,32 +147,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-            save(args, results, finished=False)  # a crash later loses nothing measured
+            save(
+                args, "sampler_choice", results, finished=False, variants=STUDIES[args.study]
+            )  # a crash later loses nothing measured
     print(table(results))
-    save(args, results, finished=True)
+    save(args, "sampler_choice", results, finished=True, variants=STUDIES[args.study])
     return 0
-
-
-def unseen_table(name: str) -> Cohort:
-    """A table jumeau was never tuned on, read as the generalisation sweep reads it."""
-    from generalisation import write_csv  # benchmarks/ is on sys.path when run as a script
-
-    with tempfile.TemporaryDirectory() as folder:
-        path, _, _ = write_csv(name, Path(folder), max_rows=3000, seed=0)
-        return load_cohort(path)
-
-
-def save(args: argparse.Namespace, results: dict[str, Any], finished: bool) -> None:
-    payload = {
-        "benchmark": "sampler_choice",
-        "finished": finished,
-        "arguments": vars(args) | {"out": str(args.out)},
-        "variants": STUDIES[args.study],
-        "versions": versions(),
-        "machine": platform.platform(),
-        "results": results,
-    }
-    write_text_atomically(args.out, json.dumps(payload, indent=2) + "\n")
 
 
 def table(results: dict[str, dict[str, list[dict[str, float]]]]) -> str:
@@ -204,11 +162,7 @@ def table(results: dict[str, dict[str, list[dict[str, float]]]]) -> str:
     ]
     for name, variants in results.items():
         for variant, records in variants.items():
-            cells = []
-            for metric in METRICS:
-                values = np.array([r[metric] for r in records])
-                error = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0
-                cells.append(f"{values.mean():.3f} ± {error:.3f}")
+            cells = metric_cells(records)
             lines.append(f"| {name} | {variant} | {' | '.join(cells)} | {len(records)} |")
     lines.append("\nmean ± standard error over fitted models × sampling seeds (paired).")
     return "\n".join(lines)
