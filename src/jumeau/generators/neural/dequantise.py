@@ -44,9 +44,6 @@ class Dequantiser:
                 (block.index, torch.as_tensor(lower.copy()), torch.as_tensor(upper.copy()))
             )
 
-    def __bool__(self) -> bool:
-        return bool(self.columns)
-
     def __call__(self, x: Tensor, mask: Tensor) -> Tensor:
         """`x` with each observed tied score redrawn uniformly inside its value's cdf jump (torch's
         global generator, which the fit seeds)."""

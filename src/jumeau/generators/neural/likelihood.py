@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from jumeau.generators.encoding import TabularEncoder
+from jumeau.generators.neural.dequantise import Dequantiser
 
 MIN_SCALE = 0.05  # ties in integer columns would otherwise let the Gaussian collapse
 MAX_SCALE = 5.0
@@ -47,6 +48,8 @@ class MixedLikelihood:
         self.width = encoder.width_
         self.n_numeric = len(self.numeric_index)
         self.n_logits = sum(stop - start for start, stop in self.blocks)
+        # tied numbers' cdf jumps, for training with `dequantise=True` (neural/dequantise.py)
+        self.dequantiser = Dequantiser(encoder)
 
     @property
     def n_params(self) -> int:

@@ -11,7 +11,6 @@ from torch import Tensor, nn
 
 from jumeau.generators.base import Generator
 from jumeau.generators.neural.conditional import importance_draws
-from jumeau.generators.neural.dequantise import Dequantiser
 from jumeau.generators.neural.likelihood import Likelihood, MixedLikelihood
 from jumeau.generators.neural.networks import default_hidden, default_latent_dim, mlp
 from jumeau.generators.neural.training import TrainingHistory, split_validation, train
@@ -86,9 +85,7 @@ class VAE(Generator):
             return x
         if not isinstance(self.likelihood_, MixedLikelihood):
             return x
-        if getattr(self, "_dequantiser_for", None) is not self.encoder_:  # built once per encoder
-            self._dequantiser, self._dequantiser_for = Dequantiser(self.encoder_), self.encoder_
-        return self._dequantiser(x, mask)
+        return self.likelihood_.dequantiser(x, mask)
 
     def _loss(self, x: Tensor, mask: Tensor, epoch: int | None) -> Tensor:
         x = self._dequantised(x, mask)
