@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.stats import fisher_exact
 
 from jumeau.data.cohort import Cohort
 from jumeau.errors import JumeauError
@@ -27,9 +28,11 @@ from jumeau.evaluation.attacks import AttackReport, AttackSettings, run_attacks
 from jumeau.evaluation.fidelity import (
     column_shapes,
     detection_auc,
+    detection_interval,
     missingness_patterns,
     pair_trends,
 )
+from jumeau.evaluation.membership import MIN_HOLDOUT, MembershipResult, membership_inference
 from jumeau.evaluation.privacy import (
     SHARED_PROFILE_K,
     check_shared_profile_k,
@@ -41,6 +44,7 @@ from jumeau.evaluation.similarity import (
     DEFAULT_PERCENTILE,
     SimilarityFilter,
     filter_by_distances,
+    outsider_removals,
 )
 from jumeau.evaluation.summary import ceiling_distance_to_closest_record
 from jumeau.evaluation.utility import (
@@ -52,16 +56,14 @@ from jumeau.evaluation.utility import (
     small_cohort_augmentation,
     utility_task,
 )
+from jumeau.evaluation.verdicts import Verdict, verdicts
 
-# Thresholds of the plain-language verdicts (shown in the report beside each verdict).
-FIDELITY_MARGIN = 0.05  # fidelity score within this of the ceiling
-DETECTION_GAP = 0.10  # |AUC − 0.5| at most this
-NEAR_COPY_AUC = 0.45  # an AUC below this points to near-copies
-DCR_SHARE_MAX = 0.55
-FILTER_PASS_MIN = 0.99
-ATTACK_RISK_MAX = 0.10
-UTILITY_MARGIN = 0.05  # TSTR within this of TRTR
-RULE_VALIDITY_MIN = 0.99
+__all__ = ["Evaluation", "EvaluationSettings", "Verdict", "evaluate", "fidelity_scores"]
+
+# Cohorts smaller than this (either side of the detection test) repeat the detection test
+# over subsamples and folds, and its interval is that of the repeats
+SMALL_DETECTION = 300
+DETECTION_REPEATS = 5
 
 
 @dataclass(frozen=True)
@@ -70,23 +72,13 @@ class EvaluationSettings:
     target: str | None = None  # None: the schema's target, or its time/event pair
     attacks: AttackSettings | None = None  # None: defaults; see jumeau.evaluation.attacks
     run_attacks: bool = True
+    run_membership: bool = True
     filter_percentile: float = DEFAULT_PERCENTILE
     # an exact profile this many training patients share is nobody's copy (see privacy.py)
     shared_profile_k: int = SHARED_PROFILE_K
     factors: tuple[int, ...] = AUGMENTATION_FACTORS
     small_cohort_sizes: tuple[int, ...] = SMALL_COHORT_SIZES
     small_cohort_repeats: int = 3
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """One line of the report's summary: what was measured, against what, and what it means."""
-
-    topic: str
-    value: str
-    threshold: str
-    ok: bool | None  # None: not measured
-    text: str
 
 
 @dataclass
@@ -152,6 +144,14 @@ class Evaluation:
     shared_profile_k: int = SHARED_PROFILE_K
     # 95 % interval of the DCR share over its reference sets (None: holdout too small)
     dcr_share_interval: tuple[float, float] | None = None
+    # membership-inference attacks beside their real ceilings (None: not run)
+    membership: list[MembershipResult] | None = None
+    # the detection test's 95 % interval (repeated on small cohorts)
+    detection_interval: tuple[float, float] | None = None
+    detection_repeated_auc: float | None = None
+    # real outsiders (holdout patients) the filter's rule would remove, leave-one-out: (removed,
+    # holdout patients) — the ceiling of the filter's removal rate
+    outsiders_removed: tuple[int, int] = (0, 0)
 
     @property
     def verdicts(self) -> list[Verdict]:
@@ -165,6 +165,20 @@ class Evaluation:
             return self.similarity.pass_rate
         drawn, removed = self.filtered_while_sampling
         return 1.0 - removed / drawn if drawn else 1.0
+
+    @property
+    def filter_excess_p_value(self) -> float:
+        """One-sided Fisher exact p-value that artificial patients fall under the filter's
+        threshold more often than real outsiders do (1.0: no outsider to compare with)."""
+        if self.filtered_while_sampling is None:
+            drawn, removed = self.similarity.n_input, self.similarity.n_removed
+        else:
+            drawn, removed = self.filtered_while_sampling
+        outsiders_removed, outsiders = self.outsiders_removed
+        if outsiders == 0 or drawn == 0:
+            return 1.0
+        table = [[removed, drawn - removed], [outsiders_removed, outsiders - outsiders_removed]]
+        return float(fisher_exact(table, alternative="greater").pvalue)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -196,6 +210,20 @@ class Evaluation:
                         "removed": self.filtered_while_sampling[1],
                         "pass_rate": self.sampling_pass_rate,
                     }
+                ),
+                "outsiders_removed_by_filter": {
+                    "removed": self.outsiders_removed[0],
+                    "holdout": self.outsiders_removed[1],
+                    "excess_p_value": self.filter_excess_p_value,
+                },
+                "near_copy_detection": {
+                    "detection_auc": self.detection_repeated_auc,
+                    "detection_auc_95": (
+                        None if self.detection_interval is None else list(self.detection_interval)
+                    ),
+                },
+                "membership_inference": (
+                    None if self.membership is None else [r.to_dict() for r in self.membership]
                 ),
                 "attacks": self.attacks.to_dict() if self.attacks else None,
             },
@@ -282,6 +310,29 @@ def evaluate(
             shared=dcr.shared,
         ),
     )
+    outsiders = outsider_removals(
+        dcr.holdout_to_train,
+        percentile=settings.filter_percentile,
+        shared=None if dcr.holdout_train_twins is None else dcr.holdout_train_twins >= k,
+    )
+    repeats = DETECTION_REPEATS if min(len(train), len(artificial)) < SMALL_DETECTION else 1
+    repeated_auc, detection_low, detection_high = timed(
+        "near-copy detection",
+        lambda: detection_interval(train, artificial, repeats=repeats, seed=seed),
+    )
+    membership = None
+    if not settings.run_membership:
+        pass
+    elif len(holdout) < MIN_HOLDOUT:
+        notes.append(
+            f"{len(holdout)} holdout patients are too few for the membership-inference attacks "
+            f"(at least {MIN_HOLDOUT})."
+        )
+    else:
+        membership = timed(
+            "membership inference",
+            lambda: membership_inference(train, holdout, artificial, seed=seed),
+        )
     attacks = None
     if settings.run_attacks:
         attacks = timed(
@@ -336,177 +387,8 @@ def evaluate(
         utility=utility,
         timings=timings,
         notes=notes,
-    )
-
-
-# ---------------------------------------------------------------------- verdicts
-def verdicts(result: Evaluation) -> list[Verdict]:
-    """The one-screen summary, each line with its threshold."""
-    f, c = result.fidelity, result.ceiling
-    lines = [
-        Verdict(
-            "fidelity",
-            f"{f.score:.3f} (independent real sample: {c.score:.3f})",
-            f"within {FIDELITY_MARGIN} of the real sample",
-            f.score >= c.score - FIDELITY_MARGIN,
-            "The artificial patients resemble the real ones about as well as other real patients "
-            "do."
-            if f.score >= c.score - FIDELITY_MARGIN
-            else "The artificial patients are measurably less like the real ones than other real "
-            "patients are; see the per-variable plots.",
-        ),
-        Verdict(
-            "detection",
-            f"AUC {f.detection_auc:.3f} (real sample: {c.detection_auc:.3f})",
-            f"|AUC − 0.5| ≤ {DETECTION_GAP}",
-            abs(f.detection_auc - 0.5) <= DETECTION_GAP,
-            "A classifier can hardly tell artificial from real patients."
-            if abs(f.detection_auc - 0.5) <= DETECTION_GAP
-            else "A classifier tells artificial from real patients apart.",
-        ),
-        Verdict(
-            "rule validity",
-            f"{f.rule_validity:.1%} (real sample: {c.rule_validity:.1%})",
-            f"≥ {RULE_VALIDITY_MIN:.0%}",
-            f.rule_validity >= RULE_VALIDITY_MIN,
-            "Artificial patients respect the data dictionary's bounds and clinical rules."
-            if f.rule_validity >= RULE_VALIDITY_MIN
-            else "Some artificial patients break a bound or clinical rule.",
-        ),
-        _privacy_verdict(result),
-        _near_copy_verdict(result),
-        _filter_verdict(result),
-    ]
-    lines.extend(_attack_verdicts(result.attacks))
-    lines.append(_utility_verdict(result.utility))
-    return lines
-
-
-def _filter_verdict(result: Evaluation) -> Verdict:
-    rate = result.sampling_pass_rate
-    if result.filtered_while_sampling is None:
-        removed, drawn = result.similarity.n_removed, result.similarity.n_input
-        what = "would be removed before sharing"
-    else:
-        drawn, removed = result.filtered_while_sampling
-        what = "were removed while sampling and replaced"
-    return Verdict(
-        "similarity filter",
-        f"{rate:.2%} passed ({removed} of {drawn} drawn)",
-        f"≥ {FILTER_PASS_MIN:.0%}",
-        rate >= FILTER_PASS_MIN,
-        f"{removed} artificial patient(s) were closer to a training patient than real outsiders "
-        f"come, and {what}.",
-    )
-
-
-def _privacy_verdict(result: Evaluation) -> Verdict:
-    ok = result.dcr_share <= DCR_SHARE_MAX and result.exact_copies == 0
-    interval = result.dcr_share_interval
-    shown = "" if interval is None else f"; 95 % interval {interval[0]:.0%}–{interval[1]:.0%}"
-    text = (
-        "Artificial patients are no closer to the training patients than to unseen ones."
-        if ok
-        else "Artificial patients sit closer to the training patients than to unseen ones; "
-        "see the distance histograms."
-    )
-    if interval is not None:
-        text += _uncertainty_note(result, interval)
-    return Verdict(
-        "memorisation",
-        f"DCR share {result.dcr_share:.1%}{shown} (real sample: {result.ceiling_dcr_share:.1%}), "
-        f"{result.exact_copies} exact copies" + _shared_note(result),
-        f"DCR share ≤ {DCR_SHARE_MAX:.0%}, no exact copy",
-        ok,
-        text,
-    )
-
-
-def _uncertainty_note(result: Evaluation, interval: tuple[float, float]) -> str:
-    """Small holdouts make the DCR share a coin toss near its limit: say so, in both directions."""
-    low, high = interval
-    patients = f"With {result.n_holdout} holdout patients the share is uncertain"
-    if result.dcr_share > DCR_SHARE_MAX and low <= 0.5:
-        return (
-            f" {patients}: its interval reaches 50 %, so chance alone could explain it; a larger "
-            "holdout or a few seeds would tell."
-        )
-    if result.dcr_share <= DCR_SHARE_MAX and high > DCR_SHARE_MAX:
-        return f" {patients}: its interval reaches above {DCR_SHARE_MAX:.0%}."
-    return ""
-
-
-def _shared_note(result: Evaluation) -> str:
-    if result.shared_profile_matches == 0:
-        return ""
-    share = result.shared_profile_matches / result.n_artificial if result.n_artificial else 0.0
-    return (
-        f" ({share:.0%} share a profile with several training patients, as "
-        f"{result.holdout_twin_share:.0%} of real holdout patients do)"
-    )
-
-
-def _near_copy_verdict(result: Evaluation) -> Verdict:
-    """A detection AUC clearly below 0.5 is a warning, not a success: cross-validated
-    classifiers anti-predict when artificial patients (nearly) duplicate real ones, in full or
-    on several columns at once."""
-    auc = result.fidelity.detection_auc
-    ok = auc >= NEAR_COPY_AUC
-    return Verdict(
-        "near-copy signal",
-        f"detection AUC {auc:.3f}",
-        f"AUC ≥ {NEAR_COPY_AUC}",
-        ok,
-        "No sign of near-copies in the detection test."
-        if ok
-        else "The detection AUC is below 0.45: artificial patients may duplicate real ones on "
-        "several columns at once; look at the distance histograms and the attacks.",
-    )
-
-
-def _attack_verdicts(attacks: AttackReport | None) -> list[Verdict]:
-    if attacks is None:
-        return [Verdict("attacks", "not run", "", None, "The privacy attacks were not run.")]
-    lines = []
-    for r in attacks.results:
-        name = r.attack.replace("_", " ")
-        if r.risk is None:
-            lines.append(Verdict(name, "not computed", "", None, r.error or ""))
-            continue
-        ok = r.risk <= ATTACK_RISK_MAX
-        lines.append(
-            Verdict(
-                name,
-                f"risk {r.risk:.3f} [{r.risk_low:.3f}, {r.risk_high:.3f}]",
-                f"≤ {ATTACK_RISK_MAX}",
-                ok,
-                f"{r.detail}: "
-                + (
-                    "no more success on training patients than on unseen ones."
-                    if ok
-                    else "the attacker succeeds more often on training patients than on "
-                    "unseen ones."
-                ),
-            )
-        )
-    return lines
-
-
-def _utility_verdict(utility: UtilityReport | None) -> Verdict:
-    if utility is None or utility.trtr.error or utility.tstr.error:
-        reason = "no outcome" if utility is None else (utility.trtr.error or utility.tstr.error)
-        return Verdict("utility", "not measured", "", None, str(reason))
-    metric = utility.task.metrics[-1]  # roc_auc, r2 or c_index
-    model = utility.task.models[0]
-    trtr = utility.trtr.scores[metric][model]
-    tstr = utility.tstr.scores[metric][model]
-    ok = tstr >= trtr - UTILITY_MARGIN
-    return Verdict(
-        "utility",
-        f"{metric} trained on artificial {tstr:.3f} vs on real {trtr:.3f} ({model})",
-        f"within {UTILITY_MARGIN} of real",
-        ok,
-        "A model trained on artificial patients predicts unseen real patients about as well."
-        if ok
-        else "A model trained on artificial patients predicts unseen real patients less well.",
+        membership=membership,
+        detection_interval=(detection_low, detection_high),
+        detection_repeated_auc=repeated_auc,
+        outsiders_removed=(outsiders, len(holdout)),
     )

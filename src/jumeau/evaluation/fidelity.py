@@ -14,7 +14,9 @@ from sklearn.model_selection import StratifiedKFold
 
 from jumeau.data.cohort import Cohort
 from jumeau.data.schema import CATEGORY_KINDS
+from jumeau.errors import JumeauError
 from jumeau.evaluation.features import category_codes, feature_matrix, one_thread, shared_columns
+from jumeau.evaluation.statistics import delong_auc, mean_auc_interval
 from jumeau.generators.encoding import numeric_values
 
 BINS_FOR_MIXED_PAIRS = 5
@@ -98,6 +100,33 @@ def detection_auc(real: Cohort, artificial: Cohort, *, folds: int = 5, seed: int
     patients nearly copy real ones (duplicates across folds fool the classifier), so judge
     |AUC − 0.5| beside the DCR share. The larger cohort is subsampled to the smaller one's size.
     """
+    labels, predictions = _detection_predictions(real, artificial, folds=folds, seed=seed)
+    return float(roc_auc_score(labels, predictions))
+
+
+def detection_interval(
+    real: Cohort, artificial: Cohort, *, repeats: int = 1, folds: int = 5, seed: int = 0
+) -> tuple[float, float, float]:
+    """(mean detection AUC, 95 % low, high) over `repeats` runs, each with its own subsample of
+    the larger cohort and its own folds; DeLong's variance of each run's cross-validated
+    predictions, averaged (the runs share patients, so they are not independent). On a small
+    cohort one run's AUC moves by ±0.1 with the folds: the repeats and the interval say how far
+    from 0.5 it really is."""
+    if repeats < 1:
+        raise JumeauError(f"repeats must be at least 1, not {repeats}")
+    runs = []
+    for repeat in range(repeats):
+        labels, predictions = _detection_predictions(
+            real, artificial, folds=folds, seed=seed + repeat
+        )
+        runs.append(delong_auc(predictions[labels == 1], predictions[labels == 0]))
+    return mean_auc_interval(runs, independent=False)
+
+
+def _detection_predictions(
+    real: Cohort, artificial: Cohort, *, folds: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels (1: artificial) and each patient's out-of-fold predicted probability."""
     rng = np.random.default_rng(seed)
     columns = shared_columns(real, artificial)
     x_real = feature_matrix(real.data, real.schema, columns)
@@ -120,7 +149,7 @@ def detection_auc(real: Cohort, artificial: Cohort, *, folds: int = 5, seed: int
             )
             classifier.fit(x[train_rows], y[train_rows])
             predictions[test_rows] = classifier.predict_proba(x[test_rows])[:, 1]
-    return float(roc_auc_score(y, predictions))
+    return y, predictions
 
 
 # ---------------------------------------------------------------------- helpers

@@ -47,6 +47,8 @@ class DistanceToClosestRecord:
     # per artificial patient: how many training patients have exactly its profile (0: none)
     train_twins: np.ndarray
     shared_profile_k: int = SHARED_PROFILE_K
+    # per holdout patient: how many training patients have exactly its profile
+    holdout_train_twins: np.ndarray | None = None
 
     @property
     def share_closer_to_train(self) -> float:
@@ -161,6 +163,7 @@ def distance_to_closest_record(
         to_all_train=to_all_train,
         train_twins=space.train_twins(x_art),
         shared_profile_k=shared_profile_k,
+        holdout_train_twins=space.train_twins(x_holdout),
     )
 
 

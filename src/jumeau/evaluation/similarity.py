@@ -130,3 +130,30 @@ def filter_by_distances(
         n_exact_copies=int(copies.sum()),
         n_shared_profiles=0 if shared is None else int(shared.sum()),
     )
+
+
+def outsider_removals(
+    holdout_to_train: np.ndarray,
+    *,
+    percentile: float = DEFAULT_PERCENTILE,
+    shared: np.ndarray | None = None,
+) -> int:
+    """How many real outsiders (holdout patients) the filter's rule would remove, each judged
+    against the threshold the *other* holdout patients set (leave-one-out): the rate at which
+    real patients the generator never saw fall under the threshold by chance — about
+    1/(n + 1) for n holdout patients — which is the ceiling an artificial cohort's removal rate
+    is compared with."""
+    distances = np.asarray(holdout_to_train, dtype=float)
+    if len(distances) < 2:
+        return 0
+    flags = np.zeros(len(distances), dtype=bool) if shared is None else np.asarray(shared)
+    removed = 0
+    for i in range(len(distances)):
+        hit, _, _ = too_close(
+            distances[i : i + 1],
+            np.delete(distances, i),
+            percentile=percentile,
+            shared=flags[i : i + 1],
+        )
+        removed += int(hit[0])
+    return removed

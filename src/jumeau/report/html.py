@@ -118,17 +118,52 @@ def _attack_table(result: Evaluation) -> str:
         rows.append(
             f"<tr><td>{_e(r.attack.replace('_', ' '))}</td><td>{_e(r.detail)}</td>"
             f"<td>{r.risk:.3f} [{r.risk_low:.3f}, {r.risk_high:.3f}]</td>"
+            f"<td>{_risk(r.ceiling_risk, r.ceiling_low, r.ceiling_high)}</td>"
             f"<td>{r.attack_rate:.3f}</td><td>{control}</td><td>{r.baseline_rate:.3f}</td></tr>"
         )
     settings = result.attacks.settings
     return (
-        "<table><tr><th>attack</th><th>what</th><th>risk [95% CI]</th><th>success on training"
-        "</th><th>on holdout (control)</th><th>random guess</th></tr>" + "".join(rows) + "</table>"
+        "<table><tr><th>attack</th><th>what</th><th>risk [95% CI]</th><th>real sample "
+        "(ceiling)</th><th>success on training</th><th>on holdout (control)</th>"
+        "<th>random guess</th></tr>" + "".join(rows) + "</table>"
         f"<p class='muted'>anonymeter: {settings['n_attacks_singling_out']} singling-out queries, "
-        f"{settings['n_attacks']} linkability and inference attacks; quasi-identifiers: "
-        f"{_e(', '.join(settings['quasi_identifiers']) or 'none recognised')}. The risk is the "
-        "attacker's success on training patients beyond their success on unseen (holdout) "
-        "patients.</p>"
+        f"{settings['n_attacks']} linkability and inference attacks, on "
+        f"{settings.get('n_patients_per_set', '?')} training, artificial and control patients "
+        "each (seeded subsamples of equal size: unequal sets alone read as risk, and the release "
+        "size must not count as one); "
+        f"quasi-identifiers: {_e(', '.join(settings['quasi_identifiers']) or 'none recognised')} "
+        "(set them with --quasi-identifiers). The risk is the attacker's success on training "
+        "patients beyond their success on unseen (holdout) patients; the ceiling is the same "
+        f"attack with {settings.get('n_ceiling_real_sample', 0)} real holdout patients in place "
+        "of the artificial cohort. Threshold 0.09: the re-identification risk accepted for "
+        "clinical data under EMA Policy 0070.</p>"
+    )
+
+
+def _risk(value: float | None, low: float | None, high: float | None) -> str:
+    if value is None or low is None or high is None:
+        return "<span class='na'>—</span>"
+    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def _membership_table(result: Evaluation) -> str:
+    if result.membership is None:
+        return "<p class='na'>The membership-inference attacks were not run.</p>"
+    rows = "".join(
+        f"<tr><td>{_e(r.attack)}</td><td>{_risk(r.auc, r.auc_low, r.auc_high)}</td>"
+        f"<td>{_risk(r.ceiling_auc, r.ceiling_low, r.ceiling_high)}</td>"
+        f"<td>{r.n_members} / {r.n_non_members}</td></tr>"
+        for r in result.membership
+    )
+    return (
+        "<p>Membership inference: an attacker holding the artificial cohort scores real patients "
+        "and guesses who was in the training set. <em>domias</em>: the artificial cohort's "
+        "density over a real reference density (van Breugel et al., AISTATS 2023); "
+        "<em>distance</em>: closeness to the nearest artificial patient. ROC AUC 0.5 means no "
+        "better than a coin; the ceiling is the same attack with real holdout patients in "
+        "place of the artificial cohort.</p>"
+        "<table><tr><th>attack</th><th>ROC AUC [95% CI]</th><th>real sample (ceiling)</th>"
+        f"<th>members / non-members scored</th></tr>{rows}</table>"
     )
 
 
@@ -222,6 +257,7 @@ holdout patients are identical to some training patient.</p>
 profiles never.
 {filtered.n_removed} of {filtered.n_input} removed ({filtered.pass_rate:.2%} passed).</p>
 {images["Distances to the closest training patient"]}
+{_membership_table(result)}
 {_attack_table(result)}
 
 <h2>Utility</h2>
