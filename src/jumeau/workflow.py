@@ -43,6 +43,8 @@ class RunResult:
     artificial: Cohort
     evaluation: Evaluation
     files: dict[str, Path] = field(default_factory=dict)
+    # what of the training patients model.jumeau holds (empty: nothing personal)
+    model_personal_data: list[str] = field(default_factory=list)
 
 
 def split_cohort(
@@ -196,12 +198,17 @@ def run(
         seed=seed,
         inputs={"data": cohort.sha256, "train": train.sha256, "holdout": holdout.sha256},
         title=f"Validation report — {model} on {cohort.schema.name or cohort.source}",
-        extra={"model": model, "params": generator.get_params(), "n_requested": n},
+        extra={
+            "model": model,
+            "params": generator.get_params(),
+            "n_requested": n,
+            "model_file_personal_data": bool(generator.personal_data_held()),
+        },
     )
     files["report"], files["report_json"] = write_report(
         evaluation, train, artificial, folder, meta
     )
-    return RunResult(folder, artificial, evaluation, files)
+    return RunResult(folder, artificial, evaluation, files, generator.personal_data_held())
 
 
 def load_artificial(path: str | Path, schema: Schema) -> Cohort:

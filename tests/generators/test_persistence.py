@@ -118,6 +118,24 @@ def test_file_is_safetensors_with_a_jumeau_header(model: GaussianCopula, model_f
     assert {"python", "numpy", "pandas", "scipy", "scikit-learn"} <= set(versions)
 
 
+def test_the_header_says_the_file_holds_personal_data_and_what(model_file: Path) -> None:
+    """The encoder's knots hold real values (every column's smallest and largest): a file a
+    data-protection officer must treat as personal data, and its header says so."""
+    header = _header(model_file)
+    assert header["personal_data"] is True
+    assert any("values of training patients" in line for line in header["personal_data_held"])
+    bounds = load_file(str(model_file))
+    knots = [array for name, array in bounds.items() if name.startswith("encoder.knots.")]
+    assert knots  # the reason is true: real minima and maxima are in the file
+
+
+def test_an_rhvae_file_also_declares_its_training_codes(gbsg2: Cohort, tmp_path: Path) -> None:
+    rhvae = make_generator("rhvae", epochs=2, flow_epochs=2).fit(gbsg2, seed=0, progress=False)
+    header = _header(rhvae.save(tmp_path / "rhvae.jumeau"))
+    assert header["personal_data"] is True
+    assert any("latent code per training patient" in line for line in header["personal_data_held"])
+
+
 def test_weights_are_summaries_not_rows(model: GaussianCopula, model_file: Path) -> None:
     weights = load_file(str(model_file))
     width = model.encoder_.width_

@@ -149,3 +149,14 @@ def print_validation(cohort: Cohort, report: jumeau.data.ValidationReport) -> No
     for v in report.violations:
         table.add_row(v.check, v.detail, str(v.n_rows), ", ".join(map(str, v.example_rows)))
     out.print(table)
+
+
+def personal_data_notice(held: list[str]) -> str:
+    """One line on whether a model file may be shared, for the CLI's output."""
+    if not held:
+        return "[green]the model file holds no personal data: it may be shared[/]"
+    return (
+        "[bold yellow]the model file holds personal data[/] ("
+        + "; ".join(held)
+        + "): keep it where the real data are kept; share the artificial cohort instead"
+    )

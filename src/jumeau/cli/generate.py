@@ -24,6 +24,7 @@ from jumeau.cli.common import (
     guarded,
     out,
     parse_params,
+    personal_data_notice,
     split_names,
 )
 from jumeau.data import load_cohort
@@ -86,6 +87,7 @@ def fit(
             f"fitted {generator!r} on {len(cohort)} patients "
             f"({len(generator.schema.names)} modelled columns) -> {output}"
         )
+        out.print(personal_data_notice(generator.personal_data_held()))
 
     guarded(run)
 

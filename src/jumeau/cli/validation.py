@@ -26,6 +26,7 @@ from jumeau.cli.common import (
     guarded,
     out,
     parse_params,
+    personal_data_notice,
     print_validation,
     split_names,
 )
@@ -197,6 +198,7 @@ def run_command(
             say=None if quiet else say,
         )
         _print_run(result.evaluation, result.files)
+        out.print(personal_data_notice(result.model_personal_data))
 
     guarded(go)
 
@@ -359,6 +361,7 @@ def demo(
             say=say,
         )
         _print_run(result.evaluation, result.files)
+        out.print(personal_data_notice(result.model_personal_data))
         out.print(f"[bold]validation report:[/] {result.files['report'].resolve()}")
 
     guarded(go)

@@ -228,6 +228,15 @@ class Generator(ABC):
             raise NotFittedError(f"this {self.name} generator is not fitted yet; call fit(cohort)")
 
     # ------------------------------------------------------------------ persistence
+    def personal_data_held(self) -> list[str]:
+        """What of the training patients a model file of this generator holds, in plain words
+        (empty: nothing personal). Written into every file's header as `personal_data`, so that
+        whoever receives a file knows whether sharing it shares personal data."""
+        return [
+            "the encoder's quantile knots, atoms and bounds are values of training patients "
+            "(the smallest and largest value of every number column among them)"
+        ]
+
     @abstractmethod
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """JSON-able learned state and named arrays (weights)."""

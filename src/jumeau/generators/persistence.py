@@ -46,8 +46,12 @@ def generator_state(generator: Generator) -> tuple[dict[str, Any], dict[str, np.
     encoder_meta, arrays = encoder.state()
     model_meta, model_arrays = generator._state()
     arrays = {k: np.ascontiguousarray(v) for k, v in (arrays | model_arrays).items()}
+    held = generator.personal_data_held()
     header = {
         "model": generator.name,
+        # whether sharing this file shares personal data (GDPR art. 4(1)), and what of it
+        "personal_data": bool(held),
+        "personal_data_held": held,
         "config": generator.get_params(),
         "schema": generator.schema_.model_dump(mode="json"),
         "encoder": encoder_meta,

@@ -339,6 +339,15 @@ class RHVAE(VAE):
         return 2.0 / self.latent_dim_ if power is None else power
 
     # ------------------------------------------------------------------ persistence
+    def personal_data_held(self) -> list[str]:
+        """Besides the encoder's values, the geometry sampler's centroids: one latent code per
+        training patient, from which the decoder returns that patient's profile."""
+        return [
+            *super().personal_data_held(),
+            "one latent code per training patient (the metric's centroids), which the decoder "
+            "turns back into that patient's profile",
+        ]
+
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta, arrays = super()._state()
         meta["sampling_floor"] = self.config.sampling_floor  # marks files that know the option
