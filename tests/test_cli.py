@@ -106,6 +106,7 @@ def test_demo_writes_its_outputs(tmp_path):
         "lung.csv",
         "lung.schema.yaml",
         "model.jumeau",
+        "privacy.html",
         "report.html",
         "report.json",
         "split.json",

@@ -69,6 +69,7 @@ def test_run_exits_0_and_writes_every_file(ran):
         "artificial.csv",
         "artificial.csv.provenance.json",
         "model.jumeau",
+        "privacy.html",
         "report.html",
         "report.json",
         "split.json",
@@ -107,7 +108,8 @@ def test_report_on_any_artificial_file(ran, files):
         target,
     )
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in target.iterdir()) == ["report.html", "report.json"]
+    written = sorted(p.name for p in target.iterdir())
+    assert written == ["privacy.html", "report.html", "report.json"]
     report = json.loads((target / "report.json").read_text(encoding="utf-8"))
     assert report["sizes"] == {"train": 160, "holdout": 68, "artificial": 200}
     assert any("No generator to refit" in note for note in report["notes"])

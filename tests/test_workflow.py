@@ -218,6 +218,7 @@ def test_run_writes_every_output(lung_run):
         "artificial.csv",
         "artificial.csv.provenance.json",
         "model.jumeau",
+        "privacy.html",
         "report.html",
         "report.json",
         "split.json",

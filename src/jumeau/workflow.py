@@ -34,6 +34,9 @@ from jumeau.generators.registry import make_generator
 from jumeau.report import report_meta, write_report
 
 HOLDOUT_SHARE = 0.3
+# `jumeau run` fits a shareable generator (a model file without any training patient's value or
+# code) unless told otherwise: what it writes may leave the hospital without a second thought
+SHAREABLE_BY_DEFAULT = True
 TOP_UP_ROUNDS = 5  # extra sampling rounds to replace patients the similarity filter removed
 
 
@@ -141,7 +144,8 @@ def run(
     settings = settings or EvaluationSettings(seed=seed, target=target)
     train, holdout, holdout_rows = split_cohort(cohort, seed=seed, target=target)
     tell(f"split: {len(train)} training / {len(holdout)} holdout patients")
-    generator = make_generator(model, **(params or {}))
+    params = {"shareable": SHAREABLE_BY_DEFAULT} | (params or {})
+    generator = make_generator(model, **params)
     generator.fit(train, seed=seed, progress=progress)
     tell(f"fitted {generator!r}")
     sampling: dict[str, Any] = {"requested": n, "seed": seed, "similarity_filter": use_filter}
@@ -168,7 +172,7 @@ def run(
         tell(f"sampled {len(artificial)} artificial patients (similarity filter off)")
 
     def fit_and_sample(real: Cohort, count: int, run_seed: int) -> Cohort:
-        small = make_generator(model, **(params or {})).fit(real, seed=run_seed, progress=False)
+        small = make_generator(model, **params).fit(real, seed=run_seed, progress=False)
         return small.sample(count, seed=run_seed)
 
     evaluation = evaluate(
@@ -203,6 +207,7 @@ def run(
             "params": generator.get_params(),
             "n_requested": n,
             "model_file_personal_data": bool(generator.personal_data_held()),
+            "model_file_personal_data_held": generator.personal_data_held(),
         },
     )
     files["report"], files["report_json"] = write_report(

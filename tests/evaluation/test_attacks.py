@@ -167,11 +167,11 @@ def test_attacks_are_capped_by_the_patients_available(thirds):
     small_holdout = holdout.subset(np.arange(40))
     report = run_attacks(train, small_holdout, _artificial(independent), AttackSettings())
     assert report.settings["n_attacks"] == 40
-    # linkability and inference attack distinct patients; singling-out queries are not bounded
-    bounded = [r for r in report.results if r.attack != "singling_out"]
-    assert bounded and all(r.n_attacks == 40 for r in bounded)
-    singling = [r for r in report.results if r.attack == "singling_out"]
-    assert [r.n_attacks for r in singling] == [AttackSettings().n_attacks]
+    # every attack at most one per patient: 40 controls, so 40 of each (singling out too: a few
+    # dozen patients cannot yield 500 distinct queries, and anonymeter would search for them
+    # through ten million attempts)
+    assert len(report.results) == 3 and all(r.n_attacks == 40 for r in report.results)
+    assert all(r.risk is not None for r in report.results)
 
 
 def test_a_failing_attack_becomes_a_result_that_says_why(thirds):

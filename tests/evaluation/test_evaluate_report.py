@@ -296,7 +296,8 @@ def _row_texts(cohort: Cohort) -> list[str]:
 def test_report_files_are_written(report):
     html_path, json_path = report["paths"]
     assert html_path.name == "report.html" and json_path.name == "report.json"
-    assert sorted(p.name for p in report["folder"].iterdir()) == ["report.html", "report.json"]
+    files = sorted(p.name for p in report["folder"].iterdir())
+    assert files == ["privacy.html", "report.html", "report.json"]
     assert report["html"].startswith("<!DOCTYPE html>") and report["html"].rstrip().endswith(
         "</html>"
     )
@@ -309,7 +310,8 @@ def test_report_html_needs_no_network(report):
     assert "@import" not in html and "url(" not in html
     sources = re.findall(r"""\bsrc=['"]([^'"]*)['"]""", html)
     assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
-    assert not re.findall(r"""\bhref=""", html)
+    # one link, to the privacy dossier written beside it
+    assert re.findall(r"""\bhref=['"]([^'"]*)['"]""", html) == ["privacy.html"]
 
 
 def test_report_html_embeds_five_figures(report):
@@ -325,7 +327,7 @@ def test_report_html_holds_the_summary_and_attacks(report):
     html, evaluation = report["html"], report["evaluation"]
     for verdict in evaluation.verdicts:
         assert verdict.topic in html
-    assert "anonymeter: 100 singling-out queries, 100 linkability and inference attacks" in html
+    assert "anonymeter: 100 attacks each, on" in html
     assert f"{evaluation.fidelity.score:.3f}" in html
     assert "copula on gbsg2" in html
 

@@ -6,6 +6,7 @@ outsiders; every number reaches report.json."""
 from __future__ import annotations
 
 import dataclasses
+import html
 
 import numpy as np
 import pandas as pd
@@ -185,3 +186,42 @@ def test_membership_inference_can_be_switched_off(thirds):
     )
     assert result.membership is None
     assert _verdict(result, "membership inference").ok is None
+
+
+# ---------------------------------------------------------------------- the dossier
+def test_the_privacy_dossier_is_written_in_english_and_french_without_patient_values(
+    thirds, tmp_path
+):
+    from jumeau.report import report_meta, write_report
+    from jumeau.report.dossier import privacy_lines
+
+    train, holdout, independent = thirds
+    settings = dataclasses.replace(
+        FAST, run_attacks=True, attacks=AttackSettings(n_attacks=40, repeats=1)
+    )
+    evaluation = evaluate(train, holdout, _artificial(independent), settings)
+    meta = report_meta(seed=0, inputs={}) | {"model_file_personal_data_held": []}
+    write_report(evaluation, train, _artificial(independent), tmp_path, meta)
+    page = (tmp_path / "privacy.html").read_text()
+    for words in ("Privacy dossier", "Dossier de confidentialité", "Singling out (WP29)",
+                  "Individualisation (G29)", "Membership inference, density attack",
+                  "EMA Policy 0070", "personal_data: false"):  # fmt: skip
+        assert words in page, words
+    lines = privacy_lines(evaluation)
+    assert len(lines) == 9  # three WP29 attacks, two membership, DCR, near-copy, filter, k
+    for line in lines:
+        assert html.escape(line.value) in page, line.topic
+    assert "privacy.html" in (tmp_path / "report.html").read_text()
+    assert "://" not in page and "<script" not in page  # self-contained, no network
+    # no training row's values: the page holds scores, not patients
+    for row in train.data.head(20).itertuples(index=False):
+        numbers = [f"{v:g}" for v in row if isinstance(v, float) and v == v and v > 1000]
+        assert not numbers or not all(n in page for n in numbers)
+
+
+def test_the_dossier_says_when_a_check_fails(on_jittered, tmp_path):
+    from jumeau.report.dossier import render_dossier
+
+    page = render_dossier(on_jittered, {"model_file_personal_data_held": ["codes"]})
+    assert "privacy check(s) fail" in page and "non satisfait" in page
+    assert "holds personal data (codes)" in page

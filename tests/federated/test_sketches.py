@@ -12,7 +12,8 @@ from jumeau.data.cohort import Cohort
 from jumeau.data.schema import Schema
 from jumeau.federated.site import Site
 from jumeau.federated.sketches import SKETCH_POINTS, column_sketches, merged_encoder
-from jumeau.generators.encoding import TabularEncoder, weighted_quantiles
+from jumeau.generators.encoding import TabularEncoder
+from jumeau.generators.summaries import weighted_quantiles
 
 
 def _merged(cohort: Cohort, sites: list[Site]) -> TabularEncoder:

@@ -341,6 +341,7 @@ def test_valid_parameters_are_kept() -> None:
         "em_iterations": 40,
         "gibbs_burn_in": 30,
         "gibbs_thinning": 5,
+        "shareable": False,
     }
     assert repr(model) == "GaussianCopula(shrinkage=0.25)"
     assert repr(GaussianCopula()) == "GaussianCopula()"
@@ -351,6 +352,7 @@ def test_valid_parameters_are_kept() -> None:
         "em_iterations": 40,
         "gibbs_burn_in": 30,
         "gibbs_thinning": 5,
+        "shareable": False,
     }
 
 

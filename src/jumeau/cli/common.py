@@ -69,6 +69,20 @@ ParamOption = Annotated[
     typer.Option("--param", "-p", help="Hyper-parameter key=value (repeatable)."),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
+ShareableOption = Annotated[
+    bool,
+    typer.Option(
+        "--shareable/--personal",
+        help="Write a model file that holds no value of fewer than 10 training patients and no "
+        "training code (its header says personal_data: false), or one that keeps them.",
+    ),
+]
+
+
+def generator_params(param: list[str] | None, shareable: bool) -> dict[str, Any]:
+    """The generator's hyper-parameters: the -p key=value pairs and --shareable."""
+    return parse_params(param or []) | {"shareable": shareable}
+
 
 LongitudinalOption = Annotated[
     bool, typer.Option("--longitudinal", help="One row per visit: model whole courses.")

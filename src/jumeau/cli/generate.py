@@ -19,8 +19,10 @@ from jumeau.cli.common import (
     QuietOption,
     SchemaOption,
     SepOption,
+    ShareableOption,
     TimeOption,
     VaryingOption,
+    generator_params,
     guarded,
     out,
     parse_params,
@@ -54,6 +56,7 @@ def fit(
     schema: SchemaOption = None,
     seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
     param: ParamOption = None,
+    shareable: ShareableOption = False,
     quiet: QuietOption = False,
     longitudinal: LongitudinalOption = False,
     id_column: IdOption = None,
@@ -80,7 +83,7 @@ def fit(
             out.print(fitted)
             return
         cohort = load_cohort(data, schema, sep=sep, decimal=decimal, encoding=encoding)
-        generator = make_generator(model or "rhvae", **parse_params(param or []))
+        generator = make_generator(model or "rhvae", **generator_params(param, shareable))
         generator.fit(cohort, seed=seed, progress=not quiet)
         generator.save(output)
         out.print(

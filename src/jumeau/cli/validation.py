@@ -20,9 +20,11 @@ from jumeau.cli.common import (
     ParamOption,
     SchemaOption,
     SepOption,
+    ShareableOption,
     TimeOption,
     VaryingOption,
     err,
+    generator_params,
     guarded,
     out,
     parse_params,
@@ -37,8 +39,9 @@ from jumeau.evaluation.attacks import AttackSettings
 from jumeau.evaluation.evaluate import Evaluation, EvaluationSettings
 from jumeau.evaluation.privacy import SHARED_PROFILE_K
 from jumeau.evaluation.similarity import DEFAULT_PERCENTILE
+from jumeau.evaluation.utility import SMALL_COHORT_SIZES
 from jumeau.generators import available_generators
-from jumeau.workflow import load_artificial
+from jumeau.workflow import SHAREABLE_BY_DEFAULT, load_artificial
 
 
 def say(text: str) -> None:
@@ -54,9 +57,11 @@ def _settings(
     secrets: str | None,
     filter_percentile: float,
     shared_profile_k: int = SHARED_PROFILE_K,
+    small_cohorts: bool = True,
 ) -> EvaluationSettings:
     return EvaluationSettings(
         seed=seed,
+        small_cohort_sizes=SMALL_COHORT_SIZES if small_cohorts else (),
         target=target,
         run_attacks=attacks,
         attacks=AttackSettings(
@@ -92,6 +97,14 @@ PercentileOption = Annotated[
         "--filter-percentile",
         help="Similarity filter: percentile of holdout → train distances below which an "
         "artificial patient is removed.",
+    ),
+]
+SmallCohortsOption = Annotated[
+    bool,
+    typer.Option(
+        "--small-cohorts/--no-small-cohorts",
+        help="Refit the generator on 50 and 100 patients for the small-cohort augmentation "
+        "study (the slowest part of the report).",
     ),
 ]
 SharedProfileOption = Annotated[
@@ -145,6 +158,7 @@ def run_command(
     target: TargetOption = None,
     seed: Annotated[int, typer.Option(help="Seed of the whole run.")] = 0,
     param: ParamOption = None,
+    shareable: ShareableOption = SHAREABLE_BY_DEFAULT,
     use_filter: Annotated[
         bool, typer.Option("--filter/--no-filter", help="Apply the similarity filter.")
     ] = True,
@@ -153,6 +167,7 @@ def run_command(
     attacks: AttacksOption = True,
     quasi_identifiers: QuasiOption = None,
     secrets: SecretsOption = None,
+    small_cohorts: SmallCohortsOption = True,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
     longitudinal: LongitudinalOption = False,
     id_column: IdOption = None,
@@ -183,7 +198,7 @@ def run_command(
             n=5000 if n is None else n,
             seed=seed,
             target=target,
-            params=parse_params(param or []),
+            params=generator_params(param, shareable),
             settings=_settings(
                 seed,
                 target,
@@ -192,6 +207,7 @@ def run_command(
                 secrets,
                 filter_percentile,
                 shared_profile_k,
+                small_cohorts,
             ),
             use_filter=use_filter,
             progress=not quiet,

@@ -35,6 +35,8 @@ from jumeau.generators.encoding import numeric_values
 
 DEFAULT_ATTACKS = 500  # anonymeter's default
 DEFAULT_REPEATS = 3
+# anonymeter's singling out tries at most this many queries per query it must find
+SINGLING_OUT_ATTEMPTS = 1000
 CONFIDENCE = 0.95
 QUASI_IDENTIFIER_PATTERN = re.compile(
     r"(^|_)(age|sex|gender|weight|height|bmi|race|ethnic\w*|zip\w*|post\w*code|birth\w*|"
@@ -156,16 +158,16 @@ def run_attacks(
         return tuple(sets)
 
     draws = [draw() for _ in range(settings.repeats)]
-    # Linkability and inference attack distinct patients of each set: at most that many attacks.
-    # Singling-out queries are built from the artificial cohort and are not so bounded.
+    # Every attack at most one per patient of the sets: linkability and inference attack distinct
+    # patients, and a few dozen artificial patients cannot yield 500 distinct singling-out
+    # queries (anonymeter then searches for up to ten million attempts).
     n_attacks = max(1, min(settings.n_attacks, size))
     n_ceiling = max(1, min(settings.n_attacks, len(holdout) // 2))
     report = AttackReport(
         settings={
             "quasi_identifiers": known,
             "secrets": secrets,
-            "n_attacks": n_attacks,  # linkability and inference
-            "n_attacks_singling_out": settings.n_attacks,
+            "n_attacks": n_attacks,  # each attack, on the cohort (the ceiling: at most as many)
             "n_patients_per_set": size,  # training, artificial and control alike
             "n_ceiling_real_sample": ceiling_size if with_ceiling else 0,
             "repeats": settings.repeats,
@@ -179,11 +181,12 @@ def run_attacks(
         (
             "singling_out",
             "multivariate, 3 columns",
-            lambda ori_, syn_, control_, _n: SinglingOutEvaluator(
+            lambda ori_, syn_, control_, n: SinglingOutEvaluator(
                 ori=ori_,
                 syn=syn_,
                 control=control_,
-                n_attacks=settings.n_attacks,
+                n_attacks=n,
+                max_attempts=SINGLING_OUT_ATTEMPTS * n,
                 seed=settings.seed,
             ).evaluate(mode="multivariate"),
         ),
@@ -220,9 +223,10 @@ def run_attacks(
 
         attacks.append(("inference", f"guesses {secret} from {_names(auxiliary)}", inference))
     for name, detail, attack in attacks:
-        count = settings.n_attacks if name == "singling_out" else n_attacks
         runs = [
-            _attack(name, detail, count, lambda a=attack, d=d: a(*d[:3], n_attacks), settings.seed)
+            _attack(
+                name, detail, n_attacks, lambda a=attack, d=d: a(*d[:3], n_attacks), settings.seed
+            )
             for d in draws
         ]
         result = _pooled(runs)

@@ -24,7 +24,13 @@ from scipy.stats import fisher_exact
 
 from jumeau.data.cohort import Cohort
 from jumeau.errors import JumeauError
-from jumeau.evaluation.attacks import AttackReport, AttackSettings, run_attacks
+from jumeau.evaluation.attacks import (
+    AttackReport,
+    AttackSettings,
+    default_quasi_identifiers,
+    run_attacks,
+)
+from jumeau.evaluation.features import shared_columns
 from jumeau.evaluation.fidelity import (
     column_shapes,
     detection_auc,
@@ -32,6 +38,7 @@ from jumeau.evaluation.fidelity import (
     missingness_patterns,
     pair_trends,
 )
+from jumeau.evaluation.kanonymity import QuasiIdentifierRarity, quasi_identifier_rarity
 from jumeau.evaluation.membership import MIN_HOLDOUT, MembershipResult, membership_inference
 from jumeau.evaluation.privacy import (
     SHARED_PROFILE_K,
@@ -152,6 +159,8 @@ class Evaluation:
     # real outsiders (holdout patients) the filter's rule would remove, leave-one-out: (removed,
     # holdout patients) — the ceiling of the filter's removal rate
     outsiders_removed: tuple[int, int] = (0, 0)
+    # artificial patients in small real groups of the quasi-identifiers, beside real outsiders
+    quasi_identifier_rarity: QuasiIdentifierRarity | None = None
 
     @property
     def verdicts(self) -> list[Verdict]:
@@ -222,6 +231,11 @@ class Evaluation:
                         None if self.detection_interval is None else list(self.detection_interval)
                     ),
                 },
+                "quasi_identifier_k_anonymity": (
+                    None
+                    if self.quasi_identifier_rarity is None
+                    else self.quasi_identifier_rarity.to_dict()
+                ),
                 "membership_inference": (
                     None if self.membership is None else [r.to_dict() for r in self.membership]
                 ),
@@ -333,6 +347,15 @@ def evaluate(
             "membership inference",
             lambda: membership_inference(train, holdout, artificial, seed=seed),
         )
+    chosen = settings.attacks.quasi_identifiers if settings.attacks else None
+    rarity = quasi_identifier_rarity(
+        train,
+        holdout,
+        artificial,
+        default_quasi_identifiers(train, shared_columns(train, artificial))
+        if chosen is None
+        else chosen,
+    )
     attacks = None
     if settings.run_attacks:
         attacks = timed(
@@ -391,4 +414,5 @@ def evaluate(
         detection_interval=(detection_low, detection_high),
         detection_repeated_auc=repeated_auc,
         outsiders_removed=(outsiders, len(holdout)),
+        quasi_identifier_rarity=rarity,
     )

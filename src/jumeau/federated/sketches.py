@@ -14,14 +14,8 @@ import numpy as np
 import pandas as pd
 
 from jumeau.data.schema import CATEGORY_KINDS, Schema
-from jumeau.generators.encoding import (
-    ColumnSummary,
-    TabularEncoder,
-    is_tied,
-    modelled_schema,
-    number_summary,
-    numeric_values,
-)
+from jumeau.generators.encoding import TabularEncoder, modelled_schema, numeric_values
+from jumeau.generators.summaries import ColumnSummary, is_tied, number_summary
 
 SKETCH_POINTS = 32
 MAX_KNOTS = 200

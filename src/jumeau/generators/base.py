@@ -109,7 +109,7 @@ class Generator(ABC):
             )
         cohort.require_trainable()
         seed = check_seed(seed)
-        self.encoder_ = TabularEncoder().fit(cohort)
+        self.encoder_ = TabularEncoder(shareable=self.shareable).fit(cohort)
         self.schema_ = self.encoder_.schema_
         matrix, mask = self.encoder_.transform(cohort.data)
         self._fit_matrix(matrix, mask, seed=seed, progress=progress)
@@ -228,10 +228,18 @@ class Generator(ABC):
             raise NotFittedError(f"this {self.name} generator is not fitted yet; call fit(cohort)")
 
     # ------------------------------------------------------------------ persistence
+    @property
+    def shareable(self) -> bool:
+        """Whether this generator keeps no value of fewer than 10 training patients (the
+        `shareable` parameter)."""
+        return bool(getattr(self.config, "shareable", False))
+
     def personal_data_held(self) -> list[str]:
         """What of the training patients a model file of this generator holds, in plain words
         (empty: nothing personal). Written into every file's header as `personal_data`, so that
         whoever receives a file knows whether sharing it shares personal data."""
+        if self.shareable:
+            return []
         return [
             "the encoder's quantile knots, atoms and bounds are values of training patients "
             "(the smallest and largest value of every number column among them)"

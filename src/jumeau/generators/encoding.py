@@ -31,12 +31,13 @@ from scipy.special import ndtr, ndtri
 from jumeau.data.cohort import Cohort
 from jumeau.data.derivation import derive
 from jumeau.data.schema import CATEGORY_KINDS, ColumnKind, Schema, category_key
+from jumeau.generators.summaries import (
+    ColumnSummary,
+    number_summary,
+    shareable_number_summary,
+)
 
 MISSING_LEVEL = "__missing__"
-# An atom of an interpolated number: a value at least this many patients, and this share of them,
-# share (see `column_atoms`)
-ATOM_MIN_COUNT = 10
-ATOM_MIN_SHARE = 0.02
 _EPOCH = pd.Timestamp("1970-01-01")
 
 
@@ -74,8 +75,10 @@ Block = NumericBlock | CategoricalBlock
 class TabularEncoder:
     """Fit on a cohort, then map frames to matrices (`transform`) and back (`inverse_transform`)."""
 
-    def __init__(self, max_knots: int = 200) -> None:
+    def __init__(self, max_knots: int = 200, *, shareable: bool = False) -> None:
         self.max_knots = max_knots
+        # knots that hold no value of fewer than 10 patients (see `shareable_number_summary`)
+        self.shareable = shareable
 
     # ------------------------------------------------------------------ fit
     def fit(self, cohort: Cohort) -> TabularEncoder:
@@ -92,9 +95,20 @@ class TabularEncoder:
             numbers = numeric_values(values, column.kind)
             observed = numbers[~np.isnan(numbers)]
             distinct, counts = np.unique(observed, return_counts=True)
-            summaries[name] = number_summary(
-                distinct, counts, self.max_knots, has_missing=bool(np.isnan(numbers).any())
-            )
+            has_missing = bool(np.isnan(numbers).any())
+            if self.shareable:
+                summaries[name] = shareable_number_summary(
+                    distinct,
+                    counts,
+                    self.max_knots,
+                    has_missing=has_missing,
+                    lowest=_number(column.min),
+                    highest=_number(column.max),
+                )
+            else:
+                summaries[name] = number_summary(
+                    distinct, counts, self.max_knots, has_missing=has_missing
+                )
         return self.fit_summaries(schema, summaries)
 
     def fit_summaries(self, schema: Schema, summaries: dict[str, ColumnSummary]) -> TabularEncoder:
@@ -256,6 +270,7 @@ class TabularEncoder:
         """JSON-able description and arrays (knots), for safetensors + JSON model files."""
         meta = {
             "max_knots": self.max_knots,
+            "shareable": self.shareable,
             "width": self.width_,
             "blocks": [_block_to_json(b) for b in self.blocks_],
         }
@@ -269,7 +284,7 @@ class TabularEncoder:
     def from_state(
         cls, meta: dict[str, Any], arrays: dict[str, np.ndarray], schema: Schema
     ) -> TabularEncoder:
-        encoder = cls(max_knots=int(meta["max_knots"]))
+        encoder = cls(max_knots=int(meta["max_knots"]), shareable=bool(meta.get("shareable")))
         encoder.schema_ = schema
         encoder.width_ = int(meta["width"])
         encoder.blocks_ = [_block_from_json(b) for b in meta["blocks"]]
@@ -332,97 +347,12 @@ def _from_numbers(numbers: np.ndarray, kind: ColumnKind) -> Any:
     return numbers
 
 
-@dataclass(frozen=True)
-class ColumnSummary:
-    """What the encoder needs to know of one column: whether it has missing values and, for a
-    number, its quantile knots with their cdf levels (and the cdf steps of a tied column, or
-    the atoms of an interpolated one: rows of value, lower and upper cdf level)."""
-
-    has_missing: bool
-    knots: np.ndarray | None = None
-    levels: np.ndarray | None = None
-    edges: np.ndarray | None = None
-    atoms: np.ndarray | None = None
-
-
-def number_summary(
-    distinct: np.ndarray, counts: np.ndarray, max_knots: int, *, has_missing: bool
-) -> ColumnSummary:
-    """The summary of a number from its distinct observed values and their counts."""
-    knots, levels = _quantile_knots(distinct, counts, max_knots)
-    n = counts.sum()
-    edges = atoms = None
-    if distinct.size > 1 and is_tied(distinct.size, n, max_knots):
-        edges = np.cumsum(counts) / n
-    elif distinct.size > 1:
-        atoms = column_atoms(distinct, counts)
-    return ColumnSummary(has_missing, knots, levels, edges, atoms)
-
-
-def column_atoms(distinct: np.ndarray, counts: np.ndarray) -> np.ndarray | None:
-    """Values of an interpolated column that at least `ATOM_MIN_COUNT` patients and
-    `ATOM_MIN_SHARE` of them share, as rows (value, lower cdf level, upper cdf level); None
-    without any. A value shared by so many patients is no one's, and it is a point mass of the
-    distribution (rounding, a floor, a rule), not a coincidence of two measurements."""
-    n = counts.sum()
-    heavy = counts >= max(ATOM_MIN_COUNT, ATOM_MIN_SHARE * n)
-    if not heavy.any():
-        return None
-    upper = np.cumsum(counts) / n
-    lower = upper - counts / n
-    return np.column_stack([distinct[heavy], lower[heavy], upper[heavy]]).astype(np.float64)
-
-
 def onto_atoms(numbers: np.ndarray, cdf: np.ndarray, atoms: np.ndarray) -> np.ndarray:
     """`numbers` with each cdf level inside an atom's jump replaced by the atom's value."""
     values, lower, upper = atoms[:, 0], atoms[:, 1], atoms[:, 2]
     slot = np.clip(np.searchsorted(lower, cdf, side="right") - 1, 0, None)
     inside = (cdf >= lower[slot]) & (cdf < upper[slot])
     return np.where(inside, values[slot], numbers)
-
-
-def is_tied(n_distinct: int, n_observed: int, max_knots: int) -> bool:
-    """A heavily tied column (at most half as many distinct values as observations, and few
-    enough to be knots): it goes back through the step-shaped inverse CDF, onto its values."""
-    return n_distinct <= min(max_knots, n_observed // 2)
-
-
-def _quantile_knots(
-    distinct: np.ndarray, counts: np.ndarray, max_knots: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Knots (values) and their cdf levels; ties share the middle of their cdf jump."""
-    if distinct.size == 0:  # never observed in these patients (a subsample): NaN knots, so
-        # that every value decodes as missing, as it was in every one of them
-        return np.array([np.nan, np.nan]), np.array([0.5 - 1e-9, 0.5 + 1e-9])
-    n = counts.sum()
-    if distinct.size <= max_knots:
-        upper = np.cumsum(counts) / n
-        levels = upper - counts / (2 * n)
-        knots = distinct
-    else:
-        levels = (np.arange(max_knots) + 0.5) / max_knots
-        knots = weighted_quantiles(distinct, counts, levels)
-        knots[0], knots[-1] = distinct[0], distinct[-1]
-        # a value repeated across several knots gets the middle of its cdf range (interp on
-        # repeated knots would give it the top)
-        knots, inverse = np.unique(knots, return_inverse=True)
-        levels = np.bincount(inverse, weights=levels) / np.bincount(inverse)
-    if knots.size == 1:  # a constant column: one knot, score 0
-        return np.array([knots[0], knots[0]]), np.array([0.5 - 1e-9, 0.5 + 1e-9])
-    return knots.astype(np.float64), levels.astype(np.float64)
-
-
-def weighted_quantiles(values: np.ndarray, counts: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """Quantiles of sorted distinct `values` seen `counts` times, as `np.quantile` gives them on
-    the repeated values (linear interpolation between order statistics)."""
-    n = counts.sum()
-    upper = np.cumsum(counts) - 1  # position of the last copy of each value
-    positions = levels * (n - 1)
-    below = np.floor(positions).astype(np.int64)
-    above = np.minimum(below + 1, n - 1)
-    at_below = values[np.searchsorted(upper, below)]
-    at_above = values[np.searchsorted(upper, above)]
-    return at_below + (positions - below) * (at_above - at_below)
 
 
 def _number(bound: object) -> float | None:

@@ -23,18 +23,8 @@ from jumeau.data.loading import write_text_atomically
 from jumeau.evaluation.evaluate import Evaluation, Verdict
 from jumeau.generators.persistence import versions
 from jumeau.report import plots
-
-STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;
-margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
-h1{font-size:1.6em;margin-bottom:.2em}
-h2{border-bottom:2px solid #1f4e79;padding-bottom:.2em;margin-top:2em}
-table{border-collapse:collapse;margin:.8em 0;font-size:.92em}
-td,th{border:1px solid #ccc;padding:.35em .6em;text-align:left;vertical-align:top}
-th{background:#f0f4f8}.ok{color:#1b7a2c;font-weight:600}.bad{color:#b3261e;font-weight:600}
-.na{color:#777}.muted{color:#666;font-size:.9em}img{max-width:100%;height:auto}
-code{background:#f4f4f4;padding:0 .25em}
-"""
+from jumeau.report.dossier import render_dossier
+from jumeau.report.style import STYLE
 
 
 def _e(value: object) -> str:
@@ -126,8 +116,7 @@ def _attack_table(result: Evaluation) -> str:
         "<table><tr><th>attack</th><th>what</th><th>risk [95% CI]</th><th>real sample "
         "(ceiling)</th><th>success on training</th><th>on holdout (control)</th>"
         "<th>random guess</th></tr>" + "".join(rows) + "</table>"
-        f"<p class='muted'>anonymeter: {settings['n_attacks_singling_out']} singling-out queries, "
-        f"{settings['n_attacks']} linkability and inference attacks, on "
+        f"<p class='muted'>anonymeter: {settings['n_attacks']} attacks each, on "
         f"{settings.get('n_patients_per_set', '?')} training, artificial and control patients "
         "each (seeded subsamples of equal size: unequal sets alone read as risk, and the release "
         "size must not count as one); "
@@ -241,6 +230,8 @@ training patients. An AUC clearly below 0.5 is not better than 0.5: it points to
 {images["2-D projection"]}
 
 <h2>Privacy</h2>
+<p>The privacy dossier, in English and French, for a data-protection officer:
+<a href="privacy.html">privacy.html</a>.</p>
 <p>Distances are Gower distances (numbers by range, categories by mismatch). DCR share: the
 fraction of artificial patients closer to a training patient than to any holdout patient (≈ 50 %
 when the model learned the population; more means memorisation). Exact copies, identical to a
@@ -295,7 +286,8 @@ def write_report(
     directory: str | Path,
     meta: dict[str, Any],
 ) -> tuple[Path, Path]:
-    """Write report.html and report.json into `directory` (atomically: no half-written file)."""
+    """Write report.html, report.json and privacy.html (the privacy dossier) into `directory`
+    (atomically: no half-written file)."""
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     payload = json_safe({"meta": meta, **result.to_dict()})
@@ -303,6 +295,7 @@ def write_report(
     json_path = write_text_atomically(folder / "report.json", text + "\n")
     html = render_html(result, real, artificial, meta)
     html_path = write_text_atomically(folder / "report.html", html)
+    write_text_atomically(folder / "privacy.html", render_dossier(result, meta))
     return html_path, json_path
 
 

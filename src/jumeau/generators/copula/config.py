@@ -8,6 +8,13 @@ from pydantic import BaseModel, ConfigDict, Field
 class CopulaConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    shareable: bool = Field(
+        default=False,
+        description="Write a model file that holds no value of fewer than 10 training patients "
+        "(k-anonymous knots; an RHVAE also drops its training codes and samples from its prior): "
+        "its header says personal_data: false.",
+    )
+
     shrinkage: float = Field(
         default=0.0,
         ge=0.0,

@@ -179,6 +179,10 @@ class RHVAE(VAE):
         # Kept on the CPU (an accelerator only trains): sampling and calibration run here.
         self.centroids_ = mean.detach().cpu().clone()
         self.matrices_ = (factors @ factors.transpose(-1, -2)).detach().cpu().clone()
+        if self.shareable:  # a patient's code decodes to that patient: none is kept, and the
+            # model samples from its prior (see `sample`)
+            self.centroids_ = self.centroids_[:0]
+            self.matrices_ = self.matrices_[:0]
         # What the decoder saw in training, z ~ q(z|x) pooled over the patients: one second
         # moment per latent dimension, the target of the envelope's calibration.
         self.code_moments_ = (mean.pow(2) + logvar.exp()).mean(0).detach().cpu()
@@ -227,7 +231,7 @@ class RHVAE(VAE):
     ) -> Cohort:
         """As `Generator.sample`; `sampler="prior"` draws codes from N(0, I) instead of the
         geometry-aware sampler, on the same fitted model."""
-        chosen = self.config.sampler if sampler is None else sampler
+        chosen = self._default_sampler if sampler is None else sampler
         if chosen not in ("geometry", "prior"):
             from jumeau.errors import JumeauError
 
@@ -238,8 +242,13 @@ class RHVAE(VAE):
         finally:
             del self._active_sampler
 
+    @property
+    def _default_sampler(self) -> str:
+        """The configured sampler; the prior for a shareable model, which keeps no codes."""
+        return "prior" if self.shareable else self.config.sampler
+
     def _latent_samples(self, n: int, generator: torch.Generator) -> Tensor:
-        if getattr(self, "_active_sampler", self.config.sampler) == "prior":
+        if getattr(self, "_active_sampler", self._default_sampler) == "prior":
             return super()._latent_samples(n, generator)
         return self._geometry_samples(n, generator)
 
@@ -342,6 +351,8 @@ class RHVAE(VAE):
     def personal_data_held(self) -> list[str]:
         """Besides the encoder's values, the geometry sampler's centroids: one latent code per
         training patient, from which the decoder returns that patient's profile."""
+        if self.shareable:
+            return []
         return [
             *super().personal_data_held(),
             "one latent code per training patient (the metric's centroids), which the decoder "

@@ -9,6 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 class VAEConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    shareable: bool = Field(
+        default=False,
+        description="Write a model file that holds no value of fewer than 10 training patients "
+        "(k-anonymous knots; an RHVAE also drops its training codes and samples from its prior): "
+        "its header says personal_data: false.",
+    )
+
     latent_dim: int | None = Field(
         default=None, ge=1, le=128, description="Latent size (default: about half the columns)."
     )
