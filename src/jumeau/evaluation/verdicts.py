@@ -292,12 +292,16 @@ def _attack_verdicts(attacks: AttackReport | None) -> list[Verdict]:
 
 def _attack_verdict(r: AttackResult) -> Verdict:
     name = r.attack.replace("_", " ")
-    if r.risk is None or r.risk_low is None:
+    if r.risk is None or r.risk_low is None or r.risk_high is None:
         return Verdict(name, "not computed", "", None, r.error or "")
     ceiling = r.ceiling_risk
-    within = ceiling is not None and not beyond_chance(
-        (r.risk, r.risk_low, r.risk_high or r.risk),
-        (ceiling, r.ceiling_low or ceiling, r.ceiling_high or ceiling),
+    within = (
+        ceiling is not None
+        and r.ceiling_low is not None
+        and r.ceiling_high is not None
+        and not beyond_chance(
+            (r.risk, r.risk_low, r.risk_high), (ceiling, r.ceiling_low, r.ceiling_high)
+        )
     )
     ok = r.risk <= ATTACK_RISK_MAX or within
     shown = "not computed" if ceiling is None else f"{ceiling:.3f}"
