@@ -122,6 +122,12 @@ def test_attacks_use_equal_sets_and_carry_a_real_ceiling(thirds):
         assert result.risk <= ATTACK_RISK_MAX + 0.05, result
 
 
+def test_attacks_refuse_zero_draws(thirds):
+    train, holdout, independent = thirds
+    with pytest.raises(JumeauError, match="at least one draw"):
+        run_attacks(train, holdout, _artificial(independent), AttackSettings(repeats=0))
+
+
 def test_attacks_default_to_dates_and_named_demographics_as_quasi_identifiers(thirds):
     train, holdout, _ = thirds
     report = run_attacks(train, holdout, _artificial(train), AttackSettings(n_attacks=20))

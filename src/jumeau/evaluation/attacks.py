@@ -138,6 +138,8 @@ def run_attacks(
         if settings.secrets is None
         else _checked_columns(settings.secrets, columns, "secret")
     )
+    if settings.repeats < 1:
+        raise JumeauError(f"the attacks need at least one draw (repeats), not {settings.repeats}")
     rng = np.random.default_rng(settings.seed)
     size = min(len(train), len(holdout), len(artificial))
     ceiling_size = len(holdout) - len(holdout) // 2
