@@ -55,6 +55,8 @@ def ran(files):
         "5",
         "--shared-profile-k",
         "4",
+        "--privacy-splits",
+        "2",
         "--quiet",
         "-o",
         out,
@@ -88,6 +90,7 @@ def test_run_passes_its_options_on(ran):
     assert report["privacy"]["attacks"] is None  # --no-attacks
     assert json.loads((out / "split.json").read_text())["seed"] == 3
     assert report["sizes"]["artificial"] == 200
+    assert report["privacy"]["splits"] == 2 and len(report["privacy"]["per_split"]) == 2
 
 
 def test_report_on_any_artificial_file(ran, files):

@@ -312,7 +312,9 @@ def test_run_with_a_copying_generator_ends_cleanly(lung, tmp_path, monkeypatch):
     monkeypatch.setattr(workflow, "make_generator", lambda name, **params: OnlyCopies())
     with pytest.warns(JumeauWarning, match="similarity filter"):
         try:
-            result = workflow.run(lung, tmp_path, model="copula", n=50, settings=FAST)
+            result = workflow.run(
+                lung, tmp_path, model="copula", n=50, settings=FAST, privacy_splits=1
+            )
         except JumeauError:
             return
     assert len(result.artificial) == 0 and result.files["report"].exists()
@@ -324,8 +326,9 @@ def test_the_report_of_a_run_shows_what_the_filter_removed(lung, tmp_path, monke
     settings = EvaluationSettings(seed=0, run_attacks=False, factors=(0,), small_cohort_sizes=())
     with pytest.warns(JumeauWarning, match="similarity filter"):
         result = workflow.run(
-            lung, tmp_path, model="copula", n=80, settings=settings, say=said.append
-        )
+            lung, tmp_path, model="copula", n=80, settings=settings, say=said.append,
+            privacy_splits=1,
+        )  # fmt: skip
     removed = int(re.search(r"\((\d+) removed", " ".join(said)).group(1))
     assert removed >= 60  # half of every round were training patients
     (line,) = [v for v in result.evaluation.verdicts if v.topic == "similarity filter"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from jumeau.data.loading import read_table, write_text_atomically
 from jumeau.data.schema import CATEGORY_KINDS, Schema
 from jumeau.errors import DataError, JumeauError, JumeauWarning
 from jumeau.evaluation.evaluate import Evaluation, EvaluationSettings, evaluate
+from jumeau.evaluation.pooling import pool_evaluations
 from jumeau.evaluation.privacy import SHARED_PROFILE_K
 from jumeau.evaluation.similarity import filter_close
 from jumeau.evaluation.utility import utility_task
@@ -38,6 +39,12 @@ HOLDOUT_SHARE = 0.3
 # code) unless told otherwise: what it writes may leave the hospital without a second thought
 SHAREABLE_BY_DEFAULT = True
 TOP_UP_ROUNDS = 5  # extra sampling rounds to replace patients the similarity filter removed
+# Cohorts smaller than this pool their privacy evidence over refits on this many seeded splits
+# (the released cohort's split included): one split of 150 patients is a coin toss near a
+# threshold (see evaluation/pooling.py). Each extra split draws at most EXTRA_SPLIT_SAMPLE.
+SMALL_PRIVACY_COHORT = 300
+PRIVACY_SPLITS = 3
+EXTRA_SPLIT_SAMPLE = 2000
 
 
 @dataclass
@@ -134,14 +141,23 @@ def run(
     params: dict[str, Any] | None = None,
     settings: EvaluationSettings | None = None,
     use_filter: bool = True,
+    privacy_splits: int | None = None,
     progress: bool = True,
     say: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Split (stratified, seeded), fit, sample n patients, filter, evaluate, write the report."""
+    """Split (stratified, seeded), fit, sample n patients, filter, evaluate, write the report.
+
+    `privacy_splits`: refits on this many seeded splits whose privacy evidence is pooled (the
+    first is the released cohort's); None: PRIVACY_SPLITS under SMALL_PRIVACY_COHORT patients,
+    else 1."""
     tell = say or (lambda _text: None)
     folder = Path(output)
     cohort.require_trainable()
     settings = settings or EvaluationSettings(seed=seed, target=target)
+    if privacy_splits is None:
+        privacy_splits = PRIVACY_SPLITS if len(cohort) < SMALL_PRIVACY_COHORT else 1
+    if privacy_splits < 1:
+        raise JumeauError(f"privacy splits must be at least 1, not {privacy_splits}")
     train, holdout, holdout_rows = split_cohort(cohort, seed=seed, target=target)
     tell(f"split: {len(train)} training / {len(holdout)} holdout patients")
     params = {"shareable": SHAREABLE_BY_DEFAULT} | (params or {})
@@ -180,6 +196,13 @@ def run(
     )
     if use_filter:
         evaluation.filtered_while_sampling = (sampling["drawn"], sampling["removed_by_filter"])
+    others = [
+        _split_evidence(
+            cohort, model, params, min(n, EXTRA_SPLIT_SAMPLE), settings, split, use_filter, tell
+        )
+        for split in range(1, privacy_splits)
+    ]
+    evaluation = pool_evaluations(evaluation, others)
     folder.mkdir(parents=True, exist_ok=True)
     files = {"model": generator.save(folder / "model.jumeau")}
     files["artificial"] = artificial.to_csv(folder / "artificial.csv")
@@ -214,6 +237,42 @@ def run(
         evaluation, train, artificial, folder, meta
     )
     return RunResult(folder, artificial, evaluation, files, generator.personal_data_held())
+
+
+def _split_evidence(
+    cohort: Cohort,
+    model: str,
+    params: dict[str, Any],
+    n: int,
+    settings: EvaluationSettings,
+    split: int,
+    use_filter: bool,
+    tell: Callable[[str], None],
+) -> Evaluation:
+    """The privacy evidence of one more seeded split: refit, sample, filter, evaluate (no
+    utility study). Its seed derives from the run's seed and the split's number, so runs with
+    neighbouring seeds do not share splits."""
+    split_seed = int(np.random.default_rng([settings.seed, split]).integers(2**31))
+    tell(f"privacy evidence on split {split + 1} (refit, seed {split_seed})")
+    train, holdout, _rows = split_cohort(cohort, seed=split_seed, target=settings.target)
+    generator = make_generator(model, **params).fit(train, seed=split_seed, progress=False)
+    split_settings = replace(settings, seed=split_seed, run_utility=False)
+    if use_filter:
+        artificial, removed = filtered_sample(
+            generator,
+            n,
+            train,
+            holdout,
+            seed=split_seed,
+            percentile=settings.filter_percentile,
+            shared_profile_k=settings.shared_profile_k,
+        )
+    else:
+        artificial, removed = generator.sample(n, seed=split_seed), 0
+    evaluation = evaluate(train, holdout, artificial, split_settings)
+    if use_filter:
+        evaluation.filtered_while_sampling = (len(artificial) + removed, removed)
+    return evaluation
 
 
 def load_artificial(path: str | Path, schema: Schema) -> Cohort:

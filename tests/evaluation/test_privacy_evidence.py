@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import re
 
 import numpy as np
 import pandas as pd
@@ -231,3 +232,26 @@ def test_the_dossier_says_when_a_check_fails(on_jittered, tmp_path):
     page = render_dossier(on_jittered, {"model_file_personal_data_held": ["codes"]})
     assert "privacy check(s) fail" in page and "non satisfait" in page
     assert "holds personal data (codes)" in page
+
+
+def test_the_french_dossier_shows_every_value_in_french(on_jittered):
+    from jumeau.report.dossier import privacy_lines, render_dossier
+    from jumeau.report.french import to_french
+
+    french = render_dossier(on_jittered, {}).split('id="fr"')[1]
+    english_words = re.compile(
+        r"\b(risk|real sample|pooled|interval|passed|drawn|outsiders|exact copies|share|of)\b"
+    )
+    for line in privacy_lines(on_jittered):
+        value = to_french(line.value)
+        assert html.escape(value) in french, line.topic
+        assert not english_words.search(value), value
+        assert not re.search(r"\d\.\d", value), value  # decimal commas
+
+
+def test_french_values_keep_bracketed_pairs_apart():
+    from jumeau.report.french import to_french
+
+    assert to_french("risk 0.018 [0.000, 0.044]; pooled over 3 splits") == (
+        "risque 0,018 [0,000 ; 0,044]; regroupé sur 3 partitions"
+    )

@@ -107,6 +107,15 @@ SmallCohortsOption = Annotated[
         "study (the slowest part of the report).",
     ),
 ]
+PrivacySplitsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--privacy-splits",
+        min=1,
+        help="Refit on this many seeded splits and pool their privacy evidence (default: "
+        f"{workflow.PRIVACY_SPLITS} under {workflow.SMALL_PRIVACY_COHORT} patients, else 1).",
+    ),
+]
 SharedProfileOption = Annotated[
     int,
     typer.Option(
@@ -168,6 +177,7 @@ def run_command(
     quasi_identifiers: QuasiOption = None,
     secrets: SecretsOption = None,
     small_cohorts: SmallCohortsOption = True,
+    privacy_splits: PrivacySplitsOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
     longitudinal: LongitudinalOption = False,
     id_column: IdOption = None,
@@ -210,6 +220,7 @@ def run_command(
                 small_cohorts,
             ),
             use_filter=use_filter,
+            privacy_splits=privacy_splits,
             progress=not quiet,
             say=None if quiet else say,
         )

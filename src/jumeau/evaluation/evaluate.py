@@ -80,6 +80,7 @@ class EvaluationSettings:
     attacks: AttackSettings | None = None  # None: defaults; see jumeau.evaluation.attacks
     run_attacks: bool = True
     run_membership: bool = True
+    run_utility: bool = True  # off for the extra splits of pooled privacy evidence
     filter_percentile: float = DEFAULT_PERCENTILE
     # an exact profile this many training patients share is nobody's copy (see privacy.py)
     shared_profile_k: int = SHARED_PROFILE_K
@@ -161,6 +162,10 @@ class Evaluation:
     outsiders_removed: tuple[int, int] = (0, 0)
     # artificial patients in small real groups of the quasi-identifiers, beside real outsiders
     quasi_identifier_rarity: QuasiIdentifierRarity | None = None
+    # privacy evidence pooled over this many refits on seeded splits (see pooling.py), and each
+    # split's own numbers; 1: the released cohort's split alone
+    privacy_splits: int = 1
+    privacy_split_evidence: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def verdicts(self) -> list[Verdict]:
@@ -199,6 +204,8 @@ class Evaluation:
             "seed": self.seed,
             "fidelity": {"artificial": self.fidelity.to_dict(), "ceiling": self.ceiling.to_dict()},
             "privacy": {
+                "splits": self.privacy_splits,
+                "per_split": self.privacy_split_evidence,
                 "dcr_share": self.dcr_share,
                 "dcr_share_95": (
                     None if self.dcr_share_interval is None else list(self.dcr_share_interval)
@@ -360,10 +367,10 @@ def evaluate(
             "privacy attacks", lambda: run_attacks(train, holdout, artificial, settings.attacks)
         )
     utility = None
-    task = utility_task(train.schema, settings.target)
-    if task is None:
+    task = utility_task(train.schema, settings.target) if settings.run_utility else None
+    if settings.run_utility and task is None:
         notes.append("The schema names no outcome (target, or time and event): no utility study.")
-    else:
+    elif task is not None:
         utility = timed(
             "utility",
             lambda: evaluate_utility(

@@ -93,7 +93,7 @@ def verdicts(result: Evaluation) -> list[Verdict]:
     ]
     lines.append(_rarity_verdict(result))
     lines.extend(_membership_verdicts(result))
-    lines.extend(_attack_verdicts(result.attacks))
+    lines.extend(_attack_verdicts(result.attacks, result.privacy_splits))
     lines.append(_utility_verdict(result.utility))
     return lines
 
@@ -121,7 +121,7 @@ def _filter_verdict(result: Evaluation) -> Verdict:
     return Verdict(
         "similarity filter",
         f"{rate:.2%} passed ({removed} of {drawn} drawn); real outsiders: {outsider_rate:.2%} "
-        f"({outsiders_removed} of {outsiders})",
+        f"({outsiders_removed} of {outsiders})" + _over(result.privacy_splits),
         f"not below the real outsiders' rate (Fisher exact, one-sided {FILTER_EXCESS_LEVEL})",
         ok,
         f"{removed} artificial patient(s) came closer to a training patient than real outsiders "
@@ -144,7 +144,7 @@ def _privacy_verdict(result: Evaluation) -> Verdict:
     return Verdict(
         "memorisation",
         f"DCR share {result.dcr_share:.1%}{shown} (real sample: {result.ceiling_dcr_share:.1%}), "
-        f"{result.exact_copies} exact copies" + _shared_note(result),
+        f"{result.exact_copies} exact copies" + _shared_note(result) + _over(result.privacy_splits),
         f"DCR share ≤ {DCR_SHARE_MAX:.0%}, no exact copy",
         ok,
         text,
@@ -165,6 +165,11 @@ def _uncertainty_note(result: Evaluation, interval: tuple[float, float]) -> str:
     return ""
 
 
+def _over(splits: int) -> str:
+    """Said after a value pooled over refits on several splits (see pooling.py)."""
+    return f"; pooled over {splits} splits" if splits > 1 else ""
+
+
 def _shared_note(result: Evaluation) -> str:
     if result.shared_profile_matches == 0:
         return ""
@@ -179,13 +184,18 @@ def _near_copy_verdict(result: Evaluation) -> Verdict:
     """A detection AUC clearly below 0.5 is a warning, not a success: cross-validated
     classifiers anti-predict when artificial patients (nearly) duplicate real ones, in full or
     on several columns at once. 'Clearly' means the whole 95 % interval lies under 0.5."""
-    auc = result.fidelity.detection_auc
+    auc = (
+        result.fidelity.detection_auc
+        if result.detection_repeated_auc is None
+        else result.detection_repeated_auc
+    )
     interval = result.detection_interval
     low, high = interval if interval is not None else (auc, auc)
     ok = high >= 0.5
     return Verdict(
         "near-copy signal",
-        f"detection AUC {auc:.3f} (95 % interval {low:.3f}–{high:.3f})",
+        f"detection AUC {auc:.3f} (95 % interval {low:.3f}–{high:.3f})"
+        + _over(result.privacy_splits),
         "interval reaches 0.5",
         ok,
         "No sign of near-copies in the detection test."
@@ -240,7 +250,7 @@ def _membership_verdicts(result: Evaluation) -> list[Verdict]:
                 "patients: see the notes).",
             )
         ]
-    return [_membership_verdict(r) for r in result.membership]
+    return [_membership_verdict(r, result.privacy_splits) for r in result.membership]
 
 
 def beyond_chance(
@@ -258,7 +268,7 @@ def beyond_chance(
     return value[0] - ceiling[0] > float(ndtri(0.95)) * spread
 
 
-def _membership_verdict(r: MembershipResult) -> Verdict:
+def _membership_verdict(r: MembershipResult, splits: int = 1) -> Verdict:
     within = not beyond_chance(
         (r.auc, r.auc_low, r.auc_high), (r.ceiling_auc, r.ceiling_low, r.ceiling_high)
     )
@@ -277,20 +287,21 @@ def _membership_verdict(r: MembershipResult) -> Verdict:
         )
     return Verdict(
         f"membership inference ({r.attack})",
-        f"AUC {r.auc:.3f} [{r.auc_low:.3f}, {r.auc_high:.3f}] (real sample: {r.ceiling_auc:.3f})",
+        f"AUC {r.auc:.3f} [{r.auc_low:.3f}, {r.auc_high:.3f}] (real sample: {r.ceiling_auc:.3f})"
+        + _over(splits),
         f"≤ {MEMBERSHIP_AUC_MAX}, or within chance of the real sample",
         ok,
         text,
     )
 
 
-def _attack_verdicts(attacks: AttackReport | None) -> list[Verdict]:
+def _attack_verdicts(attacks: AttackReport | None, splits: int = 1) -> list[Verdict]:
     if attacks is None:
         return [Verdict("attacks", "not run", "", None, "The privacy attacks were not run.")]
-    return [_attack_verdict(r) for r in attacks.results]
+    return [_attack_verdict(r, splits) for r in attacks.results]
 
 
-def _attack_verdict(r: AttackResult) -> Verdict:
+def _attack_verdict(r: AttackResult, splits: int = 1) -> Verdict:
     name = r.attack.replace("_", " ")
     if r.risk is None or r.risk_low is None or r.risk_high is None:
         return Verdict(name, "not computed", "", None, r.error or "")
@@ -316,7 +327,8 @@ def _attack_verdict(r: AttackResult) -> Verdict:
         text = "the attacker succeeds more often on training patients than on unseen ones."
     return Verdict(
         name,
-        f"risk {r.risk:.3f} [{r.risk_low:.3f}, {r.risk_high:.3f}] (real sample: {shown})",
+        f"risk {r.risk:.3f} [{r.risk_low:.3f}, {r.risk_high:.3f}] (real sample: {shown})"
+        + _over(splits),
         f"≤ {ATTACK_RISK_MAX} ({ATTACK_RISK_SOURCE}), or within chance of the real sample",
         ok,
         f"{r.detail}: {text}",

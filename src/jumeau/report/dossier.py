@@ -14,6 +14,7 @@ import html
 from typing import Any
 
 from jumeau.evaluation.evaluate import Evaluation, Verdict
+from jumeau.report.french import to_french
 from jumeau.report.style import STYLE
 
 SOURCES = {
@@ -28,6 +29,9 @@ TEXT: dict[str, dict[str, str]] = {
         "title": "Privacy dossier",
         "intro": "{n_art} artificial patients generated from {n_train} training patients; "
         "{n_hold} real patients the generator never saw serve as the ceiling. Seed {seed}.",
+        "pooled": "The privacy measures are pooled over {splits} refits of the generator on "
+        "seeded splits of the cohort (Rubin's rules: the interval carries the spread between "
+        "splits), so that no verdict rests on one split of a small cohort.",
         "criterion": "criterion",
         "measure": "measured on the artificial cohort",
         "threshold": "passes when",
@@ -60,6 +64,10 @@ TEXT: dict[str, dict[str, str]] = {
         "intro": "{n_art} patients artificiels générés à partir de {n_train} patients "
         "d'apprentissage ; {n_hold} patients réels que le générateur n'a jamais vus servent de "
         "plafond. Graine {seed}.",
+        "pooled": "Les mesures de confidentialité sont regroupées sur {splits} ajustements du "
+        "générateur sur des partitions aléatoires de la cohorte (règles de Rubin : l'intervalle "
+        "inclut l'écart entre partitions), afin qu'aucun verdict ne dépende d'une seule "
+        "partition d'une petite cohorte.",
         "criterion": "critère",
         "measure": "mesure sur la cohorte artificielle",
         "threshold": "satisfait si",
@@ -152,6 +160,8 @@ def _section(
     intro = t["intro"].format(
         n_art=result.n_artificial, n_train=result.n_train, n_hold=result.n_holdout, seed=result.seed
     )
+    if result.privacy_splits > 1:
+        intro += " " + t["pooled"].format(splits=result.privacy_splits)
     overall = t["all_pass"] if not failing else t["some_fail"].format(count=len(failing))
     state = "ok" if not failing else "bad"
     if held is None:
@@ -161,7 +171,8 @@ def _section(
     else:
         model_file = t["file_shareable"]
     rows = "".join(
-        f"<tr><td>{html.escape(t.get(v.topic, v.topic))}</td><td>{html.escape(v.value)}</td>"
+        f"<tr><td>{html.escape(t.get(v.topic, v.topic))}</td>"
+        f"<td>{html.escape(_value(v, lang))}</td>"
         f"<td>{html.escape(_threshold(v, lang))}</td><td>{_mark(v.ok, t)}</td></tr>"
         for v in lines
     )
@@ -173,6 +184,10 @@ def _section(
 <table><tr><th>{t["criterion"]}</th><th>{t["measure"]}</th><th>{t["threshold"]}</th>
 <th>{t["verdict"]}</th></tr>{rows}</table>
 </section>"""
+
+
+def _value(verdict: Verdict, lang: str) -> str:
+    return to_french(verdict.value) if lang == "fr" else verdict.value
 
 
 def _threshold(verdict: Verdict, lang: str) -> str:
