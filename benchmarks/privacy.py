@@ -241,6 +241,8 @@ def read_report(report: dict[str, Any]) -> dict[str, Any]:
         "dcr_share": privacy["dcr_share"],
         "dcr_share_95": privacy.get("dcr_share_95"),
         "dcr_share_ceiling": privacy["ceiling_dcr_share"],
+        "dcr_share_marginals": privacy.get("independent_marginals_dcr_share"),
+        "privacy_splits": privacy.get("splits", 1),
         "exact_copies": privacy["exact_copies"],
         "filter_drawn": sampling["drawn"],
         "filter_removed": sampling["removed"],
@@ -335,6 +337,7 @@ COLUMNS: list[tuple[str, Getter, Getter | None, str]] = [
     ("detect AUC", lambda r: r["detection_auc"], lambda r: r["detection_auc_ceiling"], "{:.3f}"),
     ("near-copy", lambda r: r.get("near_copy_auc"), None, "{:.3f}"),
     ("DCR share", lambda r: r["dcr_share"], lambda r: r["dcr_share_ceiling"], "{:.3f}"),
+    ("DCR indep.", lambda r: r.get("dcr_share_marginals"), None, "{:.3f}"),
     ("copies", lambda r: r["exact_copies"], None, "{:.0f}"),
     (
         "filter pass",
@@ -382,6 +385,9 @@ def targets(record: dict[str, Any]) -> dict[str, bool | None]:
             DETECTION_RANGE[0] <= record["detection_auc"] <= DETECTION_RANGE[1]
         ),
         f"DCR share ≤ {DCR_MAX}": record["dcr_share"] <= DCR_MAX,
+        f"DCR share ≤ {DCR_MAX} or ≤ the independent-marginals baseline's": (
+            record["dcr_share"] <= max(DCR_MAX, record.get("dcr_share_marginals") or 0.0)
+        ),
         "zero exact copies": record["exact_copies"] == 0,
         f"filter pass ≥ {100 * FILTER_PASS_MIN:.1f} %": record["filter_pass_rate"]
         >= FILTER_PASS_MIN,
@@ -508,6 +514,9 @@ FOOTNOTE = (
     "closest artificial patient); detect AUC: gradient-boosting detection of artificial vs "
     "training patients (0.5 ideal); near-copy: the repeated detection AUC of the near-copy "
     "test; DCR share: artificial patients closer to a training than to a holdout patient; "
+    "DCR indep.: the same share for each column drawn independently from the training "
+    "patients' values (no record whole: what learning the marginals alone costs); "
+    "cohorts under 300 patients: privacy numbers pooled over refits on 3 seeded splits; "
     "copies: exact copies of a training patient no other shares; filter pass: % of drawn "
     "patients the similarity filter kept while sampling; shapes: mean column-shape score; "
     "priv fails: the report's privacy verdicts that fail (every topic but fidelity, detection, "

@@ -30,6 +30,7 @@ from jumeau.evaluation.attacks import (
     default_quasi_identifiers,
     run_attacks,
 )
+from jumeau.evaluation.baseline import BASELINE_PATIENTS, independent_marginals
 from jumeau.evaluation.features import shared_columns
 from jumeau.evaluation.fidelity import (
     column_shapes,
@@ -162,6 +163,10 @@ class Evaluation:
     outsiders_removed: tuple[int, int] = (0, 0)
     # artificial patients in small real groups of the quasi-identifiers, beside real outsiders
     quasi_identifier_rarity: QuasiIdentifierRarity | None = None
+    # the DCR share of independent draws of each column's training values (baseline.py): what
+    # learning the marginals alone costs, beside which the DCR share is judged
+    baseline_dcr_share: float | None = None
+    baseline_dcr_share_interval: tuple[float, float] | None = None
     # privacy evidence pooled over this many refits on seeded splits (see pooling.py), and each
     # split's own numbers; 1: the released cohort's split alone
     privacy_splits: int = 1
@@ -211,6 +216,12 @@ class Evaluation:
                     None if self.dcr_share_interval is None else list(self.dcr_share_interval)
                 ),
                 "ceiling_dcr_share": self.ceiling_dcr_share,
+                "independent_marginals_dcr_share": self.baseline_dcr_share,
+                "independent_marginals_dcr_share_95": (
+                    None
+                    if self.baseline_dcr_share_interval is None
+                    else list(self.baseline_dcr_share_interval)
+                ),
                 "exact_copies": self.exact_copies,
                 "shared_profile_matches": self.shared_profile_matches,
                 "shared_profile_k": self.shared_profile_k,
@@ -261,6 +272,19 @@ def _quantiles(values: np.ndarray) -> dict[str, float]:
         return {}
     points = (0, 1, 5, 25, 50, 75, 95)
     return {f"p{p}": float(np.percentile(values, p)) for p in points}
+
+
+def _baseline_dcr_share(
+    train: Cohort, holdout: Cohort, artificial: Cohort, seed: int
+) -> tuple[float, tuple[float, float] | None]:
+    """The independent-marginals baseline's DCR share and interval, on the same reference
+    sets as the artificial cohort's (same seed, same subsamples)."""
+    baseline = independent_marginals(
+        train, artificial, min(len(artificial), BASELINE_PATIENTS) or 1, seed=seed
+    )
+    share = distance_to_closest_record(train, holdout, baseline, seed=seed).share_closer_to_train
+    error = dcr_share_standard_error(train, holdout, baseline, seed=seed)
+    return share, None if np.isnan(error) else normal_interval(share, error)
 
 
 def fidelity_scores(train: Cohort, other: Cohort, seed: int) -> FidelityScores:
@@ -320,6 +344,10 @@ def evaluate(
     )
     interval = (
         None if np.isnan(share_error) else normal_interval(dcr.share_closer_to_train, share_error)
+    )
+    baseline_share, baseline_interval = timed(
+        "independent-marginals baseline",
+        lambda: _baseline_dcr_share(train, holdout, artificial, seed),
     )
     similarity = timed(
         "similarity filter",  # from the distances just computed: nothing is measured twice
@@ -408,6 +436,8 @@ def evaluate(
         holdout_twin_share=float((dcr.holdout_to_train == 0).mean()),
         shared_profile_k=k,
         dcr_share_interval=interval,
+        baseline_dcr_share=baseline_share,
+        baseline_dcr_share_interval=baseline_interval,
         dcr_artificial=dcr.to_all_train,
         dcr_holdout=dcr.holdout_to_train,
         similarity=similarity,

@@ -140,6 +140,10 @@ def pool_evaluations(main: Evaluation, others: Sequence[Evaluation]) -> Evaluati
         pooled |= {"dcr_share": share[0], "dcr_share_interval": (share[1], share[2])}
     else:
         pooled["dcr_share"] = float(np.mean([e.dcr_share for e in runs]))
+    baselines = [(e.baseline_dcr_share, e.baseline_dcr_share_interval) for e in runs]
+    if all(share is not None and interval is not None for share, interval in baselines):
+        base = pool_estimates([(b, *i) for b, i in baselines])  # type: ignore[misc]
+        pooled |= {"baseline_dcr_share": base[0], "baseline_dcr_share_interval": base[1:]}
     detections = [(e.detection_repeated_auc, e.detection_interval) for e in runs]
     if all(auc is not None and interval is not None for auc, interval in detections):
         auc = pool_estimates([(a, *i) for a, i in detections])  # type: ignore[misc]
@@ -162,6 +166,7 @@ def _split_summary(evaluation: Evaluation) -> dict[str, Any]:
         "n_train": evaluation.n_train,
         "n_holdout": evaluation.n_holdout,
         "dcr_share": evaluation.dcr_share,
+        "independent_marginals_dcr_share": evaluation.baseline_dcr_share,
         "exact_copies": evaluation.exact_copies,
         "near_copy_detection_auc": evaluation.detection_repeated_auc,
         "membership_auc": (

@@ -130,22 +130,38 @@ def _filter_verdict(result: Evaluation) -> Verdict:
 
 
 def _privacy_verdict(result: Evaluation) -> Verdict:
-    ok = result.dcr_share <= DCR_SHARE_MAX and result.exact_copies == 0
+    """DCR share at most 55 %, or no higher than the independent-marginals baseline's on the same
+    reference sets (baseline.py: a model that knows no patient as a whole, whose share on a
+    100-patient cohort is already 0.51–0.57), and no exact copy."""
+    share, baseline = result.dcr_share, result.baseline_dcr_share
+    as_baseline = share > DCR_SHARE_MAX and baseline is not None and share <= baseline
+    ok = (share <= DCR_SHARE_MAX or as_baseline) and result.exact_copies == 0
     interval = result.dcr_share_interval
     shown = "" if interval is None else f"; 95 % interval {interval[0]:.0%}–{interval[1]:.0%}"
-    text = (
-        "Artificial patients are no closer to the training patients than to unseen ones."
-        if ok
-        else "Artificial patients sit closer to the training patients than to unseen ones; "
-        "see the distance histograms."
-    )
+    if not ok:
+        text = (
+            "Artificial patients sit closer to the training patients than to unseen ones; "
+            "see the distance histograms."
+        )
+    elif as_baseline:
+        text = (
+            f"Above {DCR_SHARE_MAX:.0%}, but each column drawn independently from the training "
+            f"patients' values — nobody's record — comes as close ({baseline:.1%}): at this "
+            "cohort size, learning the columns' distributions alone brings artificial patients "
+            "this near to the training patients."
+        )
+    else:
+        text = "Artificial patients are no closer to the training patients than to unseen ones."
     if interval is not None:
         text += _uncertainty_note(result, interval)
+    marginals = "" if baseline is None else f"; independent marginals: {baseline:.1%}"
     return Verdict(
         "memorisation",
-        f"DCR share {result.dcr_share:.1%}{shown} (real sample: {result.ceiling_dcr_share:.1%}), "
-        f"{result.exact_copies} exact copies" + _shared_note(result) + _over(result.privacy_splits),
-        f"DCR share ≤ {DCR_SHARE_MAX:.0%}, no exact copy",
+        f"DCR share {share:.1%}{shown} (real sample: {result.ceiling_dcr_share:.1%}"
+        f"{marginals}), {result.exact_copies} exact copies"
+        + _shared_note(result)
+        + _over(result.privacy_splits),
+        f"DCR share ≤ {DCR_SHARE_MAX:.0%} or no higher than independent marginals', no exact copy",
         ok,
         text,
     )

@@ -26,6 +26,7 @@ PHRASES: tuple[tuple[str, str], ...] = (
     (" of real holdout patients do)", " des patients réels mis de côté)"),
     ("independent real sample", "échantillon réel indépendant"),
     ("no quasi-identifier", "aucun quasi-identifiant"),
+    ("independent marginals", "marges indépendantes"),
     ("pooled over", "regroupé sur"),
     ("95 % interval", "intervalle à 95 %"),
     ("real outsiders", "patients réels extérieurs"),
