@@ -224,6 +224,7 @@ def fit_sdv(kind: str) -> FitFunction:
 # ---------------------------------------------------------------------- ARF (arfpy)
 ARF_MISSING = "__missing"  # suffix of the indicator columns the adapter adds for missing values
 ARF_TEXT_MISSING = "__missing__"
+ARF_DISCRETE_LEVELS = 20  # integer columns with at most this many values go to ARF as levels
 
 
 @dataclass
@@ -253,11 +254,20 @@ def fit_arf(train: Cohort, seed: int, settings: Settings) -> Fitted:
     by the column median and a missing category by its own level, with a yes/no indicator column
     per such column that ARF models like any other category and that puts the gaps back after
     sampling; (2) gives constant leaves a 1e-9 spread, so they return their value as arfpy
-    intends. Nothing else is changed.
+    intends; (3) hands an integer column of at most ARF_DISCRETE_LEVELS distinct values (a
+    Karnofsky score in steps of 10, an ECOG grade) over as text levels, as a user of R's arf
+    would declare it a factor: arfpy otherwise draws 67 or 89 between the scores, which any
+    detection classifier spots (lung: detection AUC 0.95, rule validity 75 %). Nothing else is
+    changed.
     """
     from arfpy import arf
 
     frame = sdv_frame(train)
+    for name in frame.columns:
+        if train.schema.columns[name].kind is ColumnKind.INTEGER:
+            values = frame[name]
+            if values.nunique() <= ARF_DISCRETE_LEVELS:
+                frame[name] = values.map(lambda v: f"{v:.0f}" if pd.notna(v) else None)
     indicators: list[str] = []
     extra: dict[str, pd.Series] = {}
     for name in frame.columns:
