@@ -51,13 +51,14 @@ def fitted():
         fit = fit_population(
             study,
             "pk1_iv",
-            chains=1,
-            warmup=150,
-            samples=150,
+            chains=2,
+            warmup=100,
+            samples=75,
             seed=0,
             error="proportional",
             categorical={"SEX": ["CL"]},
             progress=False,
+            parallel=True,  # two chains at once on two cores: the wall time of one
         )
     return study, fit
 
@@ -140,10 +141,11 @@ def test_later_chains_start_around_the_pooled_estimates() -> None:
 
 def test_parallel_chains_draw_what_sequential_chains_draw() -> None:
     study = _two_groups()
-    common = dict(chains=2, warmup=30, samples=20, seed=3, error="proportional", progress=False)
+    # the draws need not have converged to be compared: a few iterations suffice
+    common = dict(chains=2, warmup=10, samples=5, seed=3, error="proportional", progress=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", JumeauWarning)
         alone = fit_population(study, "pk1_iv", **common)
         together = fit_population(study, "pk1_iv", parallel=True, **common)
-    assert together.draws["z"].shape == alone.draws["z"].shape == (2, 20, len(study), 2)
+    assert together.draws["z"].shape == alone.draws["z"].shape == (2, 5, len(study), 2)
     np.testing.assert_allclose(together.draws["log_typical"], alone.draws["log_typical"], rtol=1e-6)
