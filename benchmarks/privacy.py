@@ -497,8 +497,11 @@ def summary(records: list[dict[str, Any]], models: Sequence[str]) -> str:
                     held += 1
                 else:
                     misses.append(cohort)
+            per_run = [v for v in (targets(r)[name] for r in runs) if v is not None]
             missed = f" — not on {', '.join(misses)}" if misses else ""
-            lines.append(f"  {name}: {held} of {measured}{missed}")
+            lines.append(
+                f"  {name}: {held} of {measured} (runs: {sum(per_run)} of {len(per_run)}){missed}"
+            )
     return "\n".join(lines)
 
 
