@@ -134,6 +134,23 @@ def test_fit_then_sample(tmp_path):
     assert (tmp_path / "art.csv.provenance.json").exists()
 
 
+def test_fit_refuses_a_headerless_csv_and_writes_nothing(tmp_path):
+    """Without a header line the first patient's values would become the model's (and every
+    artificial CSV's) column names: a real record in a shared file."""
+    data, model = tmp_path / "gbsg2.csv", tmp_path / "m.jumeau"
+    assert _run("datasets", "gbsg2", "-o", str(data)).exit_code == 0
+    lines = data.read_text().splitlines()
+    headerless = tmp_path / "no_header.csv"
+    headerless.write_text("\n".join(lines[1:]) + "\n")
+    result = _run("fit", str(headerless), "--model", "copula", "-o", str(model), "--quiet")
+    assert result.exit_code == 2
+    assert "no_header.csv: the first line looks like a patient's values" in result.output
+    assert "Traceback" not in result.output and not model.exists()
+    message = result.output.replace(str(headerless), "")
+    first_patient = [v for v in lines[1].split(",") if len(v) > 2 and v[0].isdigit()]
+    assert first_patient and not any(value in message for value in first_patient)
+
+
 def test_fit_with_bad_parameter_and_unknown_model(tmp_path):
     data = tmp_path / "gbsg2.csv"
     _run("datasets", "gbsg2", "-o", str(data))

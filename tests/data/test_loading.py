@@ -17,6 +17,7 @@ from jumeau import (
     SchemaError,
     load_cohort,
 )
+from jumeau.data.loading import read_table
 from jumeau.errors import TooFewRowsError
 
 
@@ -270,3 +271,36 @@ def test_no_warning_for_clean_data(write):
     with warnings.catch_warnings():
         warnings.simplefilter("error", JumeauWarning)
         load_cohort(write("d.csv", _csv()))
+
+
+HEADERLESS = "63,male,145.5,233,1,2019-03-04\n" + "\n".join(
+    f"{40 + i},{'female' if i % 2 else 'male'},{120 + i}.5,{200 + i},{i % 2},2020-01-{10 + i}"
+    for i in range(12)
+)
+
+
+def test_a_headerless_csv_is_refused_without_echoing_the_first_patient(write):
+    """The first line of a headerless export is a real patient: it must not become column names
+    that an artificial CSV would carry, and the error must not repeat its values."""
+    with pytest.raises(DataError, match=r"no_header\.csv: the first line looks like") as caught:
+        load_cohort(write("no_header.csv", HEADERLESS))
+    message = str(caught.value)
+    assert "fields 1, 3, 4, 5, 6" in message and "add a header line" in message
+    for value in ("63", "145.5", "233", "2019-03-04"):
+        assert value not in message
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["id,age,sex,sbp,t0,visit_2", "patient;1;2;3", "1,sex,weight,height"],
+)
+def test_headers_with_some_numeric_names_are_read(write, header):
+    sep = ";" if ";" in header else ","
+    width = header.count(sep) + 1
+    rows = [sep.join("MF"[i % 2] if j == 1 else str(i + j) for j in range(width)) for i in range(5)]
+    path = write("named.csv", "\n".join([header, *rows]) + "\n")
+    if header.startswith("patient"):  # three of four names are numbers: data, not a header
+        with pytest.raises(DataError, match="looks like a patient's values"):
+            read_table(path)
+    else:
+        assert list(read_table(path).frame.columns) == header.split(sep)

@@ -23,6 +23,12 @@ ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")  # tried in order; latin-1 decode
 SEPARATORS = ",;\t|"
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 _DECIMAL_POINT = re.compile(r"^[+-]?\d*\.\d+$")
+# a header field that reads as a value: a number (decimal point or comma, exponent) or a date
+_VALUE_LIKE = re.compile(
+    r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$|^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}$"
+)
+# a first line with at least this share of value-like fields is data, not a header
+VALUE_LIKE_HEADER_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -163,7 +169,24 @@ def _header_names(header: str, sep: str, source: str) -> list[str]:
         raise DataError(f"{source}: the header line cannot be read ({exc})") from None
     names = [n.strip() for n in names]
     _check_names(names, source)
+    _refuse_data_as_header(names, source)
     return names
+
+
+def _refuse_data_as_header(names: list[str], source: str) -> None:
+    """A CSV exported without its header line hands the first patient's values to us as column
+    names, and every output — the artificial CSV's header, the report, the model file — would
+    carry that real record. Refuse a first line whose fields mostly read as numbers or dates.
+    The error names the positions, never the values (they are a patient's)."""
+    value_like = [i + 1 for i, name in enumerate(names) if _VALUE_LIKE.match(name)]
+    if value_like and len(value_like) >= VALUE_LIKE_HEADER_SHARE * len(names):
+        position = ", ".join(str(i) for i in value_like[:5])
+        more = "" if len(value_like) <= 5 else f" and {len(value_like) - 5} more"
+        raise DataError(
+            f"{source}: the first line looks like a patient's values, not column names "
+            f"(fields {position}{more} are numbers or dates); add a header line naming each "
+            "column"
+        )
 
 
 def _check_columns(frame: pd.DataFrame, source: str) -> None:
