@@ -437,7 +437,13 @@ def test_the_dcr_share_comes_with_its_interval_and_the_verdict_says_when_it_is_u
     assert result.to_dict()["privacy"]["dcr_share_95"] == [low, high]
     assert "95 % interval" in _verdict(result, "memorisation").value
     # over the limit, yet within chance of 0.5: failed, and said to be uncertain
-    unsure = dataclasses.replace(result, dcr_share=0.6, dcr_share_interval=(0.45, 0.75))
+    unsure = dataclasses.replace(
+        result,
+        dcr_share=0.6,
+        dcr_share_interval=(0.45, 0.75),
+        baseline_dcr_share=0.5,
+        baseline_excess_interval=(0.0, 0.2),
+    )
     verdict = _verdict(unsure, "memorisation")
     assert verdict.ok is False and "chance alone could explain it" in verdict.text
     # under the limit, but the interval reaches above it: passed, and said to be uncertain

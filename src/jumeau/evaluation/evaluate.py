@@ -30,7 +30,7 @@ from jumeau.evaluation.attacks import (
     default_quasi_identifiers,
     run_attacks,
 )
-from jumeau.evaluation.baseline import BASELINE_PATIENTS, independent_marginals
+from jumeau.evaluation.baseline import compare_with_baseline
 from jumeau.evaluation.features import shared_columns
 from jumeau.evaluation.fidelity import (
     column_shapes,
@@ -44,9 +44,7 @@ from jumeau.evaluation.membership import MIN_HOLDOUT, MembershipResult, membersh
 from jumeau.evaluation.privacy import (
     SHARED_PROFILE_K,
     check_shared_profile_k,
-    dcr_share_standard_error,
     distance_to_closest_record,
-    normal_interval,
 )
 from jumeau.evaluation.similarity import (
     DEFAULT_PERCENTILE,
@@ -167,6 +165,9 @@ class Evaluation:
     # learning the marginals alone costs, beside which the DCR share is judged
     baseline_dcr_share: float | None = None
     baseline_dcr_share_interval: tuple[float, float] | None = None
+    # DCR share − the baseline's, with its 95 % interval from paired draws of the reference
+    # sets: the memorisation verdict's evidence (None: holdout too small)
+    baseline_excess_interval: tuple[float, float] | None = None
     # privacy evidence pooled over this many refits on seeded splits (see pooling.py), and each
     # split's own numbers; 1: the released cohort's split alone
     privacy_splits: int = 1
@@ -184,6 +185,14 @@ class Evaluation:
             return self.similarity.pass_rate
         drawn, removed = self.filtered_while_sampling
         return 1.0 - removed / drawn if drawn else 1.0
+
+    @property
+    def baseline_excess(self) -> float | None:
+        """How far the DCR share sits above the independent-marginals baseline's (None: no
+        baseline measured)."""
+        if self.baseline_dcr_share is None:
+            return None
+        return self.dcr_share - self.baseline_dcr_share
 
     @property
     def filter_excess_p_value(self) -> float:
@@ -221,6 +230,12 @@ class Evaluation:
                     None
                     if self.baseline_dcr_share_interval is None
                     else list(self.baseline_dcr_share_interval)
+                ),
+                "excess_over_independent_marginals": self.baseline_excess,
+                "excess_over_independent_marginals_95": (
+                    None
+                    if self.baseline_excess_interval is None
+                    else list(self.baseline_excess_interval)
                 ),
                 "exact_copies": self.exact_copies,
                 "shared_profile_matches": self.shared_profile_matches,
@@ -274,19 +289,6 @@ def _quantiles(values: np.ndarray) -> dict[str, float]:
     return {f"p{p}": float(np.percentile(values, p)) for p in points}
 
 
-def _baseline_dcr_share(
-    train: Cohort, holdout: Cohort, artificial: Cohort, seed: int
-) -> tuple[float, tuple[float, float] | None]:
-    """The independent-marginals baseline's DCR share and interval, on the same reference
-    sets as the artificial cohort's (same seed, same subsamples)."""
-    baseline = independent_marginals(
-        train, artificial, min(len(artificial), BASELINE_PATIENTS) or 1, seed=seed
-    )
-    share = distance_to_closest_record(train, holdout, baseline, seed=seed).share_closer_to_train
-    error = dcr_share_standard_error(train, holdout, baseline, seed=seed)
-    return share, None if np.isnan(error) else normal_interval(share, error)
-
-
 def fidelity_scores(train: Cohort, other: Cohort, seed: int) -> FidelityScores:
     pairs = list(pair_trends(train, other).values())
     return FidelityScores(
@@ -338,16 +340,11 @@ def evaluate(
         ),
     )
     ceiling_dcr = ceiling_distance_to_closest_record(train, holdout, seed=seed)
-    share_error = timed(
-        "DCR share interval",
-        lambda: dcr_share_standard_error(train, holdout, artificial, seed=seed),
-    )
-    interval = (
-        None if np.isnan(share_error) else normal_interval(dcr.share_closer_to_train, share_error)
-    )
-    baseline_share, baseline_interval = timed(
-        "independent-marginals baseline",
-        lambda: _baseline_dcr_share(train, holdout, artificial, seed),
+    baseline = timed(
+        "DCR share interval, independent-marginals baseline",
+        lambda: compare_with_baseline(
+            train, holdout, artificial, dcr.share_closer_to_train, seed=seed
+        ),
     )
     similarity = timed(
         "similarity filter",  # from the distances just computed: nothing is measured twice
@@ -435,9 +432,10 @@ def evaluate(
         shared_profile_matches=dcr.shared_profile_matches,
         holdout_twin_share=float((dcr.holdout_to_train == 0).mean()),
         shared_profile_k=k,
-        dcr_share_interval=interval,
-        baseline_dcr_share=baseline_share,
-        baseline_dcr_share_interval=baseline_interval,
+        dcr_share_interval=baseline.share_interval,
+        baseline_dcr_share=baseline.baseline_share,
+        baseline_dcr_share_interval=baseline.baseline_interval,
+        baseline_excess_interval=baseline.excess_interval,
         dcr_artificial=dcr.to_all_train,
         dcr_holdout=dcr.holdout_to_train,
         similarity=similarity,

@@ -24,21 +24,21 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.special import ndtri
 
 from jumeau.errors import JumeauError
 from jumeau.evaluation.attacks import AttackReport, AttackResult
 from jumeau.evaluation.membership import MembershipResult
+from jumeau.evaluation.privacy import Z95
 
 if TYPE_CHECKING:
     from jumeau.evaluation.evaluate import Evaluation
 
-Z95 = float(ndtri(0.975))
 Estimate = tuple[float, float, float]  # (point, 95 % low, 95 % high)
 
 
-def pool_estimates(estimates: Sequence[Estimate]) -> Estimate:
-    """(mean, low, high) over splits by Rubin's rules, within [0, 1] (AUCs, shares, risks)."""
+def pool_estimates(estimates: Sequence[Estimate], *, bounded: bool = True) -> Estimate:
+    """(mean, low, high) over splits by Rubin's rules, within [0, 1] (AUCs, shares, risks)
+    unless `bounded` is False (a difference of shares)."""
     if not estimates:
         raise JumeauError("pooling needs at least one split's estimate")
     points = np.array([e[0] for e in estimates], dtype=float)
@@ -47,6 +47,8 @@ def pool_estimates(estimates: Sequence[Estimate]) -> Estimate:
     between = float(points.var(ddof=1)) if len(points) > 1 else 0.0
     margin = Z95 * float(np.sqrt(within + (1 + 1 / len(points)) * between))
     mean = float(points.mean())
+    if not bounded:
+        return mean, mean - margin, mean + margin
     return mean, max(0.0, mean - margin), min(1.0, mean + margin)
 
 
@@ -144,6 +146,10 @@ def pool_evaluations(main: Evaluation, others: Sequence[Evaluation]) -> Evaluati
     if all(share is not None and interval is not None for share, interval in baselines):
         base = pool_estimates([(b, *i) for b, i in baselines])  # type: ignore[misc]
         pooled |= {"baseline_dcr_share": base[0], "baseline_dcr_share_interval": base[1:]}
+    excesses = [(e.baseline_excess, e.baseline_excess_interval) for e in runs]
+    if all(excess is not None and interval is not None for excess, interval in excesses):
+        excess = pool_estimates([(x, *i) for x, i in excesses], bounded=False)  # type: ignore[misc]
+        pooled["baseline_excess_interval"] = excess[1:]
     detections = [(e.detection_repeated_auc, e.detection_interval) for e in runs]
     if all(auc is not None and interval is not None for auc, interval in detections):
         auc = pool_estimates([(a, *i) for a, i in detections])  # type: ignore[misc]

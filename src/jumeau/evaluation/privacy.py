@@ -32,6 +32,7 @@ CHUNK = 512
 SHARED_PROFILE_K = 2
 # The DCR share's standard error: half-set draws, and at most this many artificial patients
 INTERVAL_DRAWS = 200
+Z95 = float(ndtri(0.975))  # a two-sided 95 % interval's half-width in standard errors
 INTERVAL_PATIENTS = 1000
 
 
@@ -183,22 +184,43 @@ def dcr_share_standard_error(
     Half-sets rather than the bootstrap: resampling with replacement drops a third of the
     training patients from each draw, hiding copies of them, and thins the holdout, pushing an
     honest model's share above 0.5. At most `INTERVAL_PATIENTS` artificial patients are used."""
+    shares = half_set_shares(train, holdout, [artificial], seed=seed, draws=draws)
+    return float("nan") if shares is None else float(shares[0].std(ddof=1) / np.sqrt(2.0))
+
+
+def half_set_shares(
+    train: Cohort,
+    holdout: Cohort,
+    cohorts: list[Cohort],
+    *,
+    seed: int = 0,
+    draws: int = INTERVAL_DRAWS,
+) -> np.ndarray | None:
+    """Each cohort's DCR share on `draws` random halves of the training set and of the holdout,
+    the same halves for every cohort (cohorts × draws), so that two cohorts' shares can be
+    compared draw by draw: the reference sets' noise, which dominates either share, cancels in
+    their difference. None when a reference set has fewer than two patients."""
     rng = np.random.default_rng(seed)
-    space = GowerSpace(train, artificial)
-    x_art = space.features(artificial)
-    if len(x_art) > INTERVAL_PATIENTS:
-        x_art = x_art[rng.choice(len(x_art), INTERVAL_PATIENTS, replace=False)]
-    to_train = space.distances(x_art, space.train)
-    to_holdout = space.distances(x_art, space.features(holdout))
-    half = min(to_train.shape[1], to_holdout.shape[1]) // 2
-    if half < 1 or len(x_art) == 0:
-        return float("nan")
-    shares = np.empty(draws)
+    space = GowerSpace(train, cohorts[0])
+    x_holdout = space.features(holdout)
+    half = min(len(space.train), len(x_holdout)) // 2
+    if half < 1 or any(len(c) == 0 for c in cohorts):
+        return None
+    distances = []
+    for cohort in cohorts:
+        x_art = space.features(cohort)
+        if len(x_art) > INTERVAL_PATIENTS:
+            x_art = x_art[rng.choice(len(x_art), INTERVAL_PATIENTS, replace=False)]
+        distances.append((space.distances(x_art, space.train), space.distances(x_art, x_holdout)))
+    shares = np.empty((len(cohorts), draws))
     for draw in range(draws):
-        near_train = to_train[:, rng.choice(to_train.shape[1], half, replace=False)].min(axis=1)
-        near_holdout = to_holdout[:, rng.choice(to_holdout.shape[1], half, replace=False)]
-        shares[draw] = share_closer(near_train, near_holdout.min(axis=1))
-    return float(shares.std(ddof=1) / np.sqrt(2.0))
+        train_half = rng.choice(len(space.train), half, replace=False)
+        holdout_half = rng.choice(len(x_holdout), half, replace=False)
+        for i, (to_train, to_holdout) in enumerate(distances):
+            shares[i, draw] = share_closer(
+                to_train[:, train_half].min(axis=1), to_holdout[:, holdout_half].min(axis=1)
+            )
+    return shares
 
 
 def normal_interval(

@@ -39,6 +39,8 @@ MEMBERSHIP_AUC_MAX = 0.55
 # One-sided level of the test that artificial patients come closer to training patients more
 # often than real outsiders do (Fisher's exact test on the similarity filter's removals)
 FILTER_EXCESS_LEVEL = 0.05
+# One-sided level of the test that the DCR share sits above the independent-marginals baseline's
+MEMORISATION_LEVEL = 0.05
 UTILITY_MARGIN = 0.05  # TSTR within this of TRTR
 RULE_VALIDITY_MIN = 0.99
 
@@ -129,39 +131,84 @@ def _filter_verdict(result: Evaluation) -> Verdict:
     )
 
 
+def memorisation_shown(
+    share: float,
+    baseline: float | None,
+    excess_interval: tuple[float, float] | None,
+    exact_copies: int = 0,
+) -> bool:
+    """The memorisation verdict's rule: an exact copy, or a DCR share above 55 % that sits
+    significantly (one-sided, `MEMORISATION_LEVEL`) above the independent-marginals baseline's,
+    measured on the same reference sets and the same half-set draws. The baseline (baseline.py)
+    is what a model that knows no patient as a whole scores, 0.51–0.57 on 100-patient cohorts.
+    Why a test and not a cut on the point: at 100 training patients the share swings by ±0.05
+    with the reference sets, and on releases of real patients nobody's model had seen (an ideal
+    generator) a 55 % cut on the point failed 18 % of them, the cut beside the baseline's point
+    8 %, this test none of 180 (benchmarks/memorisation_verdict.py). Without a paired interval,
+    the point is compared."""
+    if exact_copies > 0:
+        return True
+    if share <= DCR_SHARE_MAX:
+        return False
+    if baseline is None:
+        return True
+    if excess_interval is None:
+        return share > baseline
+    return _excess_lower_bound(share - baseline, excess_interval) > 0.0
+
+
+def _excess_lower_bound(excess: float, interval: tuple[float, float]) -> float:
+    """The one-sided lower bound at `MEMORISATION_LEVEL` from a two-sided 95 % interval."""
+    error = (interval[1] - interval[0]) / (2 * float(ndtri(0.975)))
+    return excess - float(ndtri(1 - MEMORISATION_LEVEL)) * error
+
+
 def _privacy_verdict(result: Evaluation) -> Verdict:
-    """DCR share at most 55 %, or no higher than the independent-marginals baseline's on the same
-    reference sets (baseline.py: a model that knows no patient as a whole, whose share on a
-    100-patient cohort is already 0.51–0.57), and no exact copy."""
+    """The memorisation line: the DCR share beside the independent-marginals baseline, judged by
+    `memorisation_shown`."""
     share, baseline = result.dcr_share, result.baseline_dcr_share
-    as_baseline = share > DCR_SHARE_MAX and baseline is not None and share <= baseline
-    ok = (share <= DCR_SHARE_MAX or as_baseline) and result.exact_copies == 0
+    excess, excess_interval = result.baseline_excess, result.baseline_excess_interval
+    ok = not memorisation_shown(share, baseline, excess_interval, result.exact_copies)
     interval = result.dcr_share_interval
     shown = "" if interval is None else f"; 95 % interval {interval[0]:.0%}–{interval[1]:.0%}"
-    if not ok:
+    lower = (
+        None
+        if excess is None or excess_interval is None
+        else _excess_lower_bound(excess, excess_interval)
+    )
+    if not ok and result.exact_copies > 0:
+        text = "Artificial patients copy training patients exactly; see the distance histograms."
+    elif not ok:
         text = (
-            "Artificial patients sit closer to the training patients than to unseen ones; "
-            "see the distance histograms."
+            "Artificial patients sit closer to the training patients than to unseen ones, by "
+            "more than learning each column's distribution explains: evidence of memorised "
+            "records; see the distance histograms."
         )
-    elif as_baseline:
+    elif share > DCR_SHARE_MAX:
         text = (
-            f"Above {DCR_SHARE_MAX:.0%}, but each column drawn independently from the training "
-            f"patients' values — nobody's record — comes as close ({baseline:.1%}): at this "
-            "cohort size, learning the columns' distributions alone brings artificial patients "
-            "this near to the training patients."
+            f"Above {DCR_SHARE_MAX:.0%}, but not significantly above each column drawn "
+            "independently from the training patients' values — nobody's record: at this cohort "
+            "size, learning the columns' distributions alone brings artificial patients this "
+            "near to the training patients. No evidence of memorised records."
         )
     else:
         text = "Artificial patients are no closer to the training patients than to unseen ones."
     if interval is not None:
         text += _uncertainty_note(result, interval)
     marginals = "" if baseline is None else f"; independent marginals: {baseline:.1%}"
+    if excess is not None and lower is not None:
+        marginals += (
+            f"; excess {100 * excess:+.1f} points, one-sided "
+            f"{1 - MEMORISATION_LEVEL:.0%} lower bound {100 * lower:+.1f}"
+        )
     return Verdict(
         "memorisation",
         f"DCR share {share:.1%}{shown} (real sample: {result.ceiling_dcr_share:.1%}"
         f"{marginals}), {result.exact_copies} exact copies"
         + _shared_note(result)
         + _over(result.privacy_splits),
-        f"DCR share ≤ {DCR_SHARE_MAX:.0%} or no higher than independent marginals', no exact copy",
+        f"DCR share ≤ {DCR_SHARE_MAX:.0%}, or not significantly above independent marginals' "
+        f"(one-sided {MEMORISATION_LEVEL:.0%}); no exact copy",
         ok,
         text,
     )

@@ -102,8 +102,8 @@ FRENCH_THRESHOLDS = {
     "singling out": "≤ 0,09 (seuil de réidentification de la politique 0070 de l'EMA), ou pas "
     "au-delà du hasard de l'échantillon réel",
     "membership inference": "≤ 0,55, ou pas au-delà du hasard de l'échantillon réel",
-    "memorisation": "part DCR ≤ 55 % ou pas plus haute que celle des marges indépendantes, "
-    "aucune copie exacte",
+    "memorisation": "part DCR ≤ 55 %, ou pas significativement au-dessus de celle des marges "
+    "indépendantes (test unilatéral à 5 %) ; aucune copie exacte",
     "near-copy signal": "l'intervalle à 95 % atteint 0,5",
     "similarity filter": "pas plus de retraits que parmi les patients réels extérieurs (test "
     "exact de Fisher unilatéral, 5 %)",
