@@ -53,6 +53,14 @@ DpNoiseOption = Annotated[
 DpClipOption = Annotated[
     float | None, typer.Option("--dp-clip", help="DP-SGD per-patient gradient clip (1.0).")
 ]
+SketchEpsilonOption = Annotated[
+    float | None,
+    typer.Option(
+        "--sketch-epsilon",
+        help="Every site's column sketches under (ε, 1e-5)-DP (OpenDP); without it the exact "
+        "sketches can reveal a small site's values (docs/federated.md).",
+    ),
+]
 
 
 def _federated_settings(
@@ -61,6 +69,7 @@ def _federated_settings(
     local_epochs: int | None,
     dp_noise: float | None,
     dp_clip: float | None,
+    sketch_epsilon: float | None,
     **more: Any,
 ) -> dict[str, Any]:
     given = {
@@ -69,6 +78,7 @@ def _federated_settings(
         "local_epochs": local_epochs,
         "dp_noise_multiplier": dp_noise,
         "dp_max_grad_norm": dp_clip,
+        "sketch_epsilon": sketch_epsilon,
     } | more
     return {k: v for k, v in given.items() if v is not None}
 
@@ -89,6 +99,7 @@ def federated_simulate(
     artificial: ArtificialOption = 0,
     dp_noise: DpNoiseOption = None,
     dp_clip: DpClipOption = None,
+    sketch_epsilon: SketchEpsilonOption = None,
     seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
     param: Annotated[
         list[str] | None,
@@ -103,7 +114,7 @@ def federated_simulate(
         out.print(
             str(simulate_files(site, output, model=model, schema=schema, seed=seed,
                            settings=_federated_settings(rounds, strategy, local_epochs,
-                                                        dp_noise, dp_clip),
+                                                        dp_noise, dp_clip, sketch_epsilon),
                            params=parse_params(param or []), artificial=artificial))
         )  # fmt: skip
 
@@ -129,6 +140,7 @@ def federated_server(
     artificial: ArtificialOption = 0,
     dp_noise: DpNoiseOption = None,
     dp_clip: DpClipOption = None,
+    sketch_epsilon: SketchEpsilonOption = None,
     seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
     param: Annotated[
         list[str] | None,
@@ -158,7 +170,7 @@ def federated_server(
         out.print(
             str(serve_file(schema, output, model=model, address=address, seed=seed,
                        settings=_federated_settings(rounds, strategy, local_epochs, dp_noise,
-                                                    dp_clip, min_sites=min_sites),
+                                                    dp_clip, sketch_epsilon, min_sites=min_sites),
                        params=parse_params(param or []), certificates=certificates,
                        timeout=timeout, artificial=artificial,
                        authorised_sites=authorized_sites))

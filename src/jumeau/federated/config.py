@@ -46,6 +46,13 @@ class FederatedConfig(BaseModel):
     )
     dp_max_grad_norm: float = Field(default=1.0, gt=0, description="DP-SGD per-patient clip.")
     dp_delta: float = Field(default=1e-5, gt=0, lt=1, description="δ of the (ε, δ) reported.")
+    sketch_epsilon: float | None = Field(
+        default=None,
+        gt=0,
+        description="Column sketches (the shared encoder's quantiles and counts) released under "
+        "(ε, dp_delta)-DP at every site, through OpenDP; None: exact sketches, from which the "
+        "values of a small site's patients can be recovered (docs/federated.md).",
+    )
 
     def local_rate(self, model_rate: float) -> float:
         """The sites' step size: the one set, else FedAdam's SGD step, else the model's own

@@ -56,6 +56,7 @@ class FederatedFit:
     artificial: Any = None  # rhvae: the Cohort the sites drew from their own codes, if asked
     site_sampling: dict[str, dict[str, int]] = field(default_factory=dict)  # drawn, removed…
     epsilon: dict[str, float] = field(default_factory=dict)  # DP-SGD: (ε, δ) spent per site
+    sketch_epsilon: dict[str, float] = field(default_factory=dict)  # DP sketches: ε per site
 
     @property
     def patients(self) -> int:
@@ -73,6 +74,7 @@ class FederatedFit:
             "settings": self.settings,
             "rounds": len(table),
             "epsilon": self.epsilon,
+            "sketch_epsilon": self.sketch_epsilon,
             "bytes_to_sites": int(table["bytes_to_sites"].sum()) if len(table) else 0,
             "bytes_from_sites": int(table["bytes_from_sites"].sum()) if len(table) else 0,
         }
@@ -115,6 +117,7 @@ class Coordinator:
         self.artificial_: Any = None
         self.site_sampling_: dict[str, dict[str, int]] = {}
         self.epsilon_: dict[str, float] = {}
+        self.sketch_epsilon_: dict[str, float] = {}
         self.generator = make_generator(model, **params)  # invalid parameters fail here
         self.traffic: list[RoundTraffic] = []
         self.sites: dict[str, int] = {}
@@ -187,6 +190,7 @@ class Coordinator:
         return FederatedFit(
             self.generator, self.model, self.seed, dict(self.sites), list(self.traffic), settings,
             artificial=self.artificial_, site_sampling=self.site_sampling_, epsilon=self.epsilon_,
+            sketch_epsilon=self.sketch_epsilon_,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ protocol
@@ -213,8 +217,17 @@ class Coordinator:
                 f"site {site}: " + ", ".join(found) for site, found in problems.items()
             )
             raise SiteDataError(f"data do not match the schema — {lines}")
-        replies = yield Instruction("sketch", 1, meta=meta)
+        sketch_meta = dict(meta)
+        if self.settings.sketch_epsilon is not None:
+            sketch_meta["sketch_privacy"] = {
+                "epsilon": self.settings.sketch_epsilon,
+                "delta": self.settings.dp_delta,
+            }
+        replies = yield Instruction("sketch", 1, meta=sketch_meta)
         self.sites = {r.site: r.n for r in replies}
+        self.sketch_epsilon_ = {
+            r.site: float(r.meta["sketch_epsilon"]) for r in replies if "sketch_epsilon" in r.meta
+        }
         encoder, counts = merged_encoder(self.schema, [r.arrays for r in replies])
         model = self.generator
         model.encoder_, model.schema_ = encoder, encoder.schema_

@@ -102,9 +102,17 @@ def _check(site: Site, instruction: Instruction, state: State) -> Reply:
 def _sketch(site: Site, instruction: Instruction, state: State) -> Reply:
     schema = read_schema(instruction.meta)
     cohort = site.cohort(schema)
-    return Reply(
-        site.name, len(cohort), column_sketches(cohort.data, schema), {"sha256": cohort.sha256}
-    )
+    privacy = instruction.meta.get("sketch_privacy")
+    if privacy is None:
+        return Reply(
+            site.name, len(cohort), column_sketches(cohort.data, schema), {"sha256": cohort.sha256}
+        )
+    from jumeau.federated.private_sketches import private_column_sketches
+
+    epsilon, delta = float(privacy["epsilon"]), float(privacy["delta"])
+    sketches = private_column_sketches(cohort.data, schema, epsilon=epsilon, delta=delta)
+    # the table's hash is a function of every value: under DP it does not leave the site
+    return Reply(site.name, len(cohort), sketches, {"sketch_epsilon": epsilon})
 
 
 def _idle(site: Site, instruction: Instruction, state: State) -> Reply:

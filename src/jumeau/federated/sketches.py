@@ -85,13 +85,11 @@ def _merged_number(
     grid = np.unique(
         np.concatenate([s.get(f"values.{name}", s.get(f"quantiles.{name}")) for s in site_sketches])
     )
-    cdf = np.zeros(grid.size)
-    total = 0.0
-    for sketch in site_sketches:
-        n = float(sketch[f"missing.{name}"][0])
-        cdf += n * _site_cdf(sketch, name, grid)
-        total += n
-    return _knots_from_cdf(grid, cdf / total, total, has_missing)
+    # each site weighs by its observed count (noisy under DP: at least one patient's worth)
+    weights = [max(float(s[f"missing.{name}"][0]), 1.0) for s in site_sketches]
+    cdf = sum(w * _site_cdf(s, name, grid) for w, s in zip(weights, site_sketches, strict=True))
+    total = float(sum(weights))
+    return _knots_from_cdf(grid, np.asarray(cdf) / total, total, has_missing)
 
 
 def _site_cdf(sketch: dict[str, np.ndarray], name: str, grid: np.ndarray) -> np.ndarray:

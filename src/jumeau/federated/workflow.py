@@ -45,6 +45,11 @@ class FederatedRun:
         if self.fit.epsilon:
             spent = max(self.fit.epsilon.values())
             text += f"; DP-SGD: ε ≤ {spent:.2f} per site (δ = {self.fit.settings['dp_delta']})"
+        if self.fit.sketch_epsilon:
+            sketches = max(self.fit.sketch_epsilon.values())
+            text += f"; DP sketches: ε = {sketches:g} per site"
+        else:
+            text += "; column sketches exact (not differentially private)"
         if self.artificial_file is not None:
             text += f"; site-drawn artificial patients: {self.artificial_file}"
         return text

@@ -1,0 +1,169 @@
+"""Differentially private releases of one column's summaries, through OpenDP.
+
+Why OpenDP: each measurement below is built from OpenDP's transformations and noise mechanisms,
+whose privacy maps (how much a release can change when one patient is added or removed) are
+proven and implemented with floating-point-safe samplers; jumeau only chooses the noise scale
+and adds up the budget. Neighbouring datasets differ by one patient added or removed (OpenDP's
+symmetric distance 1); a patient contributes one row.
+
+Accounting is in ρ-zero-concentrated DP (Bun & Steinke, TCC 2016): ρ adds up over releases on
+the same patients, and OpenDP converts a total ρ into the (ε, δ) a data-protection officer reads
+(Canonne, Kamath & Steinke 2020's conversion, tighter than ε = ρ + 2√(ρ log 1/δ)).
+
+Randomness: OpenDP draws its noise from the operating system's entropy and cannot be seeded. A
+seeded noise would be reproducible — and subtractable by anyone who knows the seed, which every
+jumeau output records — so a DP release is, by design, not bit-for-bit reproducible; everything
+around it (bins, candidates, the budget's split) is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from jumeau.errors import JumeauError
+
+# A public grid of candidate bounds for a number whose range nobody wrote down: 0 and ±10^k
+# for k from −3 to 9 in steps of 10^(1/20) (≈ 12 % apart) — wide enough for any clinical measure
+# in any unit, fine enough that a bound overshoots the data by at most one step.
+_DECADES = np.arange(-3.0, 9.0 + 1e-9, 0.05)
+BOUND_CANDIDATES: tuple[float, ...] = tuple(sorted({0.0, *(10.0**_DECADES), *(-(10.0**_DECADES))}))
+# The share of patients a private bound may leave outside (they are clamped onto it)
+BOUND_TAIL = 0.01
+
+
+def _opendp() -> Any:
+    try:
+        import opendp.prelude as dp
+    except ImportError as error:  # pragma: no cover - exercised only without the extra
+        raise JumeauError(
+            "differential privacy needs OpenDP: pip install 'jumeau[privacy]'"
+        ) from error
+    dp.enable_features("contrib")
+    return dp
+
+
+def check_budget(epsilon: float, delta: float) -> None:
+    """ε > 0 and 0 < δ < 1, or a one-line refusal."""
+    if not np.isfinite(epsilon) or epsilon <= 0:
+        raise JumeauError(f"ε must be a positive number, not {epsilon}")
+    if not 0.0 < delta < 1.0:
+        raise JumeauError(f"δ must be between 0 and 1 (exclusive), not {delta}")
+
+
+@lru_cache(maxsize=256)
+def epsilon_of(rho: float, delta: float) -> float:
+    """The ε at this δ of a ρ-zCDP release (OpenDP's conversion)."""
+    if rho <= 0:
+        return 0.0
+    dp = _opendp()
+    # a Gaussian mechanism of sensitivity 1 and scale σ is exactly 1/(2σ²)-zCDP: its privacy
+    # profile is the profile of any ρ-zCDP release
+    space = dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.l2_distance(T=float)
+    scale = float(np.sqrt(1.0 / (2.0 * rho)))
+    measurement = dp.c.make_zCDP_to_approxDP(dp.m.make_gaussian(*space, scale=scale))
+    return float(measurement.map(1.0).epsilon(delta))
+
+
+@lru_cache(maxsize=256)
+def rho_for(epsilon: float, delta: float) -> float:
+    """The largest ρ whose (ε, δ) conversion stays within `epsilon` at `delta` (bisection)."""
+    check_budget(epsilon, delta)
+    low, high = 0.0, max(epsilon, 1.0)
+    while epsilon_of(high, delta) < epsilon:
+        high *= 2.0
+    for _ in range(60):
+        middle = (low + high) / 2.0
+        low, high = (middle, high) if epsilon_of(middle, delta) <= epsilon else (low, middle)
+    return low
+
+
+def noise_scale(rho: float) -> float:
+    """σ of the Gaussian noise that makes a sensitivity-1 count ρ-zCDP: √(1/(2ρ))."""
+    return float(np.sqrt(1.0 / (2.0 * rho)))
+
+
+def private_counts(codes: np.ndarray, n_categories: int, rho: float) -> np.ndarray:
+    """Counts of the integer codes 0 … n_categories − 1 (any other code, e.g. −1 for missing,
+    is counted in one extra last cell), each with Gaussian noise: ρ-zCDP. One patient moves one
+    cell by one, so the counts' L2 sensitivity is 1 and the noise's σ is √(1/(2ρ))."""
+    if rho <= 0:
+        raise JumeauError(f"a private count needs a positive budget, not ρ = {rho}")
+    dp = _opendp()
+    space = dp.vector_domain(dp.atom_domain(T=int)), dp.symmetric_distance()
+    scale = noise_scale(rho)
+    measurement = (
+        space
+        >> dp.t.then_count_by_categories(
+            categories=list(range(n_categories)), null_category=True, MO="L2Distance<int>"
+        )
+        >> dp.m.then_gaussian(scale=scale)
+    )
+    assert measurement.map(1) <= rho * (1 + 1e-9)
+    return np.asarray(measurement([int(c) for c in codes]), dtype=float)
+
+
+def private_quantile(
+    values: np.ndarray, alpha: float, rho: float, candidates: Sequence[float] = BOUND_CANDIDATES
+) -> float:
+    """One candidate near the `alpha`-quantile of `values`, chosen by the exponential mechanism
+    on OpenDP's quantile scores (Smith 2011): ρ-zCDP."""
+    if rho <= 0:
+        raise JumeauError(f"a private quantile needs a positive budget, not ρ = {rho}")
+    dp = _opendp()
+    space = dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.symmetric_distance()
+    measurement = dp.binary_search_chain(
+        lambda scale: dp.m.make_private_quantile(
+            *space,
+            dp.zero_concentrated_divergence(),
+            candidates=list(candidates),
+            alpha=alpha,
+            scale=scale,
+        ),
+        d_in=1,
+        d_out=rho,
+    )
+    return float(measurement([float(v) for v in values]))
+
+
+def private_bounds(values: np.ndarray, rho: float) -> tuple[float, float]:
+    """A low and a high bound of `values` (each the private `BOUND_TAIL` quantile from the public
+    candidate grid, ρ/2 each), strictly ordered."""
+    low = private_quantile(values, BOUND_TAIL, rho / 2)
+    high = private_quantile(values, 1.0 - BOUND_TAIL, rho / 2)
+    if high <= low:  # a constant column, or noise crossing the two: one grid step apart
+        above = [c for c in BOUND_CANDIDATES if c > low]
+        high = above[0] if above else low + 1.0
+    return low, high
+
+
+def private_histogram_quantiles(
+    values: np.ndarray,
+    bounds: tuple[float, float],
+    rho: float,
+    *,
+    bins: int,
+    points: int,
+    integer: bool = False,
+) -> np.ndarray:
+    """`points` quantiles, at levels (k + ½)/points, of `values` clamped into `bounds`: read off
+    a histogram of `bins` equal bins (one per integer for an integer column with a short range)
+    whose counts carry Gaussian noise (ρ-zCDP), negative counts set to zero, the mass spread
+    evenly within each bin. Binning by public edges is a row-wise map, so the counts'
+    sensitivity is that of the histogram."""
+    low, high = bounds
+    if integer and high - low + 1 <= bins:
+        edges = np.arange(np.floor(low), np.ceil(high) + 2.0) - 0.5
+    else:
+        edges = np.linspace(low, high, bins + 1)
+    clamped = np.clip(np.asarray(values, dtype=float), edges[0], edges[-1])
+    codes = np.clip(np.searchsorted(edges, clamped, side="right") - 1, 0, len(edges) - 2)
+    counts = np.maximum(private_counts(codes, len(edges) - 1, rho)[:-1], 0.0)
+    if counts.sum() <= 0:  # noise swallowed everything: no shape is known, spread it evenly
+        counts = np.ones_like(counts)
+    cdf = np.concatenate([[0.0], np.cumsum(counts) / counts.sum()])
+    levels = (np.arange(points) + 0.5) / points
+    return np.interp(levels, cdf, edges)

@@ -1,0 +1,94 @@
+"""OpenDP-backed releases: the budget's arithmetic, and what each release keeps of the data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("opendp")
+
+from jumeau.dp.mechanisms import (
+    BOUND_CANDIDATES,
+    epsilon_of,
+    private_bounds,
+    private_counts,
+    private_histogram_quantiles,
+    private_quantile,
+    rho_for,
+)
+from jumeau.errors import JumeauError
+
+
+def test_the_zcdp_conversion_is_at_least_as_tight_as_the_textbook_bound():
+    """Bun & Steinke's ε = ρ + 2√(ρ log 1/δ) is an upper bound of the exact conversion; the
+    Gaussian mechanism's exact (ε, δ) (Balle & Wang 2018) is a lower bound of any valid one."""
+    from scipy.stats import norm
+
+    for rho, delta in [(0.5, 1e-5), (0.05, 1e-6), (2.0, 1e-3)]:
+        textbook = rho + 2 * np.sqrt(rho * np.log(1 / delta))
+        sigma = np.sqrt(1 / (2 * rho))
+        eps = epsilon_of(rho, delta)
+
+        # the exact δ(ε) of the sensitivity-1 Gaussian (Balle & Wang 2018, Theorem 8)
+        exact = norm.cdf(1 / (2 * sigma) - eps * sigma) - np.exp(eps) * norm.cdf(
+            -1 / (2 * sigma) - eps * sigma
+        )
+        assert eps <= textbook + 1e-9
+        assert exact <= delta * (1 + 1e-6)  # ε is valid for the Gaussian itself
+
+
+def test_rho_for_inverts_the_conversion():
+    rho = rho_for(1.0, 1e-5)
+    assert epsilon_of(rho, 1e-5) == pytest.approx(1.0, abs=1e-6)
+    assert rho_for(3.0, 1e-5) > rho  # more ε buys more ρ
+    with pytest.raises(JumeauError, match="ε must be a positive number"):
+        rho_for(0.0, 1e-5)
+    with pytest.raises(JumeauError, match="δ must be between 0 and 1"):
+        rho_for(1.0, 1.0)
+
+
+def test_private_counts_are_unbiased_with_the_stated_noise():
+    codes = np.repeat([0, 1, 2, -1], [50, 30, 20, 5])
+    rho = 0.5  # σ = 1
+    draws = np.array([private_counts(codes, 3, rho) for _ in range(300)])
+    assert draws.shape == (300, 4)
+    assert np.allclose(draws.mean(axis=0), [50, 30, 20, 5], atol=0.3)
+    assert np.allclose(draws.std(axis=0), 1.0, atol=0.2)
+    with pytest.raises(JumeauError, match="positive budget"):
+        private_counts(codes, 3, 0.0)
+
+
+def test_a_private_quantile_is_a_public_candidate_near_the_true_one():
+    values = np.random.default_rng(0).normal(100.0, 10.0, 2000)
+    median = private_quantile(values, 0.5, rho=1.0)
+    assert median in BOUND_CANDIDATES
+    assert 88 < median < 112  # the grid is 12 % wide at 100
+    low, high = private_bounds(values, rho=1.0)
+    assert low < np.quantile(values, 0.05) and high > np.quantile(values, 0.95)
+    assert low > 0 and high < 1000
+
+
+def test_histogram_quantiles_follow_the_data_with_a_large_budget_and_stay_in_bounds():
+    values = np.random.default_rng(1).gamma(4.0, 10.0, 1000)
+    points = private_histogram_quantiles(values, (0.0, 150.0), rho=50.0, bins=60, points=16)
+    truth = np.quantile(values, (np.arange(16) + 0.5) / 16)
+    assert np.all(np.diff(points) >= 0) and points.min() >= 0.0 and points.max() <= 150.0
+    assert np.abs(points - truth).max() < 5.0  # within two bins of 2.5
+    integers = private_histogram_quantiles(
+        np.arange(1, 11).repeat(20), (1.0, 10.0), rho=50.0, bins=60, points=10, integer=True
+    )
+    assert np.abs(integers - np.arange(1, 11)).max() <= 0.5  # one bin per integer
+
+
+def test_a_small_budget_on_few_patients_reveals_no_value():
+    """The federated leak: 32 quantiles of 20 patients gave back every value. Under DP the
+    released points are bin positions read off noisy counts, not the patients' values."""
+    values = np.random.default_rng(2).normal(130.0, 15.0, 20).round(1)
+    points = private_histogram_quantiles(values, (50.0, 250.0), rho=0.05, bins=32, points=32)
+
+    def recovered(sketch: np.ndarray) -> int:
+        return int(np.isclose(sketch[:, None], values[None, :], atol=1e-6).any(axis=0).sum())
+
+    levels = (np.arange(32) + 0.5) / 32
+    assert recovered(np.quantile(values, levels, method="inverted_cdf")) >= 15  # exact: leaks
+    assert recovered(points) <= 1  # at most a coincidence, never the sorted values
