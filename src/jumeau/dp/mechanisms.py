@@ -33,6 +33,10 @@ _DECADES = np.arange(-3.0, 9.0 + 1e-9, 0.05)
 BOUND_CANDIDATES: tuple[float, ...] = tuple(sorted({0.0, *(10.0**_DECADES), *(-(10.0**_DECADES))}))
 # The share of patients a private bound may leave outside (they are clamped onto it)
 BOUND_TAIL = 0.01
+# log-scale bins of a number bounded below by 0 start at this fraction of its upper bound
+LOG_BIN_FLOOR = 1e-3
+# an integer column gets one bin per value when its range is at most this many times `bins`
+INTEGER_BINS_PER_BIN = 4
 
 
 def _opendp() -> Any:
@@ -150,13 +154,21 @@ def private_histogram_quantiles(
     integer: bool = False,
 ) -> np.ndarray:
     """`points` quantiles, at levels (k + ½)/points, of `values` clamped into `bounds`: read off
-    a histogram of `bins` equal bins (one per integer for an integer column with a short range)
+    a histogram of `bins` bins — one per integer for an integer column with a short range, equal
+    on the log scale for a non-negative number, equal otherwise —
     whose counts carry Gaussian noise (ρ-zCDP), negative counts set to zero, the mass spread
     evenly within each bin. Binning by public edges is a row-wise map, so the counts'
     sensitivity is that of the histogram."""
     low, high = bounds
-    if integer and high - low + 1 <= bins:
+    if integer and high - low + 1 <= INTEGER_BINS_PER_BIN * bins:
         edges = np.arange(np.floor(low), np.ceil(high) + 2.0) - 0.5
+    elif low >= 0.0 and high > 0.0:
+        # a non-negative measure (a lab, a count, a dose) is often skewed: bins equal on the log
+        # scale resolve its bulk near zero, where equal bins would put nearly everyone in one;
+        # for a narrow range (age 40–80) they are nearly equal anyway
+        start = low if low > 0.0 else high * LOG_BIN_FLOOR
+        edges = np.geomspace(start, high, bins + (0 if low == 0.0 else 1))
+        edges = np.concatenate([[0.0], edges]) if low == 0.0 else edges
     else:
         edges = np.linspace(low, high, bins + 1)
     clamped = np.clip(np.asarray(values, dtype=float), edges[0], edges[-1])
@@ -166,4 +178,9 @@ def private_histogram_quantiles(
         counts = np.ones_like(counts)
     cdf = np.concatenate([[0.0], np.cumsum(counts) / counts.sum()])
     levels = (np.arange(points) + 0.5) / points
-    return np.interp(levels, cdf, edges)
+    quantiles = np.interp(levels, cdf, edges)
+    if low == 0.0 and not integer:
+        # the bin below the log scale's floor is read as a point mass at 0 (receptor counts,
+        # doses: many patients at exactly 0), not smeared over [0, floor)
+        quantiles[quantiles < edges[1]] = 0.0
+    return quantiles
