@@ -9,6 +9,7 @@ pytest.importorskip("opendp")
 
 from jumeau.dp.mechanisms import (
     BOUND_CANDIDATES,
+    BudgetTooSmallError,
     epsilon_of,
     private_bounds,
     private_counts,
@@ -62,10 +63,18 @@ def test_a_private_quantile_is_a_public_candidate_near_the_true_one():
     values = np.random.default_rng(0).normal(100.0, 10.0, 2000)
     median = private_quantile(values, 0.5, rho=1.0)
     assert median in BOUND_CANDIDATES
-    assert 88 < median < 112  # the grid is 12 % wide at 100
+    assert median in (64.0, 128.0)  # the powers of 2 on either side of 100
     low, high = private_bounds(values, rho=1.0)
     assert low < np.quantile(values, 0.05) and high > np.quantile(values, 0.95)
-    assert low > 0 and high < 1000
+    assert low in (32.0, 64.0) and high in (128.0, 256.0)  # power-of-2 bins holding patients
+    # a public lower bound (the schema's min) is kept
+    assert private_bounds(values, rho=1.0, lower=0.0)[0] == 0.0
+
+
+def test_too_small_a_budget_for_the_range_is_refused():
+    values = np.random.default_rng(3).gamma(1.0, 50.0, 12)
+    with pytest.raises(BudgetTooSmallError, match="too small to find the range"):
+        private_bounds(values, rho=1e-4)
 
 
 def test_histogram_quantiles_follow_the_data_with_a_large_budget_and_stay_in_bounds():

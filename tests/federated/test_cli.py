@@ -31,15 +31,15 @@ def test_simulate_writes_the_model_and_its_record(tmp_path: Path, gbsg2: Cohort)
     output = tmp_path / "model.jumeau"
     result = runner.invoke(app, ["federated", "simulate", *sites, "-o", str(output),
                                  "--schema", str(schema), "-p", "em_iterations=1",
-                                 "--sketch-epsilon", "2"])  # fmt: skip
+                                 "--sketch-epsilon", "10"])  # fmt: skip
     assert result.exit_code == 0, result.output
     # 6 rounds: the private sketches of tied columns (pnodes) carry repeated points, which the
     # copula models as atoms with one round of flags
     assert "federated copula on 2 sites (686 patients, 6 rounds" in result.output
-    assert "DP sketches: ε = 2 per site" in result.output
+    assert "DP sketches: ε = 10 per site" in result.output
     record = json.loads((tmp_path / "model.jumeau.federated.json").read_text())
     assert record["sites"] == {"pre": 290, "post": 396} and record["seed"] == 0
-    assert record["sketch_epsilon"] == {"pre": 2.0, "post": 2.0}
+    assert record["sketch_epsilon"] == {"pre": 10.0, "post": 10.0}
     assert record["versions"]["jumeau"]
     sampled = runner.invoke(app, ["sample", str(output), "-n", "20", "-o", str(tmp_path / "a.csv")])
     assert sampled.exit_code == 0, sampled.output

@@ -10,6 +10,8 @@ import pytest
 pytest.importorskip("opendp")
 
 from jumeau.data.cohort import Cohort
+from jumeau.data.schema import Schema
+from jumeau.errors import JumeauError
 from jumeau.federated.config import FederatedConfig
 from jumeau.federated.coordinator import Coordinator
 from jumeau.federated.local import run_locally
@@ -33,9 +35,21 @@ def _inverted(quantiles: np.ndarray, n: int) -> np.ndarray:
     return np.linalg.lstsq(design, quantiles, rcond=None)[0]
 
 
+# clinical ranges a consortium's data dictionary would give (public: no site's data)
+RANGES = {"age": (18, 100), "tsize": (0, 200), "pnodes": (0, 60), "progrec": (0, 3000),
+          "estrec": (0, 2000), "time": (0, 4000)}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def small_site(gbsg2: Cohort) -> Cohort:
     return gbsg2.subset(np.arange(20))
+
+
+def _with_ranges(schema: Schema) -> Schema:
+    schema = schema.model_copy(deep=True)
+    for name, (low, high) in RANGES.items():
+        schema.columns[name] = schema.columns[name].model_copy(update={"min": low, "max": high})
+    return schema
 
 
 def test_the_exact_sketch_of_a_20_patient_site_is_inverted(small_site: Cohort) -> None:
@@ -49,7 +63,8 @@ def test_the_exact_sketch_of_a_20_patient_site_is_inverted(small_site: Cohort) -
 
 
 def test_a_private_sketch_gives_back_no_value(small_site: Cohort) -> None:
-    sketch = private_column_sketches(small_site.data, small_site.schema, epsilon=1.0, delta=1e-5)
+    schema = _with_ranges(small_site.schema)  # without ranges ε = 1 is refused (test below)
+    sketch = private_column_sketches(small_site.data, schema, epsilon=1.0, delta=1e-5)
     for column in ("estrec", "progrec", "tsize", "age"):
         values = np.sort(small_site.data[column].astype(float).to_numpy())
         quantiles = sketch[f"quantiles.{column}"]
@@ -59,6 +74,13 @@ def test_a_private_sketch_gives_back_no_value(small_site: Cohort) -> None:
         assert f"values.{column}" not in sketch  # no table of the values a patient holds
     counts = sketch["count.horTh"]
     assert counts.shape == (3,) and (counts >= 0).all()
+
+
+def test_a_site_too_small_for_its_budget_is_refused_with_the_epsilon_that_would_do(
+    small_site: Cohort,
+) -> None:
+    with pytest.raises(JumeauError, match=r"cannot find its range from 20 patients; write its min"):
+        private_column_sketches(small_site.data, small_site.schema, epsilon=0.05, delta=1e-5)
 
 
 def test_schema_bounds_written_by_a_person_are_used_and_nothing_escapes_them() -> None:
@@ -78,14 +100,14 @@ def test_schema_bounds_written_by_a_person_are_used_and_nothing_escapes_them() -
 def test_a_federated_copula_on_private_sketches_reports_each_sites_epsilon(
     gbsg2: Cohort, random_sites: list[Site]
 ) -> None:
-    settings = FederatedConfig(sketch_epsilon=2.0, dp_delta=1e-6)
+    settings = FederatedConfig(sketch_epsilon=5.0, dp_delta=1e-6)
     fit = run_locally(
         Coordinator(gbsg2.schema, "copula", seed=0, settings=settings, em_iterations=0),
         random_sites,
     )
-    assert fit.sketch_epsilon == {site.name: 2.0 for site in random_sites}
+    assert fit.sketch_epsilon == {site.name: 5.0 for site in random_sites}
     assert fit.summary()["sketch_epsilon"] == fit.sketch_epsilon
     artificial = fit.generator.sample(200, seed=0)
     assert len(artificial) == 200 and set(artificial.data.columns) == set(gbsg2.data.columns)
     ages = artificial.data["age"].astype(float)
-    assert 35 < ages.median() < 70  # the shape survives ε = 2 at 229 patients a site
+    assert 35 < ages.median() < 70  # the shape survives ε = 5 at 229 patients a site

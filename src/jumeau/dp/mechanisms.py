@@ -26,17 +26,30 @@ import numpy as np
 
 from jumeau.errors import JumeauError
 
-# A public grid of candidate bounds for a number whose range nobody wrote down: 0 and ±10^k
-# for k from −3 to 9 in steps of 10^(1/20) (≈ 12 % apart) — wide enough for any clinical measure
-# in any unit, fine enough that a bound overshoots the data by at most one step.
-_DECADES = np.arange(-3.0, 9.0 + 1e-9, 0.05)
-BOUND_CANDIDATES: tuple[float, ...] = tuple(sorted({0.0, *(10.0**_DECADES), *(-(10.0**_DECADES))}))
-# The share of patients a private bound may leave outside (they are clamped onto it)
-BOUND_TAIL = 0.01
+# Public bins for finding a number's range when nobody wrote it down: (2^k, 2^(k+1)] for k from
+# −10 to 29 on either side of a central bin [−2^−10, 2^−10] — any clinical measure in any unit.
+_POWERS = 2.0 ** np.arange(-10, 31)
+BOUND_EDGES: np.ndarray = np.concatenate([-_POWERS[::-1], _POWERS])
+# A bin counts as holding patients when its noisy count exceeds this many noise σ
+BOUND_NOISE_FLOOR = 4.0
+# Public candidates for a private quantile (`private_quantile`): 0 and ±2^k, k from −10 to 30
+BOUND_CANDIDATES: tuple[float, ...] = tuple(sorted({0.0, *_POWERS, *(-_POWERS)}))
 # log-scale bins of a number bounded below by 0 start at this fraction of its upper bound
 LOG_BIN_FLOOR = 1e-3
 # an integer column gets one bin per value when its range is at most this many times `bins`
 INTEGER_BINS_PER_BIN = 4
+
+
+class BudgetTooSmallError(JumeauError):
+    """A release whose noise would swamp what it measures: the caller says how to fix it."""
+
+
+def bounds_rho_needed(patients: int) -> float:
+    """The ρ at which `private_bounds` finds the range of `patients` values spread over several
+    power-of-2 bins (the fullest holding an eighth of them; a skewed lab spans many) with its
+    noise floor: σ ≤ patients/(8·floor). A function of the count alone, not of the values."""
+    sigma = max(patients, 1) / (8.0 * BOUND_NOISE_FLOOR)
+    return 1.0 / (2.0 * sigma**2)
 
 
 def _opendp() -> Any:
@@ -133,14 +146,31 @@ def private_quantile(
     return float(measurement([float(v) for v in values]))
 
 
-def private_bounds(values: np.ndarray, rho: float) -> tuple[float, float]:
-    """A low and a high bound of `values` (each the private `BOUND_TAIL` quantile from the public
-    candidate grid, ρ/2 each), strictly ordered."""
-    low = private_quantile(values, BOUND_TAIL, rho / 2)
-    high = private_quantile(values, 1.0 - BOUND_TAIL, rho / 2)
-    if high <= low:  # a constant column, or noise crossing the two: one grid step apart
-        above = [c for c in BOUND_CANDIDATES if c > low]
-        high = above[0] if above else low + 1.0
+def private_bounds(
+    values: np.ndarray, rho: float, *, lower: float | None = None
+) -> tuple[float, float]:
+    """A low and a high bound of `values`, from one noisy histogram over the public power-of-2
+    bins `BOUND_EDGES` (ρ-zCDP): the outer edges of the lowest and the highest bin whose noisy
+    count exceeds `BOUND_NOISE_FLOOR` σ (the few patients beyond are clamped onto them). Why a
+    histogram and not private quantiles: a quantile's score is the same for every candidate
+    below the data (none of the patients lies below any of them), so the exponential mechanism
+    spreads its choice over all of them and sends the bound orders of magnitude out; empty bins
+    stay under the noise floor. A public `lower` (a schema's `min`) is kept as it is. No bin
+    clearing the floor (too few patients for the budget) raises `BudgetTooSmallError`."""
+    values = np.asarray(values, dtype=float)
+    codes = np.searchsorted(BOUND_EDGES, values, side="left")  # 0 … len(BOUND_EDGES)
+    counts = private_counts(codes, len(BOUND_EDGES) + 1, rho)[:-1]
+    full = np.flatnonzero(counts > BOUND_NOISE_FLOOR * noise_scale(rho))
+    if full.size == 0:
+        raise BudgetTooSmallError(
+            "the budget is too small to find the range of so few patients' values"
+        )
+    edges = np.concatenate([[-_POWERS[-1]], BOUND_EDGES, [_POWERS[-1]]])
+    low = float(edges[full[0]]) if lower is None else float(lower)
+    high = float(edges[full[-1] + 1])
+    if high <= low:  # the whole mass under a public lower bound: one bin above it
+        above = BOUND_EDGES[low < BOUND_EDGES]
+        high = float(above[0]) if above.size else low + 1.0
     return low, high
 
 

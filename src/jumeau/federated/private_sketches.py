@@ -8,10 +8,11 @@ the server or an eavesdropper does with it:
 
 - a category: its level counts and missing count, with Gaussian noise;
 - a number: its observed and missing counts (noisy), a low and a high bound (the schema's own
-  `min` and `max` when both are written, which are public; otherwise private 1 % and 99 %
-  quantiles chosen from a public grid), and `SKETCH_POINTS` quantiles read off a noisy histogram
-  of `PRIVATE_BINS` bins between them (values outside are clamped). Heavily tied numbers get no
-  exact value table: their histogram has one bin per integer when the range allows.
+  `min` and `max`, which are the consortium's data dictionary and public; a missing one is read
+  off a noisy histogram over public power-of-2 bins), and `SKETCH_POINTS` quantiles read off a
+  noisy histogram of `PRIVATE_BINS` bins between them (values outside are clamped). Heavily
+  tied numbers get no exact value table: their histogram has one bin per integer when the range
+  allows. A budget too small to find a column's range is refused with the ε that would do.
 
 The site's (ε, δ) covers all of its sketches together: ρ-zCDP budgets add up over columns
 (split evenly) and are converted once. Negative noisy counts are set to zero.
@@ -24,6 +25,9 @@ import pandas as pd
 
 from jumeau.data.schema import CATEGORY_KINDS, ColumnKind, Schema
 from jumeau.dp.mechanisms import (
+    BudgetTooSmallError,
+    bounds_rho_needed,
+    epsilon_of,
     noise_scale,
     private_bounds,
     private_counts,
@@ -69,7 +73,16 @@ def private_column_sketches(
         remaining = (1.0 - MISSING_SHARE) * rho
         bounds = _public_bounds(column.min, column.max)
         if bounds is None:
-            bounds = private_bounds(observed, BOUNDS_SHARE * rho)
+            lower = column.min if isinstance(column.min, int | float) else None
+            try:
+                bounds = private_bounds(observed, BOUNDS_SHARE * rho, lower=lower)
+            except BudgetTooSmallError:
+                raise BudgetTooSmallError(
+                    f"column '{name}': ε = {epsilon:g} cannot find its range from "
+                    f"{observed.size} patients; write its min and max in the schema (public "
+                    f"bounds), or use --sketch-epsilon "
+                    f"{_round_up(_epsilon_needed(observed.size, len(names), delta))} or more"
+                ) from None
             remaining -= BOUNDS_SHARE * rho
         sketches[f"quantiles.{name}"] = private_histogram_quantiles(
             observed,
@@ -80,6 +93,18 @@ def private_column_sketches(
             integer=column.kind is ColumnKind.INTEGER,
         )
     return sketches
+
+
+def _epsilon_needed(patients: int, columns: int, delta: float) -> float:
+    """The site ε at which every column's bounds would clear the noise floor."""
+    per_column = bounds_rho_needed(patients) / (BOUNDS_SHARE * (1.0 - MISSING_SHARE))
+    return epsilon_of(per_column * max(columns, 1), delta)
+
+
+def _round_up(value: float) -> str:
+    """A budget to suggest, rounded up (two significant digits) so that it suffices."""
+    digits = 10 ** (np.floor(np.log10(value)) - 1) if value > 0 else 1.0
+    return f"{np.ceil(value / digits) * digits:g}"
 
 
 def _public_bounds(low: float | str | None, high: float | str | None) -> tuple[float, float] | None:
