@@ -57,6 +57,20 @@ class RunResult:
     model_personal_data: list[str] = field(default_factory=list)
 
 
+def _filter_choice(use_filter: bool | None, epsilon: object) -> bool:
+    """The similarity filter removes artificial patients by their distance to real ones: a
+    step that reads the patients outside the DP budget, so it is off under `epsilon` and
+    refused if asked for."""
+    if epsilon is None:
+        return True if use_filter is None else use_filter
+    if use_filter:
+        raise JumeauError(
+            "the similarity filter compares artificial with real patients, outside the "
+            "differential-privacy budget: it would void the guarantee of --epsilon; drop --filter"
+        )
+    return False
+
+
 def split_cohort(
     cohort: Cohort, *, share: float = HOLDOUT_SHARE, seed: int = 0, target: str | None = None
 ) -> tuple[Cohort, Cohort, np.ndarray]:
@@ -140,13 +154,14 @@ def run(
     target: str | None = None,
     params: dict[str, Any] | None = None,
     settings: EvaluationSettings | None = None,
-    use_filter: bool = True,
+    use_filter: bool | None = None,
     privacy_splits: int | None = None,
     progress: bool = True,
     say: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Split (stratified, seeded), fit, sample n patients, filter, evaluate, write the report.
 
+    `use_filter`: the similarity filter (None: on, unless the fit is differentially private).
     `privacy_splits`: refits on this many seeded splits whose privacy evidence is pooled (the
     first is the released cohort's); None: PRIVACY_SPLITS under SMALL_PRIVACY_COHORT patients,
     else 1."""
@@ -161,6 +176,7 @@ def run(
     train, holdout, holdout_rows = split_cohort(cohort, seed=seed, target=target)
     tell(f"split: {len(train)} training / {len(holdout)} holdout patients")
     params = {"shareable": SHAREABLE_BY_DEFAULT} | (params or {})
+    use_filter = _filter_choice(use_filter, params.get("epsilon"))
     generator = make_generator(model, **params)
     generator.fit(train, seed=seed, progress=progress)
     tell(f"fitted {generator!r}")
@@ -231,6 +247,7 @@ def run(
             "n_requested": n,
             "model_file_personal_data": bool(generator.personal_data_held()),
             "model_file_personal_data_held": generator.personal_data_held(),
+            "differential_privacy": getattr(generator, "privacy_", None),
         },
     )
     files["report"], files["report_json"] = write_report(

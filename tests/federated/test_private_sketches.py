@@ -3,6 +3,8 @@ values from its exact sketch recovers nothing, and a federated fit still runs on
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,13 +13,16 @@ pytest.importorskip("opendp")
 
 from jumeau.data.cohort import Cohort
 from jumeau.data.schema import Schema
-from jumeau.errors import JumeauError
+from jumeau.dp.mechanisms import epsilon_of, rho_for
 from jumeau.federated.config import FederatedConfig
 from jumeau.federated.coordinator import Coordinator
 from jumeau.federated.local import run_locally
-from jumeau.federated.private_sketches import private_column_sketches
 from jumeau.federated.site import Site
-from jumeau.federated.sketches import SKETCH_POINTS, column_sketches
+from jumeau.generators.private_sketches import (
+    SketchBudgetTooSmallError,
+    private_column_sketches,
+)
+from jumeau.generators.sketches import SKETCH_POINTS, column_sketches
 
 
 def _inverted(quantiles: np.ndarray, n: int) -> np.ndarray:
@@ -64,7 +69,7 @@ def test_the_exact_sketch_of_a_20_patient_site_is_inverted(small_site: Cohort) -
 
 def test_a_private_sketch_gives_back_no_value(small_site: Cohort) -> None:
     schema = _with_ranges(small_site.schema)  # without ranges ε = 1 is refused (test below)
-    sketch = private_column_sketches(small_site.data, schema, epsilon=1.0, delta=1e-5)
+    sketch = private_column_sketches(small_site.data, schema, rho=rho_for(1.0, 1e-5))
     for column in ("estrec", "progrec", "tsize", "age"):
         values = np.sort(small_site.data[column].astype(float).to_numpy())
         quantiles = sketch[f"quantiles.{column}"]
@@ -79,8 +84,15 @@ def test_a_private_sketch_gives_back_no_value(small_site: Cohort) -> None:
 def test_a_site_too_small_for_its_budget_is_refused_with_the_epsilon_that_would_do(
     small_site: Cohort,
 ) -> None:
-    with pytest.raises(JumeauError, match=r"cannot find its range from 20 patients; write its min"):
-        private_column_sketches(small_site.data, small_site.schema, epsilon=0.05, delta=1e-5)
+    with pytest.raises(SketchBudgetTooSmallError) as refused:
+        private_column_sketches(small_site.data, small_site.schema, rho=rho_for(0.05, 1e-5))
+    needed = epsilon_of(refused.value.rho_needed, 1e-5)
+    advice = refused.value.advice("--sketch-epsilon", 0.05, needed)
+    assert re.search(r"= 0.05 cannot find its range from 20 patients; write its min", advice)
+    # the suggested budget is enough: the same site's sketches at it go through
+    suggested = float(advice.rsplit("--sketch-epsilon ", 1)[1].split()[0])
+    assert suggested >= needed
+    private_column_sketches(small_site.data, small_site.schema, rho=rho_for(suggested, 1e-5))
 
 
 def test_schema_bounds_written_by_a_person_are_used_and_nothing_escapes_them() -> None:
@@ -91,7 +103,7 @@ def test_schema_bounds_written_by_a_person_are_used_and_nothing_escapes_them() -
     cohort = Cohort.from_frame(frame)
     schema = cohort.schema.model_copy(deep=True)
     schema.columns["sbp"] = schema.columns["sbp"].model_copy(update={"min": 60.0, "max": 260.0})
-    sketch = private_column_sketches(cohort.data, schema, epsilon=5.0, delta=1e-5)
+    sketch = private_column_sketches(cohort.data, schema, rho=rho_for(5.0, 1e-5))
     quantiles = sketch["quantiles.sbp"]
     assert quantiles.min() >= 60.0 and quantiles.max() <= 260.0
     assert abs(np.median(quantiles) - frame["sbp"].median()) < 15.0

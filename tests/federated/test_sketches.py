@@ -11,8 +11,8 @@ from scipy.special import ndtri
 from jumeau.data.cohort import Cohort
 from jumeau.data.schema import Schema
 from jumeau.federated.site import Site
-from jumeau.federated.sketches import SKETCH_POINTS, column_sketches, merged_encoder
 from jumeau.generators.encoding import TabularEncoder
+from jumeau.generators.sketches import SKETCH_POINTS, column_sketches, merged_encoder
 from jumeau.generators.summaries import weighted_quantiles
 
 

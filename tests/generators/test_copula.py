@@ -342,6 +342,8 @@ def test_valid_parameters_are_kept() -> None:
         "gibbs_burn_in": 30,
         "gibbs_thinning": 5,
         "shareable": False,
+        "epsilon": None,
+        "delta": None,
     }
     assert repr(model) == "GaussianCopula(shrinkage=0.25)"
     assert repr(GaussianCopula()) == "GaussianCopula()"
@@ -353,6 +355,8 @@ def test_valid_parameters_are_kept() -> None:
         "gibbs_burn_in": 30,
         "gibbs_thinning": 5,
         "shareable": False,
+        "epsilon": None,
+        "delta": None,
     }
 
 

@@ -39,6 +39,8 @@ COPULA_PARAMS = {
     "gibbs_burn_in": 30,
     "gibbs_thinning": 5,
     "shareable": False,
+    "epsilon": None,
+    "delta": None,
 }
 
 

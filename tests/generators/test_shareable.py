@@ -4,22 +4,20 @@ model still loads and samples; the header says `personal_data: false`."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from safetensors import safe_open
 from safetensors.numpy import load_file
 from typer.testing import CliRunner
 
 import jumeau
 from jumeau import Cohort
 from jumeau.cli import app
-from jumeau.data.schema import NUMERIC_KINDS
 from jumeau.datasets import load
 from jumeau.generators import make_generator
-from jumeau.generators.encoding import numeric_values
 from jumeau.generators.summaries import (
     SHAREABLE_MIN_PATIENTS,
     number_summary,
@@ -27,45 +25,6 @@ from jumeau.generators.summaries import (
 )
 
 FAST = {"copula": {}, "vae": {"epochs": 3}, "rhvae": {"epochs": 3, "flow_epochs": 2}}
-
-
-def _rare_values(cohort: Cohort) -> dict[str, np.ndarray]:
-    """Per number column: the values fewer than `SHAREABLE_MIN_PATIENTS` patients hold."""
-    rare = {}
-    for name, column in cohort.schema.columns.items():
-        if column.kind not in NUMERIC_KINDS:
-            continue
-        numbers = numeric_values(cohort.data[name], column.kind)
-        values, counts = np.unique(numbers[~np.isnan(numbers)], return_counts=True)
-        rare[name] = values[counts < SHAREABLE_MIN_PATIENTS]
-    return rare
-
-
-def _found_in_file(path: Path, cohort: Cohort) -> list[str]:
-    """Rare training values of each column found in that column's arrays, read byte by byte:
-    every aligned 8-byte (float64) or 4-byte (float32) word of the array's raw bytes compared
-    with the value's encoding in that type. Column by column, because a value that is one
-    patient's in one column can be a shared value, or the mean of ten patients' values, in
-    another (21.0 is one patient's age in gbsg2 and a common tumour size), which discloses
-    nobody."""
-    arrays = load_file(str(path))
-    found = []
-    for name, values in _rare_values(cohort).items():
-        for key, array in arrays.items():
-            if not key.endswith(f".{name}") or array.dtype.kind != "f":
-                continue
-            width = array.dtype.itemsize
-            raw = np.ascontiguousarray(array).tobytes()
-            words = {raw[i : i + width] for i in range(0, len(raw), width)}
-            for value in values:
-                if array.dtype.type(value).tobytes() in words:
-                    found.append(f"{name}={value} in {key}")
-    return found
-
-
-def _header(path: Path) -> dict:
-    with safe_open(str(path), framework="numpy") as handle:
-        return json.loads(handle.metadata()["jumeau"])
 
 
 # ---------------------------------------------------------------------- summaries
@@ -116,14 +75,19 @@ def breast_cancer() -> Cohort:
     ],
 )
 def test_a_shareable_file_holds_no_rare_training_value_and_still_samples(
-    model: str, dataset: str, request: pytest.FixtureRequest, tmp_path: Path
+    model: str,
+    dataset: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    found_in_file: Callable[[Path, Cohort], list[str]],
+    model_header: Callable[[Path], dict[str, Any]],
 ) -> None:
     cohort: Cohort = request.getfixturevalue(dataset)
     params = FAST[model]
     fitted = make_generator(model, shareable=True, **params).fit(cohort, seed=0, progress=False)
     path = fitted.save(tmp_path / f"{model}.jumeau")
-    assert _found_in_file(path, cohort) == []
-    header = _header(path)
+    assert found_in_file(path, cohort) == []
+    header = model_header(path)
     assert header["personal_data"] is False and header["personal_data_held"] == []
     loaded = jumeau.load(path)
     sample = loaded.sample(50, seed=1)
@@ -134,18 +98,21 @@ def test_a_shareable_file_holds_no_rare_training_value_and_still_samples(
 
 
 def test_the_scan_finds_the_values_an_ordinary_file_holds(
-    breast_cancer: Cohort, tmp_path: Path
+    breast_cancer: Cohort,
+    tmp_path: Path,
+    found_in_file: Callable[[Path, Cohort], list[str]],
+    model_header: Callable[[Path], dict[str, Any]],
 ) -> None:
     """The check above can fail: an ordinary file's knots are training patients' values."""
     fitted = make_generator("copula").fit(breast_cancer, seed=0, progress=False)
     path = fitted.save(tmp_path / "exact.jumeau")
-    found = _found_in_file(path, breast_cancer)
+    found = found_in_file(path, breast_cancer)
     assert any(" in encoder.knots." in line for line in found)
-    assert _header(path)["personal_data"] is True
+    assert model_header(path)["personal_data"] is True
 
 
 def test_jumeau_fit_shareable_says_the_file_holds_no_personal_data(
-    gbsg2: Cohort, tmp_path: Path
+    gbsg2: Cohort, tmp_path: Path, model_header: Callable[[Path], dict[str, Any]]
 ) -> None:
     data = tmp_path / "gbsg2.csv"
     gbsg2.data.to_csv(data, index=False)
@@ -155,6 +122,6 @@ def test_jumeau_fit_shareable_says_the_file_holds_no_personal_data(
     )
     assert result.exit_code == 0, result.output
     assert "holds no personal data" in result.output
-    assert _header(output)["personal_data"] is False
+    assert model_header(output)["personal_data"] is False
     result = CliRunner().invoke(app, ["fit", str(data), "-o", str(output), "-m", "copula"])
     assert result.exit_code == 0 and "holds personal data" in result.output

@@ -79,9 +79,37 @@ ShareableOption = Annotated[
 ]
 
 
-def generator_params(param: list[str] | None, shareable: bool) -> dict[str, Any]:
-    """The generator's hyper-parameters: the -p key=value pairs and --shareable."""
-    return parse_params(param or []) | {"shareable": shareable}
+EpsilonOption = Annotated[
+    float | None,
+    typer.Option(
+        "--epsilon",
+        help="Fit under (ε, δ)-differential privacy (copula): an attacker's odds that any one "
+        "patient took part move by at most a factor e^ε, whatever they know. Smaller is more "
+        "private; 1 is strong, 10 weak.",
+    ),
+]
+DeltaOption = Annotated[
+    float | None,
+    typer.Option("--delta", help="δ of --epsilon (default 1/n² for n training patients)."),
+]
+
+
+def generator_params(
+    param: list[str] | None,
+    shareable: bool,
+    epsilon: float | None = None,
+    delta: float | None = None,
+) -> dict[str, Any]:
+    """The generator's hyper-parameters: the -p key=value pairs, --shareable, --epsilon and
+    --delta (set only when given, so that models without a DP fit take the others)."""
+    if delta is not None and epsilon is None:
+        raise JumeauError("--delta is the δ of a differentially private fit: give --epsilon too")
+    privacy = {"epsilon": epsilon, "delta": delta}
+    return (
+        parse_params(param or [])
+        | {"shareable": shareable}
+        | {key: value for key, value in privacy.items() if value is not None}
+    )
 
 
 LongitudinalOption = Annotated[
@@ -174,3 +202,12 @@ def personal_data_notice(held: list[str]) -> str:
         + "; ".join(held)
         + "): keep it where the real data are kept; share the artificial cohort instead"
     )
+
+
+def refuse_private_longitudinal(epsilon: float | None) -> None:
+    """Longitudinal models have no DP fit yet: --epsilon with --longitudinal is refused."""
+    if epsilon is not None:
+        raise JumeauError(
+            "--epsilon is not available with --longitudinal yet: the course models have no "
+            "differentially private fit"
+        )

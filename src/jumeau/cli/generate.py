@@ -10,7 +10,9 @@ import typer
 from jumeau.cli.app import app
 from jumeau.cli.common import (
     DecimalOption,
+    DeltaOption,
     EncodingOption,
+    EpsilonOption,
     EventOption,
     FollowupOption,
     IdOption,
@@ -27,6 +29,7 @@ from jumeau.cli.common import (
     out,
     parse_params,
     personal_data_notice,
+    refuse_private_longitudinal,
     split_names,
 )
 from jumeau.data import load_cohort
@@ -57,6 +60,8 @@ def fit(
     seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
     param: ParamOption = None,
     shareable: ShareableOption = False,
+    epsilon: EpsilonOption = None,
+    delta: DeltaOption = None,
     quiet: QuietOption = False,
     longitudinal: LongitudinalOption = False,
     id_column: IdOption = None,
@@ -74,6 +79,8 @@ def fit(
         if longitudinal:
             from jumeau.longitudinal.workflow import fit_longitudinal_file
 
+            refuse_private_longitudinal(epsilon)
+
             fitted = fit_longitudinal_file(
                 data, output, id=id_column, time=time_column, schema=schema,
                 varying=split_names(varying), followup=followup, event=event,
@@ -83,7 +90,8 @@ def fit(
             out.print(fitted)
             return
         cohort = load_cohort(data, schema, sep=sep, decimal=decimal, encoding=encoding)
-        generator = make_generator(model or "rhvae", **generator_params(param, shareable))
+        params = generator_params(param, shareable, epsilon, delta)
+        generator = make_generator(model or "rhvae", **params)
         generator.fit(cohort, seed=seed, progress=not quiet)
         generator.save(output)
         out.print(

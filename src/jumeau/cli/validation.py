@@ -12,7 +12,9 @@ from jumeau import workflow
 from jumeau.cli.app import app
 from jumeau.cli.common import (
     DecimalOption,
+    DeltaOption,
     EncodingOption,
+    EpsilonOption,
     EventOption,
     FollowupOption,
     IdOption,
@@ -30,6 +32,7 @@ from jumeau.cli.common import (
     parse_params,
     personal_data_notice,
     print_validation,
+    refuse_private_longitudinal,
     split_names,
 )
 from jumeau.data import load_cohort
@@ -168,9 +171,16 @@ def run_command(
     seed: Annotated[int, typer.Option(help="Seed of the whole run.")] = 0,
     param: ParamOption = None,
     shareable: ShareableOption = SHAREABLE_BY_DEFAULT,
+    epsilon: EpsilonOption = None,
+    delta: DeltaOption = None,
     use_filter: Annotated[
-        bool, typer.Option("--filter/--no-filter", help="Apply the similarity filter.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--filter/--no-filter",
+            help="Apply the similarity filter (default: on; off under --epsilon, whose guarantee "
+            "a filter that compares with real patients would void).",
+        ),
+    ] = None,
     filter_percentile: PercentileOption = DEFAULT_PERCENTILE,
     shared_profile_k: SharedProfileOption = SHARED_PROFILE_K,
     attacks: AttacksOption = True,
@@ -193,10 +203,11 @@ def run_command(
 
     def go() -> None:
         if longitudinal:
+            refuse_private_longitudinal(epsilon)
             _run_longitudinal(
                 data, output, schema=schema, id_column=id_column, time_column=time_column,
                 varying=varying, followup=followup, event=event, model=model or "copula", n=n,
-                seed=seed, params=parse_params(param or []), use_filter=use_filter,
+                seed=seed, params=parse_params(param or []), use_filter=use_filter is not False,
                 percentile=filter_percentile, quiet=quiet,
             )  # fmt: skip
             return
@@ -208,7 +219,7 @@ def run_command(
             n=5000 if n is None else n,
             seed=seed,
             target=target,
-            params=generator_params(param, shareable),
+            params=generator_params(param, shareable, epsilon, delta),
             settings=_settings(
                 seed,
                 target,

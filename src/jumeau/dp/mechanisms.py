@@ -36,6 +36,10 @@ BOUND_NOISE_FLOOR = 4.0
 BOUND_CANDIDATES: tuple[float, ...] = tuple(sorted({0.0, *_POWERS, *(-_POWERS)}))
 # log-scale bins of a number bounded below by 0 start at this fraction of its upper bound
 LOG_BIN_FLOOR = 1e-3
+# inside the support, histogram counts under this many noise σ are read as empty bins
+HISTOGRAM_NOISE_FLOOR = 1.0
+# a grid's values above the support floor holding this share of the mass make a value table
+TIED_SHARE = 0.9
 # an integer column gets one bin per value when its range is at most this many times `bins`
 INTEGER_BINS_PER_BIN = 4
 
@@ -123,6 +127,19 @@ def private_counts(codes: np.ndarray, n_categories: int, rho: float) -> np.ndarr
     return np.asarray(measurement([int(c) for c in codes]), dtype=float)
 
 
+def private_gaussian_vector(values: np.ndarray, *, sensitivity: float, rho: float) -> np.ndarray:
+    """`values` (a vector computed from the patients whose L2 sensitivity — how far one patient
+    added or removed can move it — the caller bounds by `sensitivity`) with Gaussian noise of
+    σ = sensitivity · √(1/(2ρ)): ρ-zCDP, through OpenDP's Gaussian mechanism."""
+    if rho <= 0 or sensitivity <= 0:
+        raise JumeauError(f"a private vector needs a positive budget, not ρ = {rho}")
+    dp = _opendp()
+    space = dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.l2_distance(T=float)
+    measurement = dp.m.make_gaussian(*space, scale=sensitivity * noise_scale(rho))
+    assert measurement.map(sensitivity) <= rho * (1 + 1e-9)
+    return np.asarray(measurement([float(v) for v in np.ravel(values)]), dtype=float)
+
+
 def private_quantile(
     values: np.ndarray, alpha: float, rho: float, candidates: Sequence[float] = BOUND_CANDIDATES
 ) -> float:
@@ -174,6 +191,83 @@ def private_bounds(
     return low, high
 
 
+def histogram_edges(low: float, high: float, bins: int, *, integer: bool = False) -> np.ndarray:
+    """Public bin edges between `low` and `high`: one bin per integer for an integer column
+    whose range is short; for a non-negative number, half the bins equal on the log scale (a
+    lab, a count, a dose is often skewed: they resolve its bulk near zero, where equal bins
+    would put nearly everyone in one) merged with half equal on the linear scale (a score
+    from 0 to 100 whose patients sit between 50 and 100); equal bins otherwise. Chosen from the
+    bounds alone, never from the values."""
+    if integer and high - low + 1 <= INTEGER_BINS_PER_BIN * bins:
+        return np.arange(np.floor(low), np.ceil(high) + 2.0) - 0.5
+    if low >= 0.0 and high > 0.0:
+        start = low if low > 0.0 else high * LOG_BIN_FLOOR
+        half = max(bins // 2, 1)
+        edges = np.concatenate(
+            [np.geomspace(start, high, half + 1), np.linspace(start, high, bins - half + 1)]
+        )
+        if low == 0.0:
+            edges = np.append(edges, 0.0)
+        return np.unique(edges)
+    return np.linspace(low, high, bins + 1)
+
+
+def private_histogram(values: np.ndarray, edges: np.ndarray, rho: float) -> np.ndarray:
+    """Counts of `values` (clamped into the public `edges`) per bin, with Gaussian noise
+    (ρ-zCDP), then cleaned (`cleaned_counts`). Binning by public edges is a row-wise map, so the
+    counts' sensitivity is that of the histogram."""
+    clamped = np.clip(np.asarray(values, dtype=float), edges[0], edges[-1])
+    codes = np.clip(np.searchsorted(edges, clamped, side="right") - 1, 0, len(edges) - 2)
+    return cleaned_counts(private_counts(codes, len(edges) - 1, rho)[:-1], noise_scale(rho))
+
+
+def support_floor(bins: int) -> float:
+    """√(2 ln bins): about the largest noise, in σ, among `bins` empty bins."""
+    return float(np.sqrt(2.0 * np.log(max(bins, 2))))
+
+
+def cleaned_counts(noisy: np.ndarray, sigma: float) -> np.ndarray:
+    """Noisy counts read back as a histogram (post-processing): the data's support runs from the
+    first to the last bin whose count clears `support_floor` σ — no empty bin's noise does, so
+    no mass is spread into tails no patient has — and inside it counts under
+    `HISTOGRAM_NOISE_FLOOR` σ are read as empty. A histogram the noise swamped everywhere is
+    read as flat."""
+    counts = np.where(noisy >= HISTOGRAM_NOISE_FLOOR * sigma, noisy, 0.0)
+    support = np.flatnonzero(noisy >= support_floor(noisy.size) * sigma)
+    if support.size:
+        counts[: support[0]] = 0.0
+        counts[support[-1] + 1 :] = 0.0
+    if counts.sum() <= 0:
+        return np.ones_like(counts)
+    return counts
+
+
+def tied_table(
+    counts: np.ndarray, grid: np.ndarray, sigma: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The values of a public grid (one per integer) that clear `support_floor` σ and their
+    counts, when they hold at least `TIED_SHARE` of the histogram: a score in steps of 10, a
+    count of nodes. Else None (the column is dense on its grid: read it as a histogram)."""
+    kept = counts >= support_floor(counts.size) * sigma
+    if not kept.any() or counts[kept].sum() < TIED_SHARE * counts.sum():
+        return None
+    return grid[kept], counts[kept]
+
+
+def histogram_quantiles(
+    counts: np.ndarray, edges: np.ndarray, points: int, *, mass_at_zero: bool = False
+) -> np.ndarray:
+    """`points` quantiles, at levels (k + ½)/points, of a histogram whose mass is spread evenly
+    within each bin; with `mass_at_zero`, the bin [0, edges[1]) is a point mass at 0 (receptor
+    counts, doses: many patients at exactly 0), not smeared over the bin."""
+    cdf = np.concatenate([[0.0], np.cumsum(counts) / counts.sum()])
+    levels = (np.arange(points) + 0.5) / points
+    quantiles = np.interp(levels, cdf, edges)
+    if mass_at_zero:
+        quantiles[quantiles < edges[1]] = 0.0
+    return quantiles
+
+
 def private_histogram_quantiles(
     values: np.ndarray,
     bounds: tuple[float, float],
@@ -183,34 +277,9 @@ def private_histogram_quantiles(
     points: int,
     integer: bool = False,
 ) -> np.ndarray:
-    """`points` quantiles, at levels (k + ½)/points, of `values` clamped into `bounds`: read off
-    a histogram of `bins` bins — one per integer for an integer column with a short range, equal
-    on the log scale for a non-negative number, equal otherwise —
-    whose counts carry Gaussian noise (ρ-zCDP), negative counts set to zero, the mass spread
-    evenly within each bin. Binning by public edges is a row-wise map, so the counts'
-    sensitivity is that of the histogram."""
+    """`points` quantiles of `values` clamped into `bounds`, read off a private histogram over
+    `histogram_edges` (ρ-zCDP)."""
     low, high = bounds
-    if integer and high - low + 1 <= INTEGER_BINS_PER_BIN * bins:
-        edges = np.arange(np.floor(low), np.ceil(high) + 2.0) - 0.5
-    elif low >= 0.0 and high > 0.0:
-        # a non-negative measure (a lab, a count, a dose) is often skewed: bins equal on the log
-        # scale resolve its bulk near zero, where equal bins would put nearly everyone in one;
-        # for a narrow range (age 40–80) they are nearly equal anyway
-        start = low if low > 0.0 else high * LOG_BIN_FLOOR
-        edges = np.geomspace(start, high, bins + (0 if low == 0.0 else 1))
-        edges = np.concatenate([[0.0], edges]) if low == 0.0 else edges
-    else:
-        edges = np.linspace(low, high, bins + 1)
-    clamped = np.clip(np.asarray(values, dtype=float), edges[0], edges[-1])
-    codes = np.clip(np.searchsorted(edges, clamped, side="right") - 1, 0, len(edges) - 2)
-    counts = np.maximum(private_counts(codes, len(edges) - 1, rho)[:-1], 0.0)
-    if counts.sum() <= 0:  # noise swallowed everything: no shape is known, spread it evenly
-        counts = np.ones_like(counts)
-    cdf = np.concatenate([[0.0], np.cumsum(counts) / counts.sum()])
-    levels = (np.arange(points) + 0.5) / points
-    quantiles = np.interp(levels, cdf, edges)
-    if low == 0.0 and not integer:
-        # the bin below the log scale's floor is read as a point mass at 0 (receptor counts,
-        # doses: many patients at exactly 0), not smeared over [0, floor)
-        quantiles[quantiles < edges[1]] = 0.0
-    return quantiles
+    edges = histogram_edges(low, high, bins, integer=integer)
+    counts = private_histogram(values, edges, rho)
+    return histogram_quantiles(counts, edges, points, mass_at_zero=low == 0.0 and not integer)

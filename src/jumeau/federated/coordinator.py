@@ -24,9 +24,9 @@ from jumeau.federated.checks import SiteDataError
 from jumeau.federated.config import FederatedConfig
 from jumeau.federated.context import context_message, schema_meta
 from jumeau.federated.messages import Instruction, Reply, message_bytes
-from jumeau.federated.sketches import merged_encoder
 from jumeau.generators.base import Generator, check_seed
 from jumeau.generators.registry import make_generator
+from jumeau.generators.sketches import merged_encoder
 
 FEDERATED_MODELS = ("copula", "vae", "rhvae")
 

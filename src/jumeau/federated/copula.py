@@ -25,12 +25,12 @@ import numpy as np
 from jumeau.federated.context import read_context
 from jumeau.federated.messages import Instruction, Reply
 from jumeau.federated.site import Site, State
-from jumeau.federated.sketches import block_counts
 from jumeau.generators.copula.conditional import LatentGibbs, latent_coordinates
 from jumeau.generators.copula.estimation import LatentFit, LatentSampler, em_steps
 from jumeau.generators.copula.flags import FlagGibbs, tied_flags
 from jumeau.generators.copula.model import GaussianCopula
 from jumeau.generators.encoding import TabularEncoder
+from jumeau.generators.sketches import block_counts
 
 LATENT_STATE = "copula.latent"
 FLAG_STATE = "copula.flags"

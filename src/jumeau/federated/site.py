@@ -25,7 +25,7 @@ from jumeau.errors import JumeauError, JumeauWarning
 from jumeau.federated.checks import check_site_data
 from jumeau.federated.context import read_schema
 from jumeau.federated.messages import Instruction, Reply
-from jumeau.federated.sketches import column_sketches
+from jumeau.generators.sketches import column_sketches
 
 State = dict[str, np.ndarray]
 Handler = Callable[["Site", Instruction, State], Reply]
@@ -107,10 +107,18 @@ def _sketch(site: Site, instruction: Instruction, state: State) -> Reply:
         return Reply(
             site.name, len(cohort), column_sketches(cohort.data, schema), {"sha256": cohort.sha256}
         )
-    from jumeau.federated.private_sketches import private_column_sketches
+    from jumeau.dp.mechanisms import BudgetTooSmallError, epsilon_of, rho_for
+    from jumeau.generators.private_sketches import (
+        SketchBudgetTooSmallError,
+        private_column_sketches,
+    )
 
     epsilon, delta = float(privacy["epsilon"]), float(privacy["delta"])
-    sketches = private_column_sketches(cohort.data, schema, epsilon=epsilon, delta=delta)
+    try:
+        sketches = private_column_sketches(cohort.data, schema, rho=rho_for(epsilon, delta))
+    except SketchBudgetTooSmallError as error:
+        needed = epsilon_of(error.rho_needed, delta)
+        raise BudgetTooSmallError(error.advice("--sketch-epsilon", epsilon, needed)) from None
     # the table's hash is a function of every value: under DP it does not leave the site
     return Reply(site.name, len(cohort), sketches, {"sketch_epsilon": epsilon})
 

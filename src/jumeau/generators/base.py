@@ -26,6 +26,8 @@ from jumeau.errors import JumeauError, validation_problems
 from jumeau.generators.encoding import TabularEncoder
 
 MAX_SEED = 2**63 - 1  # what every random generator used here (numpy, torch) accepts
+# what a DP fit records instead of the training table's hash, which is a function of every value
+WITHHELD_UNDER_DP = "withheld: differentially private fit"
 
 
 def check_seed(seed: object) -> int:
@@ -78,6 +80,7 @@ class Generator(ABC):
     max_attempts: ClassVar[int] = 50
 
     file_versions_: dict[str, Any]  # set when loaded from a file: the versions that wrote it
+    privacy_: dict[str, Any] | None  # ε, δ, mechanisms and accountant of a DP fit, else None
 
     def __init__(self, config: BaseModel | None = None, **params: Any) -> None:
         try:
@@ -109,14 +112,27 @@ class Generator(ABC):
             )
         cohort.require_trainable()
         seed = check_seed(seed)
+        self.seed_ = seed
+        if self.epsilon is not None:
+            # the exact size and the table's hash are functions of the patients: not released
+            self.training_sha256_ = WITHHELD_UNDER_DP
+            self._fit_private(cohort, seed=seed, progress=progress)
+            return self
+        self.privacy_ = None
         self.encoder_ = TabularEncoder(shareable=self.shareable).fit(cohort)
         self.schema_ = self.encoder_.schema_
         matrix, mask = self.encoder_.transform(cohort.data)
         self._fit_matrix(matrix, mask, seed=seed, progress=progress)
-        self.seed_ = seed
         self.training_rows_ = len(cohort)
         self.training_sha256_ = cohort.sha256
         return self
+
+    def _fit_private(self, cohort: Cohort, *, seed: int, progress: bool) -> None:
+        """Fit under (ε, δ)-DP (see `epsilon`); sets `privacy_`, the encoder, the schema and
+        `training_rows_` (a noisy count). Generators without a DP fit refuse."""
+        raise JumeauError(
+            f"the {self.name} generator has no differentially private fit yet; use the copula"
+        )
 
     @abstractmethod
     def _fit_matrix(
@@ -234,12 +250,18 @@ class Generator(ABC):
         `shareable` parameter)."""
         return bool(getattr(self.config, "shareable", False))
 
+    @property
+    def epsilon(self) -> float | None:
+        """ε of a differentially private fit (the `epsilon` parameter), None for an ordinary one."""
+        value = getattr(self.config, "epsilon", None)
+        return None if value is None else float(value)
+
     def personal_data_held(self) -> list[str]:
         """What of the training patients a model file of this generator holds, in plain words
         (empty: nothing personal). Written into every file's header as `personal_data`, so that
         whoever receives a file knows whether sharing it shares personal data."""
-        if self.shareable:
-            return []
+        if self.shareable or getattr(self, "privacy_", None) is not None:
+            return []  # a DP fit's file holds only DP releases and their post-processing
         return [
             "the encoder's quantile knots, atoms and bounds are values of training patients "
             "(the smallest and largest value of every number column among them)"

@@ -58,6 +58,8 @@ def generator_state(generator: Generator) -> tuple[dict[str, Any], dict[str, np.
         "state": model_meta,
         "seed": generator.seed_,
         "training": {"rows": generator.training_rows_, "sha256": generator.training_sha256_},
+        # ε, δ, the mechanisms and the accountant of a DP fit (None: an ordinary fit)
+        "differential_privacy": getattr(generator, "privacy_", None),
         "versions": versions(),
         "weights_sha256": arrays_sha256(arrays),
     }
@@ -125,6 +127,7 @@ def generator_from_state(
         generator.seed_ = header["seed"]
         generator.training_rows_ = header["training"]["rows"]
         generator.training_sha256_ = header["training"]["sha256"]
+        generator.privacy_ = header.get("differential_privacy")
     except ModelFileError:
         raise
     except (JumeauError, KeyError, TypeError, ValueError) as exc:

@@ -37,4 +37,11 @@ def generator_class(name: str) -> type[Generator]:
 
 def make_generator(name: str, **params: Any) -> Generator:
     """A generator by registry name, with hyper-parameters."""
-    return generator_class(name)(**params)
+    cls = generator_class(name)
+    private = {"epsilon", "delta"} & {k for k, v in params.items() if v is not None}
+    if private and not private <= set(cls.config_class.model_fields):
+        raise JumeauError(
+            f"the {name} generator has no differentially private fit yet; use the copula "
+            f"(--model copula) with {' and '.join(sorted('--' + p for p in private))}"
+        )
+    return cls(**params)

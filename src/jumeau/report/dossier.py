@@ -11,6 +11,7 @@ shows a real patient's value.
 from __future__ import annotations
 
 import html
+import math
 from typing import Any
 
 from jumeau.evaluation.evaluate import Evaluation, Verdict
@@ -22,6 +23,8 @@ SOURCES = {
     "anonymeter": "anonymeter (Giomi et al., PoPETs 2023), assessed by the CNIL in 2023",
     "ema": "EMA, External guidance on the implementation of Policy 0070 (2018): 0.09",
     "domias": "DOMIAS (van Breugel et al., AISTATS 2023); Stadler et al. (USENIX Security 2022)",
+    "dp": "Differential privacy: Dwork & Roth (2014); zero-concentrated DP, Bun & Steinke (TCC "
+    "2016); mechanisms and accounting by OpenDP",
 }
 
 TEXT: dict[str, dict[str, str]] = {
@@ -48,6 +51,13 @@ TEXT: dict[str, dict[str, str]] = {
         "file_shareable": "The model file holds no value of fewer than 10 training patients and "
         "no training code (personal_data: false).",
         "file_unknown": "Model file: not written by this run.",
+        "dp": "Differential privacy: the generator was fitted under (ε = {epsilon}, δ = "
+        "{delta})-differential privacy. Whatever an attacker knows, the model file and every "
+        "cohort drawn from it change the odds that any one patient took part in training by at "
+        "most a factor e^ε = {factor}, except with probability δ. The guarantee covers the model "
+        "and the artificial cohort, not the measurements below, which compare them with the real "
+        "patients.",
+        "no_dp": "Differential privacy: not used (no --epsilon); the evidence below is empirical.",
         "sources": "Sources",
         "singling out": "Singling out (WP29)",
         "linkability": "Linkability (WP29)",
@@ -85,6 +95,14 @@ TEXT: dict[str, dict[str, str]] = {
         "file_shareable": "Le fichier du modèle ne contient aucune valeur de moins de 10 "
         "patients d'apprentissage ni aucun code de patient (personal_data: false).",
         "file_unknown": "Fichier du modèle : non écrit par cette exécution.",
+        "dp": "Confidentialité différentielle : le générateur a été ajusté sous (ε = {epsilon}, "
+        "δ = {delta})-confidentialité différentielle. Quoi que sache un attaquant, le fichier du "
+        "modèle et toute cohorte qui en est tirée modifient au plus d'un facteur e^ε = {factor} "
+        "la cote de la participation d'un patient à l'apprentissage, sauf avec une probabilité "
+        "δ. La garantie couvre le modèle et la cohorte artificielle, pas les mesures ci-dessous, "
+        "qui les comparent aux patients réels.",
+        "no_dp": "Confidentialité différentielle : non utilisée (pas de --epsilon) ; les preuves "
+        "ci-dessous sont empiriques.",
         "sources": "Sources",
         "singling out": "Individualisation (G29)",
         "linkability": "Corrélation (G29)",
@@ -136,7 +154,10 @@ def render_dossier(result: Evaluation, meta: dict[str, Any]) -> str:
     lines = privacy_lines(result)
     failing = [v for v in lines if v.ok is False]
     held = meta.get("model_file_personal_data_held")
-    sections = "".join(_section(lang, result, lines, failing, held) for lang in ("en", "fr"))
+    privacy = meta.get("differential_privacy")
+    sections = "".join(
+        _section(lang, result, lines, failing, held, privacy) for lang in ("en", "fr")
+    )
     sources = "".join(f"<li>{html.escape(s)}</li>" for s in SOURCES.values())
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Privacy dossier</title>
@@ -156,6 +177,7 @@ def _section(
     lines: list[Verdict],
     failing: list[Verdict],
     held: list[str] | None,
+    privacy: dict[str, Any] | None = None,
 ) -> str:
     t = TEXT[lang]
     intro = t["intro"].format(
@@ -182,9 +204,22 @@ def _section(
 <p>{html.escape(intro)}</p>
 <p class="{state}">{html.escape(overall)}</p>
 <p>{html.escape(model_file)}</p>
+<p>{html.escape(privacy_sentence(privacy, lang))}</p>
 <table><tr><th>{t["criterion"]}</th><th>{t["measure"]}</th><th>{t["threshold"]}</th>
 <th>{t["verdict"]}</th></tr>{rows}</table>
 </section>"""
+
+
+def privacy_sentence(privacy: dict[str, Any] | None, lang: str = "en") -> str:
+    """What a DP fit's (ε, δ) means, in plain words (or that none was used)."""
+    t = TEXT[lang]
+    if not privacy:
+        return t["no_dp"]
+    epsilon, delta = float(privacy["epsilon"]), float(privacy["delta"])
+    text = t["dp"].format(
+        epsilon=f"{epsilon:g}", delta=f"{delta:.1e}", factor=f"{math.exp(epsilon):.3g}"
+    )
+    return to_french(text) if lang == "fr" else text
 
 
 def _value(verdict: Verdict, lang: str) -> str:

@@ -23,7 +23,7 @@ from jumeau.data.loading import write_text_atomically
 from jumeau.evaluation.evaluate import Evaluation, Verdict
 from jumeau.generators.persistence import versions
 from jumeau.report import plots
-from jumeau.report.dossier import render_dossier
+from jumeau.report.dossier import privacy_sentence, render_dossier
 from jumeau.report.style import STYLE
 
 
@@ -232,6 +232,7 @@ training patients. An AUC clearly below 0.5 is not better than 0.5: it points to
 <h2>Privacy</h2>
 <p>The privacy dossier, in English and French, for a data-protection officer:
 <a href="privacy.html">privacy.html</a>.</p>
+<p>{_e(privacy_sentence(meta.get("differential_privacy")))}</p>
 <p>Distances are Gower distances (numbers by range, categories by mismatch). DCR share: the
 fraction of artificial patients closer to a training patient than to any holdout patient (≈ 50 %
 when the model learned the population; more means memorisation). Exact copies, identical to a

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from jumeau.generators.private_config import PrivacyParams
 
 
-class CopulaConfig(BaseModel):
+class CopulaConfig(PrivacyParams):
     model_config = ConfigDict(extra="forbid")
 
     shareable: bool = Field(

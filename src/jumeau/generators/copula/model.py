@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
+from jumeau.data.cohort import Cohort
 from jumeau.data.schema import ColumnKind
 from jumeau.generators.base import Generator
 from jumeau.generators.copula.conditional import (
@@ -44,6 +45,11 @@ class GaussianCopula(Generator):
     name: ClassVar[str] = "copula"
     config_class = CopulaConfig
     config: CopulaConfig
+
+    def _fit_private(self, cohort: Cohort, *, seed: int, progress: bool) -> None:
+        from jumeau.generators.copula.private import fit_private_copula
+
+        fit_private_copula(self, cohort, seed=seed)
 
     def _fit_matrix(
         self, matrix: np.ndarray, mask: np.ndarray, *, seed: int, progress: bool

@@ -1,0 +1,165 @@
+"""A site's column sketches under differential privacy: the same messages as `sketches.py`, whose
+merge they go through unchanged, released through OpenDP (`jumeau.dp.mechanisms`).
+
+Why: the exact sketches reveal patients. At a site of 20–30 patients, 32 interpolated quantiles
+of a number can be inverted into every sorted value, and value counts name every value one
+patient holds. Under DP each message is a noisy summary whose privacy loss is bounded whatever
+the server or an eavesdropper does with it:
+
+- a category: its level counts and missing count, with Gaussian noise;
+- a number: its observed and missing counts (noisy), a low and a high bound (the schema's own
+  `min` and `max`, which are the consortium's data dictionary and public; a missing one is read
+  off a noisy histogram over public power-of-2 bins), and `SKETCH_POINTS` quantiles read off a
+  noisy histogram between them (values outside are clamped) of 4 to `PRIVATE_BINS` bins, the
+  fewer the smaller the budget per patient (`histogram_bins`). A whole number with a short
+  range gets one bin per integer; when the values that clear the noise hold most of it (a score
+  in steps of 10, a count of nodes), they are sent as a value table — never a value held by
+  fewer patients than the noise can hide. A budget too small to find a column's range is
+  refused with the ε that would do.
+
+The budget ρ (zero-concentrated DP) covers all of the sketches together: it is split evenly over
+columns, and converted once into (ε, δ) by the caller, who may spend more on other releases.
+Noisy counts are cleaned as post-processing (`jumeau.dp.mechanisms.cleaned_counts`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from jumeau.data.schema import CATEGORY_KINDS, ColumnKind, Schema
+from jumeau.dp.mechanisms import (
+    BudgetTooSmallError,
+    bounds_rho_needed,
+    histogram_edges,
+    histogram_quantiles,
+    noise_scale,
+    private_bounds,
+    private_counts,
+    private_histogram,
+    tied_table,
+)
+from jumeau.generators.encoding import numeric_values
+from jumeau.generators.sketches import SKETCH_POINTS
+
+PRIVATE_BINS = 32  # the most bins of a number's histogram
+MIN_PRIVATE_BINS = 4
+# Each number's share of its column budget: its counts, its bounds (when the schema has none)
+MISSING_SHARE = 0.1
+BOUNDS_SHARE = 0.3
+# A noisy missing count under this many noise σ is taken as no missing value
+MISSING_NOISE_FLOOR = 3.0
+
+
+def private_column_sketches(
+    data: pd.DataFrame,
+    schema: Schema,
+    *,
+    rho: float,
+    points: int = SKETCH_POINTS,
+    max_bins: int = PRIVATE_BINS,
+) -> dict[str, np.ndarray]:
+    """A site's summaries of the modelled columns, ρ-zCDP together (see module docstring); a
+    column whose range `rho` cannot find raises `SketchBudgetTooSmallError`, which carries the
+    ρ that would do so that the caller can phrase the fix in its own option's terms. `points`
+    quantiles per number (a federated message's fixed size by default) are read off histograms
+    of at most `max_bins` bins."""
+    names = schema.modelled_columns
+    rho_column = rho / max(len(names), 1)
+    sketches: dict[str, np.ndarray] = {}
+    for name in names:
+        column = schema.columns[name]
+        values = data[name]
+        if column.kind in CATEGORY_KINDS:
+            codes = pd.Categorical(values, categories=column.categories).codes
+            counts = private_counts(codes, len(column.categories or []), rho_column)
+            if counts[-1] < MISSING_NOISE_FLOOR * noise_scale(rho_column):
+                counts[-1] = 0.0  # the missing cell within noise: none (as for numbers below)
+            sketches[f"count.{name}"] = np.maximum(counts, 0.0)
+            continue
+        numbers = numeric_values(values, column.kind)
+        observed = numbers[~np.isnan(numbers)]
+        observed_count, missing = private_counts(
+            np.isnan(numbers).astype(int), 2, MISSING_SHARE * rho_column
+        )[:2]
+        # a missing count within noise is read as none: else noise alone would give a complete
+        # column missing values in every artificial cohort (post-processing: still DP)
+        if missing < MISSING_NOISE_FLOOR * noise_scale(MISSING_SHARE * rho_column):
+            missing = 0.0
+        sketches[f"missing.{name}"] = np.maximum([observed_count, missing], 0.0)
+        remaining = (1.0 - MISSING_SHARE) * rho_column
+        bounds = _public_bounds(column.min, column.max)
+        if bounds is None:
+            lower = column.min if isinstance(column.min, int | float) else None
+            try:
+                bounds = private_bounds(observed, BOUNDS_SHARE * rho_column, lower=lower)
+            except BudgetTooSmallError:
+                raise SketchBudgetTooSmallError(
+                    name, observed.size, sketch_rho_needed(observed.size, len(names))
+                ) from None
+            remaining -= BOUNDS_SHARE * rho_column
+        integer = column.kind is ColumnKind.INTEGER
+        bins = histogram_bins(observed_count, remaining, max_bins)
+        edges = histogram_edges(*bounds, bins, integer=integer)
+        counts = private_histogram(observed, edges, remaining)
+        grid = (edges[:-1] + edges[1:]) / 2.0
+        table = tied_table(counts, grid, noise_scale(remaining)) if is_unit_grid(edges) else None
+        if table is not None:  # a score in steps, a count: its common values, as the exact sketch
+            sketches[f"values.{name}"], sketches[f"counts.{name}"] = table
+            continue
+        sketches[f"quantiles.{name}"] = histogram_quantiles(
+            counts, edges, points, mass_at_zero=bounds[0] == 0.0 and not integer
+        )
+    return sketches
+
+
+def is_unit_grid(edges: np.ndarray) -> bool:
+    """Whether `edges` put one bin around each integer (`histogram_edges` of a short integer
+    range): only then is a bin's centre a value patients can hold."""
+    return bool(np.allclose(np.diff(edges), 1.0) and np.allclose(edges % 1.0, 0.5))
+
+
+def histogram_bins(patients: float, rho: float, most: int = PRIVATE_BINS) -> int:
+    """Bins of a number's private histogram: (n/σ)^(2/3), between `MIN_PRIVATE_BINS` and
+    `most`. More bins resolve the shape finer but each holds fewer patients against the
+    same noise σ: the error of the distribution function read off k bins is about 1/k from the
+    binning plus σ√k/n from the noise, smallest near k = (n/σ)^(2/3). `patients` is the noisy
+    count already released, so the choice costs no budget."""
+    ratio = max(float(patients), 1.0) / noise_scale(rho)
+    return int(np.clip(round(ratio ** (2.0 / 3.0)), MIN_PRIVATE_BINS, most))
+
+
+class SketchBudgetTooSmallError(BudgetTooSmallError):
+    """A number column whose range the budget cannot find privately: which column, from how
+    many patients, and the sketches' total ρ at which it would be found."""
+
+    def __init__(self, column: str, patients: int, rho_needed: float) -> None:
+        self.column, self.patients, self.rho_needed = column, patients, rho_needed
+        super().__init__(f"column '{column}': the budget cannot find its range")
+
+    def advice(self, budget: str, epsilon: float, epsilon_needed: float) -> str:
+        """The one-line refusal, in the terms of the option that set the budget."""
+        return (
+            f"column '{self.column}': {budget} = {epsilon:g} cannot find its range from "
+            f"{self.patients} patients; write its min and max in the schema (public bounds), or "
+            f"use {budget} {round_up(epsilon_needed)} or more"
+        )
+
+
+def sketch_rho_needed(patients: int, columns: int) -> float:
+    """The sketches' total ρ at which every column's bounds would clear the noise floor."""
+    per_column = bounds_rho_needed(patients) / (BOUNDS_SHARE * (1.0 - MISSING_SHARE))
+    return per_column * max(columns, 1)
+
+
+def round_up(value: float) -> str:
+    """A budget to suggest, rounded up (two significant digits) so that it suffices."""
+    digits = 10 ** (np.floor(np.log10(value)) - 1) if value > 0 else 1.0
+    return f"{np.ceil(value / digits) * digits:g}"
+
+
+def _public_bounds(low: float | str | None, high: float | str | None) -> tuple[float, float] | None:
+    """The schema's bounds when both are numbers a person wrote down (public knowledge)."""
+    if isinstance(low, int | float) and isinstance(high, int | float) and high > low:
+        return float(low), float(high)
+    return None
