@@ -417,6 +417,7 @@ def evaluate(
                     factors=settings.factors,
                     seed=seed,
                     progress=say,
+                    notes=notes,
                 ),
             )
     return Evaluation(

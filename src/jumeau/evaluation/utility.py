@@ -29,6 +29,7 @@ from sklearn.preprocessing import StandardScaler
 
 from jumeau.data.cohort import Cohort
 from jumeau.data.schema import CATEGORY_KINDS, Role, Schema
+from jumeau.dp.mechanisms import BudgetTooSmallError
 from jumeau.errors import JumeauError
 from jumeau.evaluation.features import category_codes, one_thread
 from jumeau.generators.encoding import numeric_values
@@ -355,10 +356,13 @@ def small_cohort_augmentation(
     factors: Sequence[int] = AUGMENTATION_FACTORS,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    notes: list[str] | None = None,
 ) -> dict[int, list[dict[int, UtilityScores]]]:
     """The situation jumeau is for: only `size` real patients. For each size and repeat, draw
     that many training patients, fit the generator on them alone, augment by each factor and
-    score on the (full) holdout. Sizes not smaller than the training set are skipped."""
+    score on the (full) holdout. Sizes not smaller than the training set are skipped, and so
+    are sizes the generator refuses to fit (a privacy budget too small for so few patients),
+    with the reason appended to `notes`."""
     rng = np.random.default_rng(seed)
     results: dict[int, list[dict[int, UtilityScores]]] = {}
     for size in sizes:
@@ -371,9 +375,15 @@ def small_cohort_augmentation(
             run_seed = int(rng.integers(2**31))
             if progress:
                 progress(f"small cohort {size} patients, repeat {repeat + 1}/{repeats}")
-            artificial = fit_and_sample(small, max(factors) * size, run_seed)
+            try:
+                artificial = fit_and_sample(small, max(factors) * size, run_seed)
+            except BudgetTooSmallError as refusal:
+                if notes is not None:
+                    notes.append(f"The small-cohort study skipped {size} patients: {refusal}.")
+                break
             runs.append(
                 augmentation_curve(task, small.data, artificial.data, holdout, factors, run_seed)
             )
-        results[size] = runs
+        if runs:
+            results[size] = runs
     return results
