@@ -67,3 +67,17 @@ def test_simulate_refuses_clearly(
                                  str(tmp_path / "m.jumeau"), *extra])  # fmt: skip
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_exact_sketches_are_an_explicit_opt_out() -> None:
+    from jumeau.cli.federated import _federated_settings
+    from jumeau.errors import JumeauError
+    from jumeau.federated.config import DEFAULT_SKETCH_EPSILON, FederatedConfig
+
+    assert FederatedConfig().sketch_epsilon == DEFAULT_SKETCH_EPSILON  # DP unless told
+    none = (None, None, None, None, None)
+    assert "sketch_epsilon" not in _federated_settings(*none, None)
+    assert _federated_settings(*none, None, True)["sketch_epsilon"] is None
+    assert _federated_settings(*none, 3.0)["sketch_epsilon"] == 3.0
+    with pytest.raises(JumeauError, match="exclude each other"):
+        _federated_settings(*none, 3.0, True)

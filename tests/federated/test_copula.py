@@ -6,11 +6,15 @@ import numpy as np
 import pandas as pd
 
 from jumeau.data.cohort import Cohort
+from jumeau.federated.config import FederatedConfig
 from jumeau.federated.coordinator import Coordinator
 from jumeau.federated.copula import pairwise_correlation
 from jumeau.federated.local import run_locally
 from jumeau.federated.site import Site
 from jumeau.generators.copula.model import GaussianCopula
+
+# exact sketches (the opt-out): these tests hold the federated fit to the pooled one
+EXACT = FederatedConfig(sketch_epsilon=None)
 
 
 def _pair_sums(block: np.ndarray) -> dict[str, np.ndarray]:
@@ -43,7 +47,9 @@ def test_too_few_pairs_give_no_correlation() -> None:
 def test_federated_copula_matches_the_pooled_fit(gbsg2: Cohort, grade_sites: list[Site]) -> None:
     """Sites that differ (by tumour grade): the federated EM reaches the pooled correlations
     within Monte Carlo noise, including the strong age–menopause polyserial one."""
-    federated = run_locally(Coordinator(gbsg2.schema, "copula", seed=0), grade_sites).generator
+    federated = run_locally(
+        Coordinator(gbsg2.schema, "copula", settings=EXACT, seed=0), grade_sites
+    ).generator
     pooled = GaussianCopula().fit(gbsg2, seed=0, progress=False)
     assert isinstance(federated, GaussianCopula)
     assert np.abs(federated.correlation_ - pooled.correlation_).max() < 0.12
@@ -55,7 +61,7 @@ def test_federated_copula_matches_the_pooled_fit(gbsg2: Cohort, grade_sites: lis
 
 
 def test_without_em_one_round_of_pairs_suffices(gbsg2: Cohort, random_sites: list[Site]) -> None:
-    coordinator = Coordinator(gbsg2.schema, "copula", em_iterations=0)
+    coordinator = Coordinator(gbsg2.schema, "copula", settings=EXACT, em_iterations=0)
     fit = run_locally(coordinator, random_sites)
     assert [t.task for t in fit.traffic] == ["check", "sketch", "copula-pairs"]
     assert coordinator.max_rounds == 3
@@ -66,7 +72,9 @@ def test_the_federated_model_is_an_ordinary_jumeau_model(
 ) -> None:
     from jumeau.generators import load_generator
 
-    fit = run_locally(Coordinator(gbsg2.schema, "copula", seed=4, em_iterations=3), random_sites)
+    fit = run_locally(
+        Coordinator(gbsg2.schema, "copula", settings=EXACT, seed=4, em_iterations=3), random_sites
+    )
     assert fit.patients == len(gbsg2) and fit.generator.training_rows_ == len(gbsg2)
     assert fit.generator.seed_ == 4
     loaded = load_generator(fit.generator.save(tmp_path / "federated.jumeau"))
@@ -77,8 +85,12 @@ def test_the_federated_model_is_an_ordinary_jumeau_model(
 
 
 def test_same_seed_same_model(gbsg2: Cohort, grade_sites: list[Site]) -> None:
-    first = run_locally(Coordinator(gbsg2.schema, "copula", seed=2, em_iterations=4), grade_sites)
-    again = run_locally(Coordinator(gbsg2.schema, "copula", seed=2, em_iterations=4), grade_sites)
+    first = run_locally(
+        Coordinator(gbsg2.schema, "copula", settings=EXACT, seed=2, em_iterations=4), grade_sites
+    )
+    again = run_locally(
+        Coordinator(gbsg2.schema, "copula", settings=EXACT, seed=2, em_iterations=4), grade_sites
+    )
     assert np.array_equal(first.generator.correlation_, again.generator.correlation_)
 
 
@@ -90,7 +102,9 @@ def test_federated_flags_match_the_pooled_ones(block_of_holes: tuple[Cohort, np.
     cohort, _ = block_of_holes
     order = np.random.default_rng(1).permutation(len(cohort))
     sites = [Site(cohort.subset(np.sort(order[i::2])).data, f"half-{i}") for i in range(2)]
-    fit = run_locally(Coordinator(cohort.schema, "copula", seed=0, em_iterations=20), sites)
+    fit = run_locally(
+        Coordinator(cohort.schema, "copula", settings=EXACT, seed=0, em_iterations=20), sites
+    )
     assert "copula-flags" in [t.task for t in fit.traffic]
     federated = fit.generator
     pooled = GaussianCopula(em_iterations=20).fit(cohort, seed=0, progress=False)

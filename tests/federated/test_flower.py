@@ -33,7 +33,7 @@ def test_simulation_runtime_gives_the_in_process_model(
     from jumeau.federated.flower import simulate
 
     replies: list[Reply] = []
-    settings = FederatedConfig(min_sites=3)
+    settings = FederatedConfig(min_sites=3, sketch_epsilon=None)  # exact: both runs alike
     fit = simulate(grade_sites, gbsg2.schema, "copula", seed=3, settings=settings,
                    em_iterations=3, on_reply=replies.append)  # fmt: skip
     local = run_locally(
@@ -165,7 +165,8 @@ def test_server_and_two_client_processes_over_tls(tmp_path: Path, gbsg2: Cohort)
         assert "training finished" in output and "not encrypted" not in output
     record = json.loads((tmp_path / "model.jumeau.federated.json").read_text())
     assert record["sites"] == {"pre": 290, "post": 396}
-    assert [r["task"] for r in record["traffic"]][:2] == ["check", "sketch"]
+    # the default DP sketches: the unwritten ranges first, from the sites' summed histograms
+    assert [r["task"] for r in record["traffic"]][:3] == ["check", "bounds", "sketch"]
     from jumeau.generators import load_generator
 
     assert load_generator(tmp_path / "model.jumeau").sample(50, seed=0).validate().ok

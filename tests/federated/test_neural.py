@@ -107,7 +107,7 @@ def test_federated_vae_trains_stops_and_samples(gbsg2: Cohort, grade_sites: list
     assert 1 <= len(history.validation_loss) <= 6
     assert history.validation_loss[0] > min(history.validation_loss)  # training helped
     tasks = [t.task for t in fit.traffic]
-    assert tasks[:2] == ["check", "sketch"] and set(tasks[2:]) == {"neural-train"}
+    assert tasks[:3] == ["check", "bounds", "sketch"] and set(tasks[3:]) == {"neural-train"}
     assert fit.settings["strategy"] == "fedadam"
     drawn = model.sample(200, seed=0)
     assert drawn.validate().ok

@@ -123,3 +123,39 @@ def test_a_federated_copula_on_private_sketches_reports_each_sites_epsilon(
     assert len(artificial) == 200 and set(artificial.data.columns) == set(gbsg2.data.columns)
     ages = artificial.data["age"].astype(float)
     assert 35 < ages.median() < 70  # the shape survives ε = 5 at 229 patients a site
+
+
+def test_the_default_federated_run_sends_nothing_invertible_from_a_20_patient_site(
+    gbsg2: Cohort, small_site: Cohort
+) -> None:
+    """The issue's leak, tried on the default run (no privacy option given, bundled schema with
+    unwritten ranges): what the 20-patient site sends inverts into none of its values."""
+    from jumeau.federated.config import DEFAULT_SKETCH_EPSILON
+    from jumeau.federated.messages import Reply
+
+    sites = [Site(small_site.data, "small"), Site(gbsg2.subset(np.arange(20, 686)).data, "large")]
+    sent: list[Reply] = []
+    fit = run_locally(
+        Coordinator(gbsg2.schema, "copula", seed=0, em_iterations=0),
+        sites,
+        on_reply=lambda reply: sent.append(reply) if reply.site == "small" else None,
+    )
+    assert fit.sketch_epsilon == {"small": DEFAULT_SKETCH_EPSILON, "large": DEFAULT_SKETCH_EPSILON}
+    sketch = next(r.arrays for r in sent if any(k.startswith("missing.") for k in r.arrays))
+    for column in ("estrec", "progrec", "tsize", "age"):
+        values = np.sort(small_site.data[column].astype(float).to_numpy())
+        if f"quantiles.{column}" in sketch:
+            recovered = _inverted(sketch[f"quantiles.{column}"], len(values))
+            assert np.mean(np.isclose(recovered, values, atol=0.5)) < 0.25, column
+        else:  # a value table: values enough patients share to clear the noise (and, by
+            # noise, the odd value no one holds): one patient's own values stay out
+            distinct, counts = np.unique(values, return_counts=True)
+            alone = set(distinct[counts == 1])
+            shown = set(sketch[f"values.{column}"])
+            assert len(alone & shown) <= max(1, len(alone) // 4), column
+    # the exact minimum and maximum, which the exact sketch gave away, are not sent
+    for column in ("estrec", "progrec"):
+        releases = np.concatenate([r.arrays.get(f"quantiles.{column}", []) for r in sent])
+        assert not np.isin(
+            small_site.data[column].astype(float).agg(["min", "max"]), releases
+        ).all()

@@ -27,14 +27,15 @@ def federated_rhvae(gbsg2: Cohort, grade_sites: list[Site]) -> tuple[FederatedFi
     coordinator = Coordinator(gbsg2.schema, "rhvae", seed=0, settings=settings, artificial=120,
                               **SMALL)  # fmt: skip
     fit = run_locally(coordinator, grade_sites, on_reply=replies.append)
-    assert len(fit.traffic) == coordinator.max_rounds == 2 + 2 + 2 + 1
+    # check, bounds (DP sketches, gbsg2 has unwritten ranges), sketch; 2 + 2 training; sampling
+    assert len(fit.traffic) == coordinator.max_rounds == 3 + 2 + 2 + 1
     return fit, replies
 
 
 def test_two_phases_then_site_sampling(federated_rhvae: tuple[FederatedFit, list[Reply]]) -> None:
     fit, _ = federated_rhvae
     phases = [t.task for t in fit.traffic]
-    assert phases == ["check", "sketch", *["neural-train"] * 4, "rhvae-sample"]
+    assert phases == ["check", "bounds", "sketch", *["neural-train"] * 4, "rhvae-sample"]
     model = fit.generator
     assert isinstance(model, RHVAE)
     assert len(model.warmup_history_.validation_loss) == 2

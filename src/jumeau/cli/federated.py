@@ -15,6 +15,7 @@ from jumeau.cli.common import (
     out,
     parse_params,
 )
+from jumeau.errors import JumeauError
 
 federated_app = typer.Typer(
     help="Federated training: one generator learned across hospitals; no record leaves a site.",
@@ -57,8 +58,15 @@ SketchEpsilonOption = Annotated[
     float | None,
     typer.Option(
         "--sketch-epsilon",
-        help="Every site's column sketches under (ε, 1e-5)-DP (OpenDP); without it the exact "
-        "sketches can reveal a small site's values (docs/federated.md).",
+        help="ε of every site's column sketches, under (ε, 1e-5)-DP (OpenDP; default 10).",
+    ),
+]
+ExactSketchesOption = Annotated[
+    bool,
+    typer.Option(
+        "--exact-sketches",
+        help="Send exact column sketches instead of DP ones: a small site's values can then be "
+        "recovered from them (docs/federated.md). Only for sites that may share their values.",
     ),
 ]
 
@@ -70,6 +78,7 @@ def _federated_settings(
     dp_noise: float | None,
     dp_clip: float | None,
     sketch_epsilon: float | None,
+    exact_sketches: bool = False,
     **more: Any,
 ) -> dict[str, Any]:
     given = {
@@ -80,7 +89,12 @@ def _federated_settings(
         "dp_max_grad_norm": dp_clip,
         "sketch_epsilon": sketch_epsilon,
     } | more
-    return {k: v for k, v in given.items() if v is not None}
+    settings = {k: v for k, v in given.items() if v is not None}
+    if exact_sketches:
+        if sketch_epsilon is not None:
+            raise JumeauError("--exact-sketches and --sketch-epsilon exclude each other: pick one")
+        settings["sketch_epsilon"] = None
+    return settings
 
 
 @federated_app.command(
@@ -100,6 +114,7 @@ def federated_simulate(
     dp_noise: DpNoiseOption = None,
     dp_clip: DpClipOption = None,
     sketch_epsilon: SketchEpsilonOption = None,
+    exact_sketches: ExactSketchesOption = False,
     seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
     param: Annotated[
         list[str] | None,
@@ -114,7 +129,8 @@ def federated_simulate(
         out.print(
             str(simulate_files(site, output, model=model, schema=schema, seed=seed,
                            settings=_federated_settings(rounds, strategy, local_epochs,
-                                                        dp_noise, dp_clip, sketch_epsilon),
+                                                        dp_noise, dp_clip, sketch_epsilon,
+                                                        exact_sketches),
                            params=parse_params(param or []), artificial=artificial))
         )  # fmt: skip
 
@@ -141,6 +157,7 @@ def federated_server(
     dp_noise: DpNoiseOption = None,
     dp_clip: DpClipOption = None,
     sketch_epsilon: SketchEpsilonOption = None,
+    exact_sketches: ExactSketchesOption = False,
     seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
     param: Annotated[
         list[str] | None,
@@ -170,7 +187,8 @@ def federated_server(
         out.print(
             str(serve_file(schema, output, model=model, address=address, seed=seed,
                        settings=_federated_settings(rounds, strategy, local_epochs, dp_noise,
-                                                    dp_clip, sketch_epsilon, min_sites=min_sites),
+                                                    dp_clip, sketch_epsilon, exact_sketches,
+                                                    min_sites=min_sites),
                        params=parse_params(param or []), certificates=certificates,
                        timeout=timeout, artificial=artificial,
                        authorised_sites=authorized_sites))

@@ -174,10 +174,24 @@ def private_bounds(
     spreads its choice over all of them and sends the bound orders of magnitude out; empty bins
     stay under the noise floor. A public `lower` (a schema's `min`) is kept as it is. No bin
     clearing the floor (too few patients for the budget) raises `BudgetTooSmallError`."""
-    values = np.asarray(values, dtype=float)
-    codes = np.searchsorted(BOUND_EDGES, values, side="left")  # 0 … len(BOUND_EDGES)
-    counts = private_counts(codes, len(BOUND_EDGES) + 1, rho)[:-1]
-    full = np.flatnonzero(counts > BOUND_NOISE_FLOOR * noise_scale(rho))
+    counts = bound_histogram(values, rho)
+    return bounds_from_histogram(counts, noise_scale(rho), lower=lower)
+
+
+def bound_histogram(values: np.ndarray, rho: float) -> np.ndarray:
+    """Noisy counts of `values` over the public power-of-2 bins `BOUND_EDGES` (ρ-zCDP): what
+    `private_bounds` reads a range off. Hospitals' histograms add up (their noise too)."""
+    codes = np.searchsorted(BOUND_EDGES, np.asarray(values, dtype=float), side="left")
+    return private_counts(codes, len(BOUND_EDGES) + 1, rho)[:-1]
+
+
+def bounds_from_histogram(
+    counts: np.ndarray, sigma: float, *, lower: float | None = None
+) -> tuple[float, float]:
+    """The outer edges of the lowest and the highest bin of a `bound_histogram` (or a sum of
+    several, whose noise σ is then √k times one's) whose count clears `BOUND_NOISE_FLOOR` σ;
+    a public `lower` is kept. None clearing it raises `BudgetTooSmallError`."""
+    full = np.flatnonzero(counts > BOUND_NOISE_FLOOR * sigma)
     if full.size == 0:
         raise BudgetTooSmallError(
             "the budget is too small to find the range of so few patients' values"

@@ -25,6 +25,7 @@ from jumeau.federated.config import FederatedConfig
 from jumeau.federated.context import context_message, schema_meta
 from jumeau.federated.messages import Instruction, Reply, message_bytes
 from jumeau.generators.base import Generator, check_seed
+from jumeau.generators.private_sketches import unbounded_numbers
 from jumeau.generators.registry import make_generator
 from jumeau.generators.sketches import merged_encoder
 
@@ -127,14 +128,23 @@ class Coordinator:
 
     @property
     def max_rounds(self) -> int:
-        """Rounds the fit may take (transports that need the number up front use it)."""
+        """Rounds the fit may take (transports that need the number up front use it): check,
+        the private ranges when some are unwritten, sketches, then the model's own."""
+        opening = 2 + self._bounds_rounds()
         if self.model == "copula":
             from jumeau.federated.copula import copula_rounds
 
-            return 2 + copula_rounds(self.generator)  # type: ignore[arg-type]
+            return opening + copula_rounds(self.generator)  # type: ignore[arg-type]
         if self.model == "rhvae":
-            return 2 + self.settings.rounds + self._flow_rounds() + (1 if self.artificial else 0)
-        return 2 + self.settings.rounds
+            flow = self._flow_rounds() + (1 if self.artificial else 0)
+            return opening + self.settings.rounds + flow
+        return opening + self.settings.rounds
+
+    def _bounds_rounds(self) -> int:
+        """1 when DP sketches need the sites' summed histograms to find unwritten ranges."""
+        return int(
+            self.settings.sketch_epsilon is not None and bool(unbounded_numbers(self.schema))
+        )
 
     def _flow_rounds(self) -> int:
         config = self.generator.config
@@ -218,17 +228,22 @@ class Coordinator:
             )
             raise SiteDataError(f"data do not match the schema — {lines}")
         sketch_meta = dict(meta)
+        schema = self.schema
         if self.settings.sketch_epsilon is not None:
-            sketch_meta["sketch_privacy"] = {
-                "epsilon": self.settings.sketch_epsilon,
-                "delta": self.settings.dp_delta,
-            }
+            privacy = {"epsilon": self.settings.sketch_epsilon, "delta": self.settings.dp_delta}
+            sketch_meta["sketch_privacy"] = privacy
+            if self._bounds_rounds():  # ranges nobody wrote: found on the sites' sum
+                replies = yield Instruction("bounds", 1, meta=sketch_meta)
+                schema = self._merged_bounds(replies)
+                sketch_meta |= schema_meta(schema) | {
+                    "bounds_spent": unbounded_numbers(self.schema)
+                }
         replies = yield Instruction("sketch", 1, meta=sketch_meta)
         self.sites = {r.site: r.n for r in replies}
         self.sketch_epsilon_ = {
             r.site: float(r.meta["sketch_epsilon"]) for r in replies if "sketch_epsilon" in r.meta
         }
-        encoder, counts = merged_encoder(self.schema, [r.arrays for r in replies])
+        encoder, counts = merged_encoder(schema, [r.arrays for r in replies])
         model = self.generator
         model.encoder_, model.schema_ = encoder, encoder.schema_
         context = context_message(self.schema, encoder)
@@ -242,6 +257,24 @@ class Coordinator:
         model.training_rows_ = sum(self.sites.values())
         hashes = sorted(str(r.meta.get("sha256", "")) for r in replies)
         model.training_sha256_ = hashlib.sha256("|".join(hashes).encode()).hexdigest()
+
+    def _merged_bounds(self, replies: list[Reply]) -> Schema:
+        """The schema with the ranges read off the sum of the sites' DP bound histograms; a
+        range even the sum cannot find is refused with the sketch budget that would do."""
+        from jumeau.dp.mechanisms import BudgetTooSmallError, epsilon_of, rho_for
+        from jumeau.generators.private_sketches import SketchBudgetTooSmallError, merged_bounds
+
+        epsilon, delta = float(self.settings.sketch_epsilon or 0.0), self.settings.dp_delta
+        try:
+            return merged_bounds(
+                self.schema,
+                [r.arrays for r in replies],
+                rho=rho_for(epsilon, delta),
+                patients=sum(r.n for r in replies),
+            )
+        except SketchBudgetTooSmallError as error:
+            needed = epsilon_of(error.rho_needed, delta)
+            raise BudgetTooSmallError(error.advice("--sketch-epsilon", epsilon, needed)) from None
 
     def _neural(
         self, context: tuple[dict[str, np.ndarray], dict[str, Any]]

@@ -114,8 +114,11 @@ def _sketch(site: Site, instruction: Instruction, state: State) -> Reply:
     )
 
     epsilon, delta = float(privacy["epsilon"]), float(privacy["delta"])
+    spent = instruction.meta.get("bounds_spent", [])
     try:
-        sketches = private_column_sketches(cohort.data, schema, rho=rho_for(epsilon, delta))
+        sketches = private_column_sketches(
+            cohort.data, schema, rho=rho_for(epsilon, delta), bounds_spent=spent
+        )
     except SketchBudgetTooSmallError as error:
         needed = epsilon_of(error.rho_needed, delta)
         raise BudgetTooSmallError(error.advice("--sketch-epsilon", epsilon, needed)) from None
@@ -123,11 +126,29 @@ def _sketch(site: Site, instruction: Instruction, state: State) -> Reply:
     return Reply(site.name, len(cohort), sketches, {"sketch_epsilon": epsilon})
 
 
+def _bounds(site: Site, instruction: Instruction, state: State) -> Reply:
+    """The first release of the sketch budget: noisy power-of-2 histograms of the numbers
+    whose range nobody wrote down, which the server sums (`merged_bounds`)."""
+    from jumeau.dp.mechanisms import rho_for
+    from jumeau.generators.private_sketches import private_bound_histograms
+
+    schema = read_schema(instruction.meta)
+    cohort = site.cohort(schema)
+    privacy = instruction.meta["sketch_privacy"]
+    rho = rho_for(float(privacy["epsilon"]), float(privacy["delta"]))
+    return Reply(site.name, len(cohort), private_bound_histograms(cohort.data, schema, rho=rho))
+
+
 def _idle(site: Site, instruction: Instruction, state: State) -> Reply:
     return Reply(site.name, len(site.frame))
 
 
-HANDLERS: dict[str, Handler] = {"check": _check, "sketch": _sketch, "idle": _idle}
+HANDLERS: dict[str, Handler] = {
+    "check": _check,
+    "bounds": _bounds,
+    "sketch": _sketch,
+    "idle": _idle,
+}
 
 
 # Model tasks, imported when first asked for: a copula consortium never imports torch.

@@ -24,12 +24,16 @@ Noisy counts are cleaned as post-processing (`jumeau.dp.mechanisms.cleaned_count
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import pandas as pd
 
 from jumeau.data.schema import CATEGORY_KINDS, ColumnKind, Schema
 from jumeau.dp.mechanisms import (
     BudgetTooSmallError,
+    bound_histogram,
+    bounds_from_histogram,
     bounds_rho_needed,
     histogram_edges,
     histogram_quantiles,
@@ -58,12 +62,15 @@ def private_column_sketches(
     rho: float,
     points: int = SKETCH_POINTS,
     max_bins: int = PRIVATE_BINS,
+    bounds_spent: Collection[str] = (),
 ) -> dict[str, np.ndarray]:
     """A site's summaries of the modelled columns, ρ-zCDP together (see module docstring); a
     column whose range `rho` cannot find raises `SketchBudgetTooSmallError`, which carries the
     ρ that would do so that the caller can phrase the fix in its own option's terms. `points`
     quantiles per number (a federated message's fixed size by default) are read off histograms
-    of at most `max_bins` bins."""
+    of at most `max_bins` bins. `bounds_spent`: number columns whose range an earlier release
+    of this budget found (`private_bound_histograms`, summed over hospitals): their bounds are
+    in `schema` now, and their share of the budget is already spent."""
     names = schema.modelled_columns
     rho_column = rho / max(len(names), 1)
     sketches: dict[str, np.ndarray] = {}
@@ -88,6 +95,8 @@ def private_column_sketches(
             missing = 0.0
         sketches[f"missing.{name}"] = np.maximum([observed_count, missing], 0.0)
         remaining = (1.0 - MISSING_SHARE) * rho_column
+        if name in bounds_spent:
+            remaining -= BOUNDS_SHARE * rho_column
         bounds = _public_bounds(column.min, column.max)
         if bounds is None:
             lower = column.min if isinstance(column.min, int | float) else None
@@ -111,6 +120,58 @@ def private_column_sketches(
             counts, edges, points, mass_at_zero=bounds[0] == 0.0 and not integer
         )
     return sketches
+
+
+def unbounded_numbers(schema: Schema) -> list[str]:
+    """The modelled number columns whose range nobody wrote down (no numeric `min` and `max`)."""
+    return [
+        name
+        for name in schema.modelled_columns
+        if schema.columns[name].kind not in CATEGORY_KINDS
+        and _public_bounds(schema.columns[name].min, schema.columns[name].max) is None
+    ]
+
+
+def private_bound_histograms(
+    data: pd.DataFrame, schema: Schema, *, rho: float
+) -> dict[str, np.ndarray]:
+    """A hospital's first release under a sketch budget `rho`: for every number whose range
+    nobody wrote down, its noisy histogram over public power-of-2 bins, with the column's
+    bounds share of the budget (the sketches then skip it: `bounds_spent`). The server sums
+    the hospitals' histograms (`merged_bounds`): a range a 58-patient site alone could not
+    find clears the noise in the consortium's sum."""
+    rho_column = rho / max(len(schema.modelled_columns), 1)
+    histograms = {}
+    for name in unbounded_numbers(schema):
+        numbers = numeric_values(data[name], schema.columns[name].kind)
+        observed = numbers[~np.isnan(numbers)]
+        histograms[f"bounds.{name}"] = bound_histogram(observed, BOUNDS_SHARE * rho_column)
+    return histograms
+
+
+def merged_bounds(
+    schema: Schema, histograms: list[dict[str, np.ndarray]], *, rho: float, patients: int
+) -> Schema:
+    """`schema` with every unwritten range read off the sum of the hospitals' bound histograms
+    (each released at `rho`'s bounds share: the sum's noise σ is √k times one's). A range the
+    sum still cannot find raises `SketchBudgetTooSmallError`, sized for `patients` (the sites'
+    sizes, which every federated protocol treats as known to the consortium)."""
+    names = unbounded_numbers(schema)
+    rho_column = rho / max(len(schema.modelled_columns), 1)
+    sigma = noise_scale(BOUNDS_SHARE * rho_column) * np.sqrt(max(len(histograms), 1))
+    schema = schema.model_copy(deep=True)
+    for name in names:
+        column = schema.columns[name]
+        total = np.sum([h[f"bounds.{name}"] for h in histograms], axis=0)
+        lower = column.min if isinstance(column.min, int | float) else None
+        try:
+            low, high = bounds_from_histogram(total, sigma, lower=lower)
+        except BudgetTooSmallError:
+            per_site = bounds_rho_needed(max(patients / np.sqrt(max(len(histograms), 1)), 1))
+            needed = per_site / BOUNDS_SHARE * max(len(schema.modelled_columns), 1)
+            raise SketchBudgetTooSmallError(name, patients, needed) from None
+        schema.columns[name] = column.model_copy(update={"min": low, "max": high})
+    return schema
 
 
 def is_unit_grid(edges: np.ndarray) -> bool:
