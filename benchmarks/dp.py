@@ -33,7 +33,7 @@ MST and a TSTR at least theirs on at least 4 of 6 cohorts; at ε = 10 its |AUC �
 
     OMP_NUM_THREADS=1 python benchmarks/dp.py                       # everything (hours: AIM)
     OMP_NUM_THREADS=1 python benchmarks/dp.py --cohorts lung --seeds 1 --epsilons 1
-    python benchmarks/dp.py --render benchmarks/results/dp.json     # tables of an earlier run
+    python benchmarks/dp.py --render results/dp-a.json results/dp-b.json   # earlier runs' tables
 """
 
 from __future__ import annotations
@@ -347,10 +347,12 @@ def main() -> None:
                         help="AIM's budgets (slow fits: the target's ε by default)")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per peer fit")
     parser.add_argument("--out", type=Path, default=RESULTS / "dp")
-    parser.add_argument("--render", type=Path, help="print the tables of an earlier run's JSON")
+    parser.add_argument("--render", type=Path, nargs="+",
+                        help="print the tables of earlier runs' JSON, merged")  # fmt: skip
     args = parser.parse_args()
     if args.render:
-        print(render(json.loads(args.render.read_text())["rows"]))
+        rows = [row for path in args.render for row in json.loads(path.read_text())["rows"]]
+        print(render(rows))
         return
     import torch
 
