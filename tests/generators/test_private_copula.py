@@ -249,3 +249,14 @@ def test_the_dossier_says_what_epsilon_means_in_both_languages() -> None:
     french = privacy_sentence(record, "fr")
     assert "facteur e^ε = 2,72" in french and "probabilité" in french
     assert "not used" in privacy_sentence(None, "en")
+
+
+def test_an_inferred_schema_under_dp_is_warned_about(gbsg2: Cohort, tmp_path: Path) -> None:
+    """DP treats the schema as public: one inferred from the patients lists their levels."""
+    data = tmp_path / "gbsg2.csv"
+    gbsg2.data.to_csv(data, index=False)
+    command = ["fit", str(data), "-o", str(tmp_path / "m.jumeau"), "-m", "copula", "--quiet"]
+    result = CliRunner().invoke(app, [*command, "--epsilon", "5"])
+    assert result.exit_code == 0, result.output
+    assert "schema was inferred from the data" in result.output
+    assert "schema was inferred" not in CliRunner().invoke(app, command).output

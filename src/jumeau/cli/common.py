@@ -211,3 +211,15 @@ def refuse_private_longitudinal(epsilon: float | None) -> None:
             "--epsilon is not available with --longitudinal yet: the course models have no "
             "differentially private fit"
         )
+
+
+def warn_inferred_schema_under_dp(epsilon: float | None, schema: Path | None) -> None:
+    """DP treats the schema as public; an inferred one is read off the patients."""
+    if epsilon is not None and schema is None:
+        warnings.warn(
+            "the schema was inferred from the data: its category levels are the patients' own "
+            "and not covered by --epsilon; write it from the data dictionary (jumeau schema "
+            "infer, then edit) and pass it with --schema",
+            jumeau.JumeauWarning,
+            stacklevel=2,
+        )

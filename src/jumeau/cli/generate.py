@@ -31,6 +31,7 @@ from jumeau.cli.common import (
     personal_data_notice,
     refuse_private_longitudinal,
     split_names,
+    warn_inferred_schema_under_dp,
 )
 from jumeau.data import load_cohort
 from jumeau.errors import JumeauError
@@ -89,6 +90,7 @@ def fit(
             )  # fmt: skip
             out.print(fitted)
             return
+        warn_inferred_schema_under_dp(epsilon, schema)
         cohort = load_cohort(data, schema, sep=sep, decimal=decimal, encoding=encoding)
         params = generator_params(param, shareable, epsilon, delta)
         generator = make_generator(model or "rhvae", **params)

@@ -34,6 +34,7 @@ from jumeau.cli.common import (
     print_validation,
     refuse_private_longitudinal,
     split_names,
+    warn_inferred_schema_under_dp,
 )
 from jumeau.data import load_cohort
 from jumeau.data.datasets import load_dataset
@@ -211,6 +212,7 @@ def run_command(
                 percentile=filter_percentile, quiet=quiet,
             )  # fmt: skip
             return
+        warn_inferred_schema_under_dp(epsilon, schema)
         cohort = load_cohort(data, schema, sep=sep, decimal=decimal, encoding=encoding)
         result = workflow.run(
             cohort,
