@@ -28,7 +28,8 @@ from jumeau.errors import JumeauError, JumeauWarning
 from jumeau.generators import make_generator
 from jumeau.generators import private_sketches as sketches_module
 from jumeau.generators.copula import private as private_module
-from jumeau.generators.copula.private import MAX_BINS, private_latent_correlation
+from jumeau.generators.copula.private import private_latent_correlation
+from jumeau.generators.private_marginals import MAX_BINS
 from jumeau.generators.private_sketches import MIN_PRIVATE_BINS
 from jumeau.report.dossier import privacy_sentence
 

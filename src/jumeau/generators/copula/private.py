@@ -36,8 +36,6 @@ import numpy as np
 
 from jumeau.data.cohort import Cohort
 from jumeau.dp.mechanisms import (
-    BudgetTooSmallError,
-    epsilon_of,
     noise_scale,
     private_gaussian_vector,
     rho_for,
@@ -46,25 +44,16 @@ from jumeau.errors import JumeauWarning
 from jumeau.generators.copula.attenuation import latent_correlation
 from jumeau.generators.encoding import TabularEncoder
 from jumeau.generators.private_config import default_delta
-from jumeau.generators.private_sketches import (
-    SketchBudgetTooSmallError,
-    private_column_sketches,
-    round_up,
-)
-from jumeau.generators.sketches import block_counts, merged_encoder
+from jumeau.generators.private_marginals import private_marginals, released_rows
+from jumeau.generators.sketches import block_counts
 
 if TYPE_CHECKING:
     from jumeau.generators.copula.model import GaussianCopula
 
 # share of ρ spent on the columns' sketches; the rest buys the latent correlation
 MARGINAL_SHARE = 0.5
-# a number's marginal: quantiles read off a histogram of at most MAX_BINS bins (finer than a
-# federated message's 32: nothing limits the pooled fit's resolution but the noise)
-POINTS, MAX_BINS = 100, 128
 # a latent vector's squared length is clipped at d · CLIP_FACTOR (its mean is about d)
 CLIP_FACTOR = 1.0
-# a category is refused when its average level count is under this many noise σ
-LEVEL_NOISE_FLOOR = 1.0
 MECHANISM = (
     "OpenDP: Gaussian noise on level, missing and histogram counts (marginals), power-of-2 "
     "histogram for ranges nobody wrote down, Gaussian noise on the clipped latent second "
@@ -81,16 +70,8 @@ def fit_private_copula(model: GaussianCopula, cohort: Cohort, *, seed: int) -> N
     epsilon = float(model.config.epsilon or 0.0)
     delta = model.config.delta or default_delta(len(cohort))
     rho = rho_for(epsilon, delta)
-    schema = cohort.schema
-    try:
-        sketches = private_column_sketches(
-            cohort.data, schema, rho=MARGINAL_SHARE * rho, points=POINTS, max_bins=MAX_BINS
-        )
-    except SketchBudgetTooSmallError as error:
-        needed = epsilon_of(error.rho_needed / MARGINAL_SHARE, delta)
-        raise BudgetTooSmallError(error.advice("--epsilon", epsilon, needed)) from None
-    _refuse_thin_categories(sketches, schema.modelled_columns, rho, epsilon, delta)
-    encoder, counts = merged_encoder(schema, [sketches])
+    marginals = private_marginals(cohort, epsilon=epsilon, delta=delta, share=MARGINAL_SHARE)
+    sketches, encoder, counts = marginals.sketches, marginals.encoder, marginals.counts
     model.encoder_, model.schema_ = encoder, encoder.schema_
     model._set_intervals(
         [block_counts(counts, b.column, b.is_indicator) for b in encoder.categorical_blocks]
@@ -119,7 +100,7 @@ def fit_private_copula(model: GaussianCopula, cohort: Cohort, *, seed: int) -> N
         "mechanism": MECHANISM,
         "accountant": ACCOUNTANT,
     }
-    model.training_rows_ = _released_rows(sketches)
+    model.training_rows_ = released_rows(sketches)
     if shrinkage > 0.5:
         import warnings
 
@@ -168,36 +149,3 @@ def _observed_shares(encoder: TabularEncoder, counts: dict[str, np.ndarray]) -> 
         present, missing = counts.get(f"indicator.{block.column}", np.array([1.0, 0.0]))[:2]
         shares.append(present / max(present + missing, 1e-9))
     return np.asarray(shares, dtype=float)
-
-
-def _refuse_thin_categories(
-    sketches: dict[str, np.ndarray], names: list[str], rho: float, epsilon: float, delta: float
-) -> None:
-    """A category whose average level count the noise swamps is refused, with the ε that would
-    keep it above `LEVEL_NOISE_FLOOR` σ (read off the released counts: post-processing)."""
-    rho_column = MARGINAL_SHARE * rho / max(len(names), 1)
-    sigma = noise_scale(rho_column)
-    for name in names:
-        counts = sketches.get(f"count.{name}")
-        if counts is None:
-            continue
-        levels = max(len(counts) - 1, 1)
-        patients = float(_released_rows(sketches))
-        if patients / levels >= LEVEL_NOISE_FLOOR * sigma:
-            continue
-        sigma_needed = patients / (levels * LEVEL_NOISE_FLOOR)
-        rho_needed = 1.0 / (2.0 * sigma_needed**2) * len(names) / MARGINAL_SHARE
-        raise BudgetTooSmallError(
-            f"column '{name}': {levels} levels are more than ε = {epsilon:g} can count among "
-            f"about {patients:.0f} patients (each count's noise would exceed the count); merge "
-            f"rare levels, or use --epsilon {round_up(epsilon_of(rho_needed, delta))} or more"
-        )
-
-
-def _released_rows(sketches: dict[str, np.ndarray]) -> int:
-    """The training size as the DP sketches tell it (a noisy count, post-processing): the exact
-    size would be one more release."""
-    totals = [
-        float(v.sum()) for k, v in sketches.items() if k.split(".")[0] in {"count", "missing"}
-    ]
-    return max(round(float(np.median(totals))), 1) if totals else 1
