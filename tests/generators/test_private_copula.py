@@ -184,7 +184,7 @@ def test_bad_budgets_and_models_without_a_dp_fit_are_refused_in_one_line() -> No
         make_generator("copula", epsilon=0.0)
     with pytest.raises(JumeauError, match="delta"):
         make_generator("copula", epsilon=1.0, delta=1.0)
-    with pytest.raises(JumeauError, match="no differentially private fit yet; use the copula"):
+    with pytest.raises(JumeauError, match="no differentially private fit yet; use copula or vae"):
         make_generator("rhvae", epsilon=1.0)
 
 
@@ -236,7 +236,7 @@ def test_jumeau_fit_epsilon_writes_a_shareable_dp_file(
     assert "holds no personal data" in result.output
     record = model_header(output)["differential_privacy"]
     assert (record["epsilon"], record["delta"]) == (4.0, 1e-7)
-    result = runner.invoke(app, [*command[:-3], "-m", "vae", "--epsilon", "1"])
+    result = runner.invoke(app, [*command[:-3], "-m", "rhvae", "--epsilon", "1"])
     assert result.exit_code == 2 and "no differentially private fit yet" in result.output
     result = runner.invoke(app, [*command, "--delta", "1e-7"])
     assert result.exit_code == 2 and "give --epsilon too" in result.output

@@ -16,16 +16,12 @@ use it for production releases if your threat model requires it.
 
 from __future__ import annotations
 
-import secrets
-import warnings
-
-import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, TensorDataset
 
 from jumeau.errors import JumeauError
 from jumeau.federated.site import State
+from jumeau.generators.neural.private_training import dp_sgd_epochs, steps_total
 from jumeau.generators.vae.model import VAE
 
 STEPS_KEY = "dp.steps"
@@ -46,9 +42,8 @@ def private_epochs(
     state: State,
 ) -> tuple[float, int]:
     """Train `epochs` DP-SGD epochs on (x, m); returns the ε this site has spent so far and the
-    steps taken this round."""
+    steps taken this round (the pooled DP fit's DP-SGD, `dp_sgd_epochs`, on the site's data)."""
     try:
-        from opacus import PrivacyEngine
         from opacus.accountants import RDPAccountant
     except ImportError as error:  # pragma: no cover - exercised only without the extra
         raise JumeauError(
@@ -56,41 +51,12 @@ def private_epochs(
         ) from error
     if type(model).__name__ != "VAE":
         raise JumeauError(f"differential privacy is available for the vae only, not {model.name}")
-    # The noise and the Poisson batches must be unpredictable: drawn from a seed that anyone
-    # could re-derive (the run's seed, a site name), the noise could be subtracted again. So a DP
-    # run takes fresh entropy here, and is not bit-for-bit reproducible — by design.
-    generator = torch.Generator().manual_seed(secrets.randbits(63))
-    loader = DataLoader(TensorDataset(x, m), batch_size=batch_size, generator=generator)
-    model.module_.train()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Opacus notes that its CSPRNG mode (torchcsprng) is off
-        engine = PrivacyEngine(accountant="rdp", secure_mode=False)
-        module, dp_optimiser, dp_loader = engine.make_private(
-            module=model.module_, optimizer=optimiser, data_loader=loader,
-            noise_multiplier=noise_multiplier, max_grad_norm=max_grad_norm,
-            poisson_sampling=True, noise_generator=generator,
-        )  # fmt: skip
-    steps = 0
-    try:
-        with warnings.catch_warnings():
-            # Opacus's hooks note that inputs need no gradient; benign here
-            warnings.filterwarnings("ignore", message="Full backward hook is firing")
-            module.train()
-            for epoch in range(epochs):
-                for batch_x, batch_m in dp_loader:
-                    if len(batch_x) == 0:
-                        continue
-                    dp_optimiser.zero_grad(set_to_none=True)
-                    loss = model._loss(batch_x, batch_m, epoch_offset + epoch)
-                    if not torch.isfinite(loss):
-                        continue
-                    loss.backward()
-                    dp_optimiser.step()
-                    steps += 1
-    finally:
-        module._close()  # remove Opacus's hooks: the module goes back to plain use
-    total = float(state.get(STEPS_KEY, np.zeros(1))[0]) + steps
-    state[STEPS_KEY] = np.array([total])
+    steps = dp_sgd_epochs(
+        model, x, m, epochs=epochs, batch_size=batch_size, noise_multiplier=noise_multiplier,
+        max_grad_norm=max_grad_norm, learning_rate=0.0, epoch_offset=epoch_offset,
+        optimiser=optimiser,
+    )  # fmt: skip
+    total = steps_total(state, STEPS_KEY, steps)
     accountant = RDPAccountant()
     accountant.history = [(noise_multiplier, batch_size / len(x), int(total))]
     return (float(accountant.get_epsilon(delta)) if total else 0.0), steps

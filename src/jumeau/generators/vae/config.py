@@ -3,10 +3,12 @@ patients: a user with 150 patients should not have to tune anything."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from jumeau.generators.private_config import PrivacyParams
 
 
-class VAEConfig(BaseModel):
+class VAEConfig(PrivacyParams):
     model_config = ConfigDict(extra="forbid")
 
     shareable: bool = Field(
@@ -43,6 +45,9 @@ class VAEConfig(BaseModel):
     )
     validation_share: float = Field(default=0.15, gt=0, lt=0.5)
     clip_norm: float = Field(default=5.0, gt=0)
+    dp_max_grad_norm: float = Field(
+        default=1.0, gt=0, description="Under --epsilon: each patient's gradient clipped to this."
+    )
     imputation_proposals: int = Field(
         default=256,
         ge=1,

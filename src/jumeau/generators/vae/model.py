@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from jumeau.data.cohort import Cohort
 from jumeau.generators.base import Generator
 from jumeau.generators.neural.conditional import importance_draws
 from jumeau.generators.neural.likelihood import Likelihood, MixedLikelihood
@@ -94,6 +95,11 @@ class VAE(Generator):
         log_likelihood = self.likelihood_.log_prob(self.module_.decode(z), x, mask)
         kl = 0.5 * (mean**2 + logvar.exp() - 1.0 - logvar).sum(-1)
         return -(log_likelihood - self._kl_weight(epoch) * kl).mean()
+
+    def _fit_private(self, cohort: Cohort, *, seed: int, progress: bool) -> None:
+        from jumeau.generators.neural.private_training import fit_private_vae
+
+        fit_private_vae(self, cohort, seed=seed, progress=progress)
 
     def _fit_matrix(
         self,
