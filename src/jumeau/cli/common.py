@@ -83,7 +83,7 @@ EpsilonOption = Annotated[
     float | None,
     typer.Option(
         "--epsilon",
-        help="Fit under (ε, δ)-differential privacy (copula): an attacker's odds that any one "
+        help="Fit under (ε, δ)-differential privacy (copula, vae): an attacker's odds that any one "
         "patient took part move by at most a factor e^ε, whatever they know. Smaller is more "
         "private; 1 is strong, 10 weak.",
     ),
