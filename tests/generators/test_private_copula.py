@@ -261,3 +261,25 @@ def test_an_inferred_schema_under_dp_is_warned_about(gbsg2: Cohort, tmp_path: Pa
     assert result.exit_code == 0, result.output
     assert "schema was inferred from the data" in result.output
     assert "schema was inferred" not in CliRunner().invoke(app, command).output
+
+
+def test_a_continuous_columns_precision_is_released_and_kept() -> None:
+    """A weight index recorded in tenths: artificial values between the tenths would be what a
+    classifier spots first. The precision is released privately and the samples rounded to it;
+    a column with many decimals is left alone."""
+    from jumeau.dp.mechanisms import rho_for
+    from jumeau.generators.private_sketches import private_decimals
+
+    rng = np.random.default_rng(0)
+    tenths = np.round(rng.normal(1.5, 0.4, 600), 1)
+    fine = rng.normal(60.0, 9.0, 600)
+    assert private_decimals(tenths, rho_for(3.0, 1e-6)) == 1
+    assert private_decimals(np.round(fine, 3), rho_for(3.0, 1e-6)) == 3
+    assert private_decimals(fine, rho_for(3.0, 1e-6)) is None
+    frame = pd.DataFrame({"wmi": np.clip(tenths, 0.1, 3.0), "age": np.round(fine, 3)})
+    schema = Cohort.from_frame(frame).schema.model_copy(deep=True)
+    for name, (low, high) in {"wmi": (0.0, 3.0), "age": (0.0, 100.0)}.items():
+        schema.columns[name] = schema.columns[name].model_copy(update={"min": low, "max": high})
+    fitted = make_generator("copula", epsilon=5.0).fit(Cohort(frame, schema), seed=0)
+    drawn = fitted.sample(300, seed=1).data["wmi"].astype(float).to_numpy()
+    assert np.allclose(drawn, np.round(drawn, 1)) and len(np.unique(drawn)) > 5

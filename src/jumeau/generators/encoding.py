@@ -79,6 +79,8 @@ class TabularEncoder:
         self.max_knots = max_knots
         # knots that hold no value of fewer than 10 patients (see `shareable_number_summary`)
         self.shareable = shareable
+        # decimals to round each number to on the way back: only a DP fit releases them
+        self.decimals_: dict[str, int] = {}
 
     # ------------------------------------------------------------------ fit
     def fit(self, cohort: Cohort) -> TabularEncoder:
@@ -258,6 +260,9 @@ class TabularEncoder:
             )
             if number.column in missing_of:
                 numbers = np.where(missing_of[number.column], np.nan, numbers)
+            decimals = self.decimals_.get(number.column)
+            if decimals is not None:  # a DP fit's released precision (see private_sketches)
+                numbers = np.round(numbers, decimals)
             columns[number.column] = _from_numbers(numbers, number.kind)
         for name in self.schema_.derived_columns:
             column = self.schema_.columns[name]
@@ -273,6 +278,7 @@ class TabularEncoder:
             "shareable": self.shareable,
             "width": self.width_,
             "blocks": [_block_to_json(b) for b in self.blocks_],
+            "decimals": self.decimals_,
         }
         arrays = {f"encoder.knots.{k}": v for k, v in self.knots_.items()}
         arrays |= {f"encoder.levels.{k}": v for k, v in self.levels_.items()}
@@ -299,6 +305,7 @@ class TabularEncoder:
             for b in encoder.numeric_blocks
             if f"encoder.edges.{b.column}" in arrays
         }
+        encoder.decimals_ = {str(k): int(v) for k, v in meta.get("decimals", {}).items()}
         encoder.atoms_ = {  # files from before atoms have none: they sample as they did
             b.column: arrays[f"encoder.atoms.{b.column}"]
             for b in encoder.numeric_blocks

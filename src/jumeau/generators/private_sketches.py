@@ -51,6 +51,9 @@ MIN_PRIVATE_BINS = 4
 # Each number's share of its column budget: its counts, its bounds (when the schema has none)
 MISSING_SHARE = 0.1
 BOUNDS_SHARE = 0.3
+# A continuous column's precision: its share of the histogram budget, the finest grid tried, and
+# the share of patients the chosen grid must hold
+DECIMALS_SHARE, MAX_DECIMALS, DECIMALS_SHARE_HELD = 0.1, 6, 0.98
 # A noisy missing count under this many noise σ is taken as no missing value
 MISSING_NOISE_FLOOR = 3.0
 
@@ -108,6 +111,11 @@ def private_column_sketches(
                 ) from None
             remaining -= BOUNDS_SHARE * rho_column
         integer = column.kind is ColumnKind.INTEGER
+        if column.kind is ColumnKind.CONTINUOUS:
+            decimals = private_decimals(observed, DECIMALS_SHARE * remaining)
+            remaining -= DECIMALS_SHARE * remaining
+            if decimals is not None:
+                sketches[f"decimals.{name}"] = np.array([float(decimals)])
         bins = histogram_bins(observed_count, remaining, max_bins)
         edges = histogram_edges(*bounds, bins, integer=integer)
         counts = private_histogram(observed, edges, remaining)
@@ -120,6 +128,38 @@ def private_column_sketches(
             counts, edges, points, mass_at_zero=bounds[0] == 0.0 and not integer
         )
     return sketches
+
+
+def private_decimals(observed: np.ndarray, rho: float) -> int | None:
+    """The decimals a continuous column's values are recorded with (a weight index in tenths,
+    a lab to two places), from noisy counts of the patients whose value sits on each grid
+    10^-d, d = 0 … `MAX_DECIMALS` (each patient counted once, at its coarsest grid: ρ-zCDP);
+    the coarsest grid off which no more patients lie than `1 − DECIMALS_SHARE_HELD` of them or
+    the noise explains, or None (no rounding). Artificial
+    values are rounded to it: values between the grid's points, which no patient has, are what a
+    classifier spots first (TRACE's wmi in tenths: |AUC − 0.5| 0.46 → 0.08 at ε = 10)."""
+    values = np.asarray(observed, dtype=float)
+    grid = [
+        np.isclose(values, np.round(values, d), rtol=0.0, atol=1e-9)
+        for d in range(MAX_DECIMALS + 1)
+    ]
+    coarsest = np.full(values.size, MAX_DECIMALS + 1)
+    for d in range(MAX_DECIMALS, -1, -1):
+        coarsest[grid[d]] = d
+    # raw noisy counts: clipped at 0, the noise of the empty finer grids would only add up
+    counts = private_counts(coarsest, MAX_DECIMALS + 2, rho)[:-1]
+    total = counts.sum()
+    if total <= 0:
+        return None
+    # the patients left off grid d: few enough when under the share allowed or within the noise
+    # of the finer grids' counts (post-processing)
+    beyond = total - np.cumsum(counts[: MAX_DECIMALS + 1])
+    finer = np.arange(MAX_DECIMALS + 1, 0, -1)  # cells beyond each grid
+    allowed = np.maximum(
+        (1.0 - DECIMALS_SHARE_HELD) * total, 3.0 * noise_scale(rho) * np.sqrt(finer)
+    )
+    enough = np.flatnonzero(beyond <= allowed)
+    return int(enough[0]) if enough.size else None
 
 
 def unbounded_numbers(schema: Schema) -> list[str]:

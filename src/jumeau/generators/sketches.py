@@ -65,7 +65,14 @@ def merged_encoder(
         if has_missing:
             counts[f"indicator.{name}"] = missing
         summaries[name] = _merged_number(name, site_sketches, has_missing)
-    return TabularEncoder(max_knots=MAX_KNOTS).fit_summaries(schema, summaries), counts
+    encoder = TabularEncoder(max_knots=MAX_KNOTS).fit_summaries(schema, summaries)
+    # the precision DP sketches release (the coarsest grid every site's values sit on)
+    encoder.decimals_ = {
+        name: max(int(s[f"decimals.{name}"][0]) for s in site_sketches)
+        for name in schema.names
+        if site_sketches and all(f"decimals.{name}" in s for s in site_sketches)
+    }
+    return encoder, counts
 
 
 def block_counts(counts: dict[str, np.ndarray], column: str, is_indicator: bool) -> np.ndarray:
