@@ -348,11 +348,15 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per peer fit")
     parser.add_argument("--out", type=Path, default=RESULTS / "dp")
     parser.add_argument("--render", type=Path, nargs="+",
-                        help="print the tables of earlier runs' JSON, merged")  # fmt: skip
+                        help="print earlier runs' tables, merged (later rows win)")  # fmt: skip
     args = parser.parse_args()
-    if args.render:
-        rows = [row for path in args.render for row in json.loads(path.read_text())["rows"]]
-        print(render(rows))
+    if args.render:  # a later file's row replaces an earlier one's (a rerun of some methods)
+        merged = {
+            (row["cohort"], row["seed"], row["method"], row["epsilon"]): row
+            for path in args.render
+            for row in json.loads(path.read_text())["rows"]
+        }
+        print(render(list(merged.values())))
         return
     import torch
 
