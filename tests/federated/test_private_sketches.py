@@ -87,7 +87,7 @@ def test_a_site_too_small_for_its_budget_is_refused_with_the_epsilon_that_would_
     with pytest.raises(SketchBudgetTooSmallError) as refused:
         private_column_sketches(small_site.data, small_site.schema, rho=rho_for(0.05, 1e-5))
     needed = epsilon_of(refused.value.rho_needed, 1e-5)
-    advice = refused.value.advice("--sketch-epsilon", 0.05, needed)
+    advice = str(refused.value.refusal("--sketch-epsilon", 0.05, 1e-5))
     assert re.search(r"= 0.05 cannot find its range from 20 patients; write its min", advice)
     # the suggested budget is enough: the same site's sketches at it go through
     suggested = float(advice.rsplit("--sketch-epsilon ", 1)[1].split()[0])

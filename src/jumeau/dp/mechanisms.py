@@ -18,7 +18,6 @@ around it (bins, candidates, the budget's split) is deterministic.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -32,8 +31,6 @@ _POWERS = 2.0 ** np.arange(-10, 31)
 BOUND_EDGES: np.ndarray = np.concatenate([-_POWERS[::-1], _POWERS])
 # A bin counts as holding patients when its noisy count exceeds this many noise σ
 BOUND_NOISE_FLOOR = 4.0
-# Public candidates for a private quantile (`private_quantile`): 0 and ±2^k, k from −10 to 30
-BOUND_CANDIDATES: tuple[float, ...] = tuple(sorted({0.0, *_POWERS, *(-_POWERS)}))
 # log-scale bins of a number bounded below by 0 start at this fraction of its upper bound
 LOG_BIN_FLOOR = 1e-3
 # inside the support, histogram counts under this many noise σ are read as empty bins
@@ -84,8 +81,7 @@ def epsilon_of(rho: float, delta: float) -> float:
     # a Gaussian mechanism of sensitivity 1 and scale σ is exactly 1/(2σ²)-zCDP: its privacy
     # profile is the profile of any ρ-zCDP release
     space = dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.l2_distance(T=float)
-    scale = float(np.sqrt(1.0 / (2.0 * rho)))
-    measurement = dp.c.make_zCDP_to_approxDP(dp.m.make_gaussian(*space, scale=scale))
+    measurement = dp.c.make_zCDP_to_approxDP(dp.m.make_gaussian(*space, scale=noise_scale(rho)))
     return float(measurement.map(1.0).epsilon(delta))
 
 
@@ -138,29 +134,6 @@ def private_gaussian_vector(values: np.ndarray, *, sensitivity: float, rho: floa
     measurement = dp.m.make_gaussian(*space, scale=sensitivity * noise_scale(rho))
     assert measurement.map(sensitivity) <= rho * (1 + 1e-9)
     return np.asarray(measurement([float(v) for v in np.ravel(values)]), dtype=float)
-
-
-def private_quantile(
-    values: np.ndarray, alpha: float, rho: float, candidates: Sequence[float] = BOUND_CANDIDATES
-) -> float:
-    """One candidate near the `alpha`-quantile of `values`, chosen by the exponential mechanism
-    on OpenDP's quantile scores (Smith 2011): ρ-zCDP."""
-    if rho <= 0:
-        raise JumeauError(f"a private quantile needs a positive budget, not ρ = {rho}")
-    dp = _opendp()
-    space = dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.symmetric_distance()
-    measurement = dp.binary_search_chain(
-        lambda scale: dp.m.make_private_quantile(
-            *space,
-            dp.zero_concentrated_divergence(),
-            candidates=list(candidates),
-            alpha=alpha,
-            scale=scale,
-        ),
-        d_in=1,
-        d_out=rho,
-    )
-    return float(measurement([float(v) for v in values]))
 
 
 def private_bounds(

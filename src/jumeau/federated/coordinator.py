@@ -261,7 +261,7 @@ class Coordinator:
     def _merged_bounds(self, replies: list[Reply]) -> Schema:
         """The schema with the ranges read off the sum of the sites' DP bound histograms; a
         range even the sum cannot find is refused with the sketch budget that would do."""
-        from jumeau.dp.mechanisms import BudgetTooSmallError, epsilon_of, rho_for
+        from jumeau.dp.mechanisms import rho_for
         from jumeau.generators.private_sketches import SketchBudgetTooSmallError, merged_bounds
 
         epsilon, delta = float(self.settings.sketch_epsilon or 0.0), self.settings.dp_delta
@@ -273,8 +273,7 @@ class Coordinator:
                 patients=sum(r.n for r in replies),
             )
         except SketchBudgetTooSmallError as error:
-            needed = epsilon_of(error.rho_needed, delta)
-            raise BudgetTooSmallError(error.advice("--sketch-epsilon", epsilon, needed)) from None
+            raise error.refusal("--sketch-epsilon", epsilon, delta) from None
 
     def _neural(
         self, context: tuple[dict[str, np.ndarray], dict[str, Any]]

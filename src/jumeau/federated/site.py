@@ -107,7 +107,7 @@ def _sketch(site: Site, instruction: Instruction, state: State) -> Reply:
         return Reply(
             site.name, len(cohort), column_sketches(cohort.data, schema), {"sha256": cohort.sha256}
         )
-    from jumeau.dp.mechanisms import BudgetTooSmallError, epsilon_of, rho_for
+    from jumeau.dp.mechanisms import rho_for
     from jumeau.generators.private_sketches import (
         SketchBudgetTooSmallError,
         private_column_sketches,
@@ -120,8 +120,7 @@ def _sketch(site: Site, instruction: Instruction, state: State) -> Reply:
             cohort.data, schema, rho=rho_for(epsilon, delta), bounds_spent=spent
         )
     except SketchBudgetTooSmallError as error:
-        needed = epsilon_of(error.rho_needed, delta)
-        raise BudgetTooSmallError(error.advice("--sketch-epsilon", epsilon, needed)) from None
+        raise error.refusal("--sketch-epsilon", epsilon, delta) from None
     # the table's hash is a function of every value: under DP it does not leave the site
     return Reply(site.name, len(cohort), sketches, {"sketch_epsilon": epsilon})
 

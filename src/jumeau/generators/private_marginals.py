@@ -46,8 +46,7 @@ def private_marginals(
             cohort.data, cohort.schema, rho=rho, points=POINTS, max_bins=MAX_BINS
         )
     except SketchBudgetTooSmallError as error:
-        needed = epsilon_of(error.rho_needed / share, delta)
-        raise BudgetTooSmallError(error.advice("--epsilon", epsilon, needed)) from None
+        raise error.refusal("--epsilon", epsilon, delta, share) from None
     names = cohort.schema.modelled_columns
     _refuse_thin_categories(sketches, names, rho, share, epsilon, delta)
     encoder, counts = merged_encoder(cohort.schema, [sketches])

@@ -35,6 +35,7 @@ from jumeau.dp.mechanisms import (
     bound_histogram,
     bounds_from_histogram,
     bounds_rho_needed,
+    epsilon_of,
     histogram_edges,
     histogram_quantiles,
     noise_scale,
@@ -238,12 +239,16 @@ class SketchBudgetTooSmallError(BudgetTooSmallError):
         self.column, self.patients, self.rho_needed = column, patients, rho_needed
         super().__init__(f"column '{column}': the budget cannot find its range")
 
-    def advice(self, budget: str, epsilon: float, epsilon_needed: float) -> str:
-        """The one-line refusal, in the terms of the option that set the budget."""
-        return (
+    def refusal(
+        self, budget: str, epsilon: float, delta: float, share: float = 1.0
+    ) -> BudgetTooSmallError:
+        """The one-line refusal, in the terms of the option that set the budget (`share`: the
+        sketches' part of its ρ), with the ε at which the range would be found."""
+        needed = epsilon_of(self.rho_needed / share, delta)
+        return BudgetTooSmallError(
             f"column '{self.column}': {budget} = {epsilon:g} cannot find its range from "
             f"{self.patients} patients; write its min and max in the schema (public bounds), or "
-            f"use {budget} {round_up(epsilon_needed)} or more"
+            f"use {budget} {round_up(needed)} or more"
         )
 
 

@@ -27,7 +27,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
 from jumeau.data.cohort import Cohort
-from jumeau.dp.mechanisms import BudgetTooSmallError, rho_for
+from jumeau.dp.mechanisms import BudgetTooSmallError, noise_scale, rho_for
 from jumeau.errors import JumeauError
 from jumeau.generators.private_config import default_delta
 from jumeau.generators.private_marginals import private_marginals, released_rows
@@ -55,7 +55,7 @@ def composed_epsilon(
     from opacus.accountants import RDPAccountant
 
     accountant = RDPAccountant()
-    accountant.history = [(math.sqrt(1.0 / (2.0 * rho_sketches)), 1.0, 1)]
+    accountant.history = [(noise_scale(rho_sketches), 1.0, 1)]
     if steps:
         accountant.history.append((noise, sample_rate, steps))
     return float(accountant.get_epsilon(delta))
