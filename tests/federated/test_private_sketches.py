@@ -12,17 +12,19 @@ import pytest
 pytest.importorskip("opendp")
 
 from jumeau.data.cohort import Cohort
-from jumeau.data.schema import Schema
-from jumeau.dp.mechanisms import epsilon_of, rho_for
+from jumeau.data.schema import ColumnKind, Schema
+from jumeau.dp.mechanisms import epsilon_of, histogram_edges, rho_for
 from jumeau.federated.config import FederatedConfig
 from jumeau.federated.coordinator import Coordinator
 from jumeau.federated.local import run_locally
 from jumeau.federated.site import Site
 from jumeau.generators.private_sketches import (
+    MIN_PRIVATE_BINS,
+    PRIVATE_BINS,
     SketchBudgetTooSmallError,
     private_column_sketches,
 )
-from jumeau.generators.sketches import SKETCH_POINTS, column_sketches
+from jumeau.generators.sketches import column_sketches
 
 
 def _inverted(quantiles: np.ndarray, n: int) -> np.ndarray:
@@ -67,15 +69,35 @@ def test_the_exact_sketch_of_a_20_patient_site_is_inverted(small_site: Cohort) -
     assert np.allclose(recovered, values, atol=1e-6)
 
 
+def _released_values(sketch: dict[str, np.ndarray], column: str) -> np.ndarray:
+    """Every number a site's DP message about `column` carries."""
+    keys = ("edges", "bins", "atoms", "atomcounts", "values", "counts")
+    return np.concatenate([sketch.get(f"{key}.{column}", []) for key in keys])
+
+
+def _singletons_shown(values: np.ndarray, sketch: dict[str, np.ndarray], column: str) -> int:
+    """How many of the values one patient alone holds the message names as a value (an atom,
+    a value table's entry)."""
+    distinct, counts = np.unique(values, return_counts=True)
+    named = np.concatenate([sketch.get(f"{k}.{column}", []) for k in ("atoms", "values")])
+    return len(set(distinct[counts == 1]) & set(named))
+
+
 def test_a_private_sketch_gives_back_no_value(small_site: Cohort) -> None:
+    """The message is a histogram over public edges (the written range cut by a rule of the
+    noisy count alone) and atoms no single patient makes: no patient's value is in it."""
     schema = _with_ranges(small_site.schema)  # without ranges ε = 1 is refused (test below)
     sketch = private_column_sketches(small_site.data, schema, rho=rho_for(1.0, 1e-5))
     for column in ("estrec", "progrec", "tsize", "age"):
-        values = np.sort(small_site.data[column].astype(float).to_numpy())
-        quantiles = sketch[f"quantiles.{column}"]
-        assert quantiles.size == SKETCH_POINTS
-        recovered = _inverted(quantiles, len(values))
-        assert np.mean(np.isclose(recovered, values, atol=0.5)) < 0.25, column
+        values = small_site.data[column].astype(float).to_numpy()
+        edges = sketch[f"edges.{column}"]
+        integer = schema.columns[column].kind is ColumnKind.INTEGER
+        public = (  # the edges of some number of bins over the written range
+            histogram_edges(*RANGES[column], bins, integer=integer)
+            for bins in range(MIN_PRIVATE_BINS, PRIVATE_BINS + 1)
+        )
+        assert any(np.array_equal(edges, candidate) for candidate in public), column
+        assert _singletons_shown(values, sketch, column) == 0, column
         assert f"values.{column}" not in sketch  # no table of the values a patient holds
     counts = sketch["count.horTh"]
     assert counts.shape == (3,) and (counts >= 0).all()
@@ -104,9 +126,11 @@ def test_schema_bounds_written_by_a_person_are_used_and_nothing_escapes_them() -
     schema = cohort.schema.model_copy(deep=True)
     schema.columns["sbp"] = schema.columns["sbp"].model_copy(update={"min": 60.0, "max": 260.0})
     sketch = private_column_sketches(cohort.data, schema, rho=rho_for(5.0, 1e-5))
-    quantiles = sketch["quantiles.sbp"]
-    assert quantiles.min() >= 60.0 and quantiles.max() <= 260.0
-    assert abs(np.median(quantiles) - frame["sbp"].median()) < 15.0
+    edges, bins = sketch["edges.sbp"], sketch["bins.sbp"]
+    assert edges.min() == 60.0 and edges.max() == 260.0
+    centres = (edges[:-1] + edges[1:]) / 2.0
+    median = centres[np.searchsorted(np.cumsum(bins), bins.sum() / 2.0)]
+    assert abs(median - frame["sbp"].median()) < 15.0
 
 
 def test_a_federated_copula_on_private_sketches_reports_each_sites_epsilon(
@@ -143,19 +167,13 @@ def test_the_default_federated_run_sends_nothing_invertible_from_a_20_patient_si
     assert fit.sketch_epsilon == {"small": DEFAULT_SKETCH_EPSILON, "large": DEFAULT_SKETCH_EPSILON}
     sketch = next(r.arrays for r in sent if any(k.startswith("missing.") for k in r.arrays))
     for column in ("estrec", "progrec", "tsize", "age"):
-        values = np.sort(small_site.data[column].astype(float).to_numpy())
-        if f"quantiles.{column}" in sketch:
-            recovered = _inverted(sketch[f"quantiles.{column}"], len(values))
-            assert np.mean(np.isclose(recovered, values, atol=0.5)) < 0.25, column
-        else:  # a value table: values enough patients share to clear the noise (and, by
-            # noise, the odd value no one holds): one patient's own values stay out
-            distinct, counts = np.unique(values, return_counts=True)
-            alone = set(distinct[counts == 1])
-            shown = set(sketch[f"values.{column}"])
-            assert len(alone & shown) <= max(1, len(alone) // 4), column
+        values = small_site.data[column].astype(float).to_numpy()
+        # values enough patients share to clear the noise may be named (and, by noise, the odd
+        # value no one holds): one patient's own values stay out
+        assert _singletons_shown(values, sketch, column) == 0, column
     # the exact minimum and maximum, which the exact sketch gave away, are not sent
     for column in ("estrec", "progrec"):
-        releases = np.concatenate([r.arrays.get(f"quantiles.{column}", []) for r in sent])
+        releases = np.concatenate([_released_values(r.arrays, column) for r in sent])
         assert not np.isin(
             small_site.data[column].astype(float).agg(["min", "max"]), releases
         ).all()

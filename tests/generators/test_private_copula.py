@@ -22,6 +22,7 @@ from jumeau import Cohort
 from jumeau.cli import app
 from jumeau.data.schema import NUMERIC_KINDS
 from jumeau.datasets import load
+from jumeau.dp import heaped as heaped_module
 from jumeau.dp import mechanisms
 from jumeau.dp.mechanisms import BudgetTooSmallError, epsilon_of, histogram_edges
 from jumeau.errors import JumeauError, JumeauWarning
@@ -119,6 +120,7 @@ def test_the_budget_spent_adds_up_to_the_recorded_rho(
     counts = counting(mechanisms.private_counts)
     monkeypatch.setattr(mechanisms, "private_counts", counts)
     monkeypatch.setattr(sketches_module, "private_counts", counts)
+    monkeypatch.setattr(heaped_module, "private_counts", counts)
     monkeypatch.setattr(
         private_module,
         "private_gaussian_vector",

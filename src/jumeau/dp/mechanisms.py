@@ -213,19 +213,22 @@ def support_floor(bins: int) -> float:
     return float(np.sqrt(2.0 * np.log(max(bins, 2))))
 
 
-def cleaned_counts(noisy: np.ndarray, sigma: float) -> np.ndarray:
+def cleaned_counts(
+    noisy: np.ndarray, sigma: float | np.ndarray, *, empty_as_flat: bool = True
+) -> np.ndarray:
     """Noisy counts read back as a histogram (post-processing): the data's support runs from the
     first to the last bin whose count clears `support_floor` σ — no empty bin's noise does, so
     no mass is spread into tails no patient has — and inside it counts under
-    `HISTOGRAM_NOISE_FLOOR` σ are read as empty. A histogram the noise swamped everywhere is
-    read as flat."""
+    `HISTOGRAM_NOISE_FLOOR` σ are read as empty. `sigma`: one noise σ, or each bin's. A
+    histogram the noise swamped everywhere is read as flat (`empty_as_flat`: its patients must
+    be somewhere), else as empty (they are elsewhere: at a number's atoms)."""
     counts = np.where(noisy >= HISTOGRAM_NOISE_FLOOR * sigma, noisy, 0.0)
     support = np.flatnonzero(noisy >= support_floor(noisy.size) * sigma)
     if support.size:
         counts[: support[0]] = 0.0
         counts[support[-1] + 1 :] = 0.0
     if counts.sum() <= 0:
-        return np.ones_like(counts)
+        return np.ones_like(counts) if empty_as_flat else np.zeros_like(counts)
     return counts
 
 

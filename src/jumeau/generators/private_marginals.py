@@ -18,9 +18,9 @@ from jumeau.generators.private_sketches import (
 )
 from jumeau.generators.sketches import merged_encoder
 
-# a pooled fit's number marginal: quantiles read off a histogram of at most MAX_BINS bins (finer
-# than a federated message's 32: nothing limits the pooled fit's resolution but the noise)
-POINTS, MAX_BINS = 100, 128
+# a pooled fit's number marginal: a histogram of at most MAX_BINS bins (finer than a federated
+# message's 32: nothing limits the pooled fit's resolution but the noise)
+MAX_BINS = 128
 # a category is refused when its average level count is under this many noise σ
 LEVEL_NOISE_FLOOR = 1.0
 
@@ -42,9 +42,7 @@ def private_marginals(
     with the --epsilon that would do."""
     rho = share * rho_for(epsilon, delta)
     try:
-        sketches = private_column_sketches(
-            cohort.data, cohort.schema, rho=rho, points=POINTS, max_bins=MAX_BINS
-        )
+        sketches = private_column_sketches(cohort.data, cohort.schema, rho=rho, max_bins=MAX_BINS)
     except SketchBudgetTooSmallError as error:
         raise error.refusal("--epsilon", epsilon, delta, share) from None
     names = cohort.schema.modelled_columns

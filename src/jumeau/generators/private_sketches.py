@@ -1,5 +1,5 @@
-"""A site's column sketches under differential privacy: the same messages as `sketches.py`, whose
-merge they go through unchanged, released through OpenDP (`jumeau.dp.mechanisms`).
+"""A site's column sketches under differential privacy, released through OpenDP
+(`jumeau.dp.mechanisms`) and merged by `sketches.py` as the exact ones are.
 
 Why: the exact sketches reveal patients. At a site of 20–30 patients, 32 interpolated quantiles
 of a number can be inverted into every sorted value, and value counts name every value one
@@ -9,13 +9,14 @@ the server or an eavesdropper does with it:
 - a category: its level counts and missing count, with Gaussian noise;
 - a number: its observed and missing counts (noisy), a low and a high bound (the schema's own
   `min` and `max`, which are the consortium's data dictionary and public; a missing one is read
-  off a noisy histogram over public power-of-2 bins), and `SKETCH_POINTS` quantiles read off a
-  noisy histogram between them (values outside are clamped) of 4 to `PRIVATE_BINS` bins, the
-  fewer the smaller the budget per patient (`histogram_bins`). A whole number with a short
-  range gets one bin per integer; when the values that clear the noise hold most of it (a score
-  in steps of 10, a count of nodes), they are sent as a value table — never a value held by
-  fewer patients than the noise can hide. A budget too small to find a column's range is
-  refused with the ε that would do.
+  off a noisy histogram over public power-of-2 bins), a continuous number's precision (the
+  decimals its values are written with), and its distribution as a noisy histogram of 4 to
+  `PRIVATE_BINS` bins between the bounds (values outside are clamped), the fewer the smaller
+  the budget per patient (`histogram_bins`), plus its atoms: the values on its grid (integers,
+  the released precision) that so many patients share that they clear the noise — a score in
+  steps of 10, calories to the nearest 25 (`jumeau.dp.heaped`). When the atoms hold most of the
+  column it is sent as a value table; never a value held by fewer patients than the noise can
+  hide. A budget too small to find a column's range is refused with the ε that would do.
 
 The budget ρ (zero-concentrated DP) covers all of the sketches together: it is split evenly over
 columns, and converted once into (ε, δ) by the caller, who may spend more on other releases.
@@ -30,22 +31,21 @@ import numpy as np
 import pandas as pd
 
 from jumeau.data.schema import CATEGORY_KINDS, ColumnKind, Schema
+from jumeau.dp.heaped import HeapedHistogram, lattice_points, private_heaped_histogram
 from jumeau.dp.mechanisms import (
+    TIED_SHARE,
     BudgetTooSmallError,
     bound_histogram,
     bounds_from_histogram,
     bounds_rho_needed,
     epsilon_of,
     histogram_edges,
-    histogram_quantiles,
     noise_scale,
     private_bounds,
     private_counts,
-    private_histogram,
     tied_table,
 )
 from jumeau.generators.encoding import numeric_values
-from jumeau.generators.sketches import SKETCH_POINTS
 
 PRIVATE_BINS = 32  # the most bins of a number's histogram
 MIN_PRIVATE_BINS = 4
@@ -64,17 +64,15 @@ def private_column_sketches(
     schema: Schema,
     *,
     rho: float,
-    points: int = SKETCH_POINTS,
     max_bins: int = PRIVATE_BINS,
     bounds_spent: Collection[str] = (),
 ) -> dict[str, np.ndarray]:
     """A site's summaries of the modelled columns, ρ-zCDP together (see module docstring); a
     column whose range `rho` cannot find raises `SketchBudgetTooSmallError`, which carries the
-    ρ that would do so that the caller can phrase the fix in its own option's terms. `points`
-    quantiles per number (a federated message's fixed size by default) are read off histograms
-    of at most `max_bins` bins. `bounds_spent`: number columns whose range an earlier release
-    of this budget found (`private_bound_histograms`, summed over hospitals): their bounds are
-    in `schema` now, and their share of the budget is already spent."""
+    ρ that would do so that the caller can phrase the fix in its own option's terms. A number's
+    histogram has at most `max_bins` bins. `bounds_spent`: number columns whose range an earlier
+    release of this budget found (`private_bound_histograms`, summed over hospitals): their
+    bounds are in `schema` now, and their share of the budget is already spent."""
     names = schema.modelled_columns
     rho_column = rho / max(len(names), 1)
     sketches: dict[str, np.ndarray] = {}
@@ -112,23 +110,53 @@ def private_column_sketches(
                 ) from None
             remaining -= BOUNDS_SHARE * rho_column
         integer = column.kind is ColumnKind.INTEGER
+        step = 1.0 if integer else None
         if column.kind is ColumnKind.CONTINUOUS:
             decimals = private_decimals(observed, DECIMALS_SHARE * remaining)
             remaining -= DECIMALS_SHARE * remaining
             if decimals is not None:
                 sketches[f"decimals.{name}"] = np.array([float(decimals)])
+                step = 10.0**-decimals
         bins = histogram_bins(observed_count, remaining, max_bins)
         edges = histogram_edges(*bounds, bins, integer=integer)
-        counts = private_histogram(observed, edges, remaining)
-        grid = (edges[:-1] + edges[1:]) / 2.0
-        table = tied_table(counts, grid, noise_scale(remaining)) if is_unit_grid(edges) else None
-        if table is not None:  # a score in steps, a count: its common values, as the exact sketch
-            sketches[f"values.{name}"], sketches[f"counts.{name}"] = table
-            continue
-        sketches[f"quantiles.{name}"] = histogram_quantiles(
-            counts, edges, points, mass_at_zero=bounds[0] == 0.0 and not integer
+        unit = is_unit_grid(edges)  # one bin per integer: the histogram is the grid's counts
+        lattice = lattice_points(*bounds, step) if step is not None and not unit else None
+        released = private_heaped_histogram(
+            observed, edges, remaining, lattice=lattice, patients=observed_count
+        )
+        sketches |= _number_message(
+            name, released, unit, noise_scale(remaining), zero_floor=bounds[0] == 0.0 and not step
         )
     return sketches
+
+
+def _number_message(
+    name: str, released: HeapedHistogram, unit: bool, sigma: float, *, zero_floor: bool
+) -> dict[str, np.ndarray]:
+    """A released number as the merge reads it: a value table when its atoms (or, on a grid of
+    one bin per integer, the values clearing the noise) hold `TIED_SHARE` of it — a score in
+    steps, a count — else its histogram and its atoms. `zero_floor`: a continuous number
+    bounded below by 0 on no released grid; its lowest bin is read as patients at exactly 0
+    (receptor counts, doses), not smeared over the bin."""
+    if unit:
+        centres = (released.edges[:-1] + released.edges[1:]) / 2.0
+        table = tied_table(released.counts, centres, sigma)
+    elif released.atom_counts.sum() >= TIED_SHARE * released.total > 0:
+        held = released.atom_counts > 0
+        table = released.atoms[held], released.atom_counts[held]
+    else:
+        table = None
+    if table is not None:
+        return {f"values.{name}": table[0], f"counts.{name}": table[1]}
+    atoms, atom_counts, counts = released.atoms, released.atom_counts, released.counts.copy()
+    if zero_floor and counts[0] > 0:
+        atoms, atom_counts = np.r_[0.0, atoms], np.r_[counts[0], atom_counts]
+        counts[0] = 0.0
+    message = {f"edges.{name}": released.edges, f"bins.{name}": counts}
+    held = atom_counts > 0
+    if held.any():
+        message |= {f"atoms.{name}": atoms[held], f"atomcounts.{name}": atom_counts[held]}
+    return message
 
 
 def private_decimals(observed: np.ndarray, rho: float) -> int | None:

@@ -87,26 +87,59 @@ def _merged_number(
         values = np.concatenate([s[f"values.{name}"] for s in tables])
         weights = np.concatenate([s[f"counts.{name}"] for s in tables])
         distinct, inverse = np.unique(values, return_inverse=True)
-        merged = np.bincount(inverse, weights=weights).astype(np.int64)
+        # exact counts, or noisy ones under DP (kept as they are: cdf steps need no integers)
+        merged = np.bincount(inverse, weights=weights)
         return number_summary(distinct, merged, MAX_KNOTS, has_missing=has_missing)
-    grid = np.unique(
-        np.concatenate([s.get(f"values.{name}", s.get(f"quantiles.{name}")) for s in site_sketches])
-    )
+    atoms = np.unique(np.concatenate([s.get(f"atoms.{name}", []) for s in site_sketches]))
+    grid = np.unique(np.concatenate([_site_points(s, name) for s in site_sketches]))
+    below_atoms = np.nextafter(atoms, -np.inf)  # each atom's left limit: its jump starts there
+    grid = np.unique(np.concatenate([grid, below_atoms]))
     # each site weighs by its observed count (noisy under DP: at least one patient's worth)
     weights = [max(float(s[f"missing.{name}"][0]), 1.0) for s in site_sketches]
-    cdf = sum(w * _site_cdf(s, name, grid) for w, s in zip(weights, site_sketches, strict=True))
     total = float(sum(weights))
-    return _knots_from_cdf(grid, np.asarray(cdf) / total, total, has_missing)
+
+    def merged_cdf(points: np.ndarray) -> np.ndarray:
+        pairs = zip(weights, site_sketches, strict=True)
+        return np.asarray(sum(w * _site_cdf(s, name, points) for w, s in pairs)) / total
+
+    cdf = merged_cdf(grid)
+    if atoms.size == 0:
+        return _knots_from_cdf(grid, cdf, total, has_missing)
+    lower, upper = merged_cdf(below_atoms), merged_cdf(atoms)
+    jump = upper > lower
+    rows = np.column_stack([atoms, lower, upper])[jump]
+    # an atom's knot sits at the middle of its jump, as the encoder's own ties do
+    cdf[np.isin(grid, atoms[jump])] = (lower[jump] + upper[jump]) / 2.0
+    summary = _knots_from_cdf(grid, cdf, total, has_missing)
+    return ColumnSummary(
+        has_missing, summary.knots, summary.levels, atoms=rows if rows.size else None
+    )
+
+
+def _site_points(sketch: dict[str, np.ndarray], name: str) -> np.ndarray:
+    """The values at which a site's distribution function bends or jumps."""
+    for key in ("values", "quantiles", "edges"):
+        if f"{key}.{name}" in sketch:
+            return np.concatenate([sketch[f"{key}.{name}"], sketch.get(f"atoms.{name}", [])])
+    raise KeyError(f"no distribution of column '{name}' in a site's sketch")
 
 
 def _site_cdf(sketch: dict[str, np.ndarray], name: str, grid: np.ndarray) -> np.ndarray:
-    """A site's distribution function at `grid`: steps for a value table, piecewise linear
-    through the quantiles otherwise (its mass below the first and above the last quantile sits
-    on those two points)."""
+    """A site's distribution function at `grid`: steps for a value table; piecewise linear
+    through the quantiles (its mass below the first and above the last quantile sits on those
+    two points); for a DP histogram, linear within each bin plus a step at each atom."""
     if f"values.{name}" in sketch:
         values, counts = sketch[f"values.{name}"], sketch[f"counts.{name}"]
         cumulative = np.concatenate([[0.0], np.cumsum(counts) / counts.sum()])
         return cumulative[np.searchsorted(values, grid, side="right")]
+    if f"edges.{name}" in sketch:
+        edges, counts = sketch[f"edges.{name}"], sketch[f"bins.{name}"]
+        atoms = sketch.get(f"atoms.{name}", np.empty(0))
+        atom_counts = sketch.get(f"atomcounts.{name}", np.empty(0))
+        dense = np.interp(grid, edges, np.concatenate([[0.0], np.cumsum(counts)]))
+        steps = np.concatenate([[0.0], np.cumsum(atom_counts)])
+        stepped = steps[np.searchsorted(atoms, grid, side="right")]
+        return (dense + stepped) / (counts.sum() + atom_counts.sum())
     quantiles = sketch[f"quantiles.{name}"]
     levels = (np.arange(quantiles.size) + 0.5) / quantiles.size
     quantiles, index = np.unique(quantiles, return_index=True)  # repeated quantiles: a jump
@@ -119,13 +152,17 @@ def _site_cdf(sketch: dict[str, np.ndarray], name: str, grid: np.ndarray) -> np.
 def _knots_from_cdf(
     grid: np.ndarray, cdf: np.ndarray, total: float, has_missing: bool
 ) -> ColumnSummary:
-    """Encoder knots read off a merged distribution function: its levels kept half an
-    observation inside (0, 1), as the encoder's own knots are, and strictly increasing."""
-    levels = np.clip(cdf, 0.5 / total, 1 - 0.5 / total)
-    keep = np.concatenate([[True], np.diff(levels) > 1e-12])
-    grid, levels = grid[keep], levels[keep]
+    """Encoder knots read off a merged distribution function: from the last point where it is 0
+    to the first where it is 1, its levels kept half an observation inside (0, 1), as the
+    encoder's own knots are, and strictly increasing — a flat stretch (bins the noise left
+    empty) is kept as a tiny rise, not interpolated over, so that no value lands in it."""
+    start = max(int(np.searchsorted(cdf, 0.0, side="right")) - 1, 0)
+    stop = min(int(np.searchsorted(cdf, 1.0, side="left")) + 1, grid.size)
+    grid, levels = grid[start:stop], np.clip(cdf[start:stop], 0.5 / total, 1 - 0.5 / total)
     if grid.size == 1:
         return ColumnSummary(has_missing, np.repeat(grid, 2), np.array([0.5 - 1e-9, 0.5 + 1e-9]))
+    rise = 1e-9 / grid.size
+    levels = np.maximum.accumulate(levels) + rise * np.arange(grid.size)
     if grid.size > MAX_KNOTS:
         targets = np.linspace(levels[0], levels[-1], MAX_KNOTS)
         grid, levels = np.interp(targets, levels, grid), targets
