@@ -33,7 +33,7 @@ ATOM_SHARE = 0.5
 # A grid of more values than this is not searched (a lab to two decimals over a wide range)
 MAX_LATTICE = 10_000
 # The search runs only when an atom holding this share of the patients would clear its noise
-ATOM_REACH = 0.3
+ATOM_REACH = 0.2
 # An atom counts at least this many patients, whatever the budget: at a very large ε the noise
 # alone would let a value one patient holds through (post-processing of the noisy count)
 ATOM_MIN_PATIENTS = 5.0

@@ -37,8 +37,6 @@ LOG_BIN_FLOOR = 1e-3
 HISTOGRAM_NOISE_FLOOR = 1.0
 # a grid's values above the support floor holding this share of the mass make a value table
 TIED_SHARE = 0.9
-# an integer column gets one bin per value when its range is at most this many times `bins`
-INTEGER_BINS_PER_BIN = 4
 
 
 class BudgetTooSmallError(JumeauError):
@@ -180,12 +178,14 @@ def bounds_from_histogram(
 
 def histogram_edges(low: float, high: float, bins: int, *, integer: bool = False) -> np.ndarray:
     """Public bin edges between `low` and `high`: one bin per integer for an integer column
-    whose range is short; for a non-negative number, half the bins equal on the log scale (a
-    lab, a count, a dose is often skewed: they resolve its bulk near zero, where equal bins
-    would put nearly everyone in one) merged with half equal on the linear scale (a score
-    from 0 to 100 whose patients sit between 50 and 100); equal bins otherwise. Chosen from the
-    bounds alone, never from the values."""
-    if integer and high - low + 1 <= INTEGER_BINS_PER_BIN * bins:
+    whose range holds no more values than `bins`; for a non-negative number, half the bins
+    equal on the log scale (a lab, a count, a dose is often skewed: they resolve its bulk near
+    zero, where equal bins would put nearly everyone in one) merged with half equal on the
+    linear scale (a score from 0 to 100 whose patients sit between 50 and 100); equal bins
+    otherwise. An integer column's edges sit halfway between integers, so that each bin holds
+    whole values (bins that would hold none merge). Chosen from the bounds alone, never from
+    the values."""
+    if integer and high - low + 1 <= bins:
         return np.arange(np.floor(low), np.ceil(high) + 2.0) - 0.5
     if low >= 0.0 and high > 0.0:
         start = low if low > 0.0 else high * LOG_BIN_FLOOR
@@ -195,8 +195,11 @@ def histogram_edges(low: float, high: float, bins: int, *, integer: bool = False
         )
         if low == 0.0:
             edges = np.append(edges, 0.0)
-        return np.unique(edges)
-    return np.linspace(low, high, bins + 1)
+    else:
+        edges = np.linspace(low, high, bins + 1)
+    if integer:
+        edges = np.concatenate([[np.floor(low)], np.round(edges), [np.ceil(high) + 1.0]]) - 0.5
+    return np.unique(edges)
 
 
 def private_histogram(values: np.ndarray, edges: np.ndarray, rho: float) -> np.ndarray:
