@@ -11,13 +11,17 @@ pytest.importorskip("opendp")
 
 from jumeau.data.cohort import Cohort
 from jumeau.dp.heaped import (
+    HEAPING_STEPS,
     MAX_LATTICE,
     atom_search_pays,
+    heaped_rounding,
     lattice_points,
     onto_lattice,
     private_heaped_histogram,
+    private_heaping,
 )
 from jumeau.dp.mechanisms import histogram_edges
+from jumeau.generators.encoding import TabularEncoder
 from jumeau.generators.private_marginals import private_marginals
 from jumeau.generators.sketches import _site_cdf
 
@@ -43,17 +47,20 @@ def test_the_lattice_is_the_multiples_of_the_step_within_the_bounds() -> None:
 def test_heaped_values_come_back_as_atoms_and_a_lone_value_does_not() -> None:
     values = _karnofsky(400)
     edges = histogram_edges(0.0, 100.0, 16, integer=True)
-    released = private_heaped_histogram(
-        values, edges, rho=0.5, lattice=lattice_points(0.0, 100.0, 1.0), patients=400.0
+    released = private_heaped_histogram(  # a grid of 21 values, 16 of them nobody's or one's
+        values, edges, rho=0.5, lattice=lattice_points(0.0, 100.0, 5.0), patients=400.0
     )
-    assert set(released.atoms) == {60.0, 70.0, 80.0, 90.0, 100.0}
+    steps = {60.0, 70.0, 80.0, 90.0, 100.0}
+    assert steps <= set(released.atoms)
+    assert len(set(released.atoms) - steps) <= 2  # noise lifts an empty or lone value, rarely
     truth = pd.Series(values).value_counts()
     for atom, count in zip(released.atoms, released.atom_counts, strict=True):
-        assert count == pytest.approx(truth[atom], abs=6.0)
-    assert not {55.0, 65.0, 85.0} & set(released.atoms)
+        assert count == pytest.approx(truth.get(atom, 0), abs=6.0)
+    # a value one patient holds clears the floor only by the noise (under 1 % each)
+    assert len({55.0, 65.0, 85.0} & set(released.atoms)) <= 1
     # the three off-step patients are the histogram's; the noise leaves a handful at most
-    assert released.counts.sum() < 15.0
-    assert released.total == pytest.approx(400.0, abs=15.0)
+    assert released.counts.sum() < 25.0
+    assert released.total == pytest.approx(400.0, abs=25.0)
 
 
 def test_a_dense_column_has_no_atoms_and_keeps_its_patients_in_the_histogram() -> None:
@@ -107,3 +114,42 @@ def test_a_dp_marginal_draws_a_stepped_score_on_its_steps() -> None:
     assert on_steps.mean() > 0.95
     shares = pd.Series(np.round(drawn)).value_counts(normalize=True)
     assert shares[80.0] == pytest.approx(0.3, abs=0.06)
+
+
+def _calories(n: int, seed: int = 0) -> np.ndarray:
+    """Calories at meals: 70 % written to the nearest 25, the rest as measured."""
+    rng = np.random.default_rng(seed)
+    values = rng.normal(1000.0, 300.0, n).round().clip(100, 2500)
+    rounded = rng.random(n) < 0.7
+    return np.where(rounded, np.round(values / 25.0) * 25.0, values)
+
+
+def test_digit_preference_is_measured_and_drawn_again() -> None:
+    values = _calories(2000)
+    lattice = lattice_points(0.0, 3000.0, 1.0)
+    assert lattice is not None
+    heaping = private_heaping(values, lattice, rho=2.0)
+    assert heaping is not None and heaping[0] == 1.0
+    shares = dict(zip((1, *HEAPING_STEPS), heaping[1:], strict=True))
+    assert shares[25] == pytest.approx(0.7, abs=0.08)
+    assert shares[1] == pytest.approx(0.3, abs=0.08)
+    # decoding rounds alike: the share of values on a multiple of 25 comes back
+    drawn = np.random.default_rng(4).normal(1000.0, 300.0, 5000).round()
+    cdf = np.random.default_rng(5).random(5000)
+    rounded = heaped_rounding(drawn, cdf, heaping)
+    assert np.mean(rounded % 25 == 0) == pytest.approx(np.mean(values % 25 == 0), abs=0.06)
+    assert np.abs(rounded - drawn).max() <= 50.0  # rounding moves a value by half a step
+
+
+def test_a_dp_encoder_keeps_its_digit_preference_through_its_file() -> None:
+    frame = pd.DataFrame({"kcal": _calories(800, seed=1), "age": np.arange(800) % 50 + 30})
+    schema = Cohort.from_frame(frame).schema.model_copy(deep=True)
+    for name, (low, high) in {"kcal": (0, 3000), "age": (18, 100)}.items():
+        schema.columns[name] = schema.columns[name].model_copy(update={"min": low, "max": high})
+    encoder = private_marginals(Cohort(frame, schema), epsilon=30.0, delta=1e-6, share=1.0).encoder
+    assert "kcal" in encoder.heaping_
+    drawn = encoder.from_scores("kcal", np.random.default_rng(6).standard_normal(4000))
+    assert np.mean(drawn % 25 == 0) == pytest.approx(np.mean(frame["kcal"] % 25 == 0), abs=0.1)
+    meta, arrays = encoder.state()
+    again = TabularEncoder.from_state(meta, arrays, encoder.schema_)
+    assert np.array_equal(again.heaping_["kcal"], encoder.heaping_["kcal"])

@@ -16,15 +16,26 @@ public grid (the integers; a continuous column's released precision) is released
 2. one noisy count per atom and per histogram bin of the other values (again sensitivity 1).
 
 The search's counts of the other grid values, summed per bin, are a second, noisier estimate of
-each bin; the two are combined by inverse variance (post-processing). Every step goes through
-`private_counts` (OpenDP); together they are ρ-zCDP for the ρ given.
+each bin; the two are combined by inverse variance (post-processing).
+
+Heaping short of atoms — calories to the nearest 25 where each multiple of 25 holds only a few
+patients, a tumour size to the nearest 5 mm for half of them — is released as digit preference
+(Heitjan & Rubin's coarsening): a noisy count of the patients off the atoms by the coarsest
+`HEAPING_STEPS` multiple of the grid their value sits on (`HEAPING_SHARE` of the budget, when the
+search runs), from which the share of values rounded to each step is estimated (non-negative
+least squares against what rounding to each step yields); artificial values off the atoms are
+rounded alike (`heaped_rounding`).
+
+Every step goes through `private_counts` (OpenDP); together they are ρ-zCDP for the ρ given.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
+from scipy.optimize import nnls
 
 from jumeau.dp.mechanisms import cleaned_counts, noise_scale, private_counts, support_floor
 
@@ -37,6 +48,10 @@ ATOM_REACH = 0.2
 # An atom counts at least this many patients, whatever the budget: at a very large ε the noise
 # alone would let a value one patient holds through (post-processing of the noisy count)
 ATOM_MIN_PATIENTS = 5.0
+# Digit preference: the multiples of the grid's step a value may be rounded to, and the share of
+# the histogram budget (when the search runs) that measures how often each is
+HEAPING_STEPS = (5, 10, 25, 50, 100)
+HEAPING_SHARE = 0.15
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,7 @@ class HeapedHistogram:
     counts: np.ndarray
     atoms: np.ndarray
     atom_counts: np.ndarray
+    heaping: np.ndarray | None = None  # [grid step, share unrounded, share per HEAPING_STEPS]
 
     @property
     def total(self) -> float:
@@ -96,6 +112,7 @@ def private_heaped_histogram(
     values = np.asarray(values, dtype=float)
     bins = len(edges) - 1
     atoms = np.empty(0)
+    heaping = None
     searched: tuple[np.ndarray, np.ndarray] | None = None  # the search's (counts, variances)
     if lattice is not None:
         on_grid = onto_lattice(values, lattice)
@@ -104,10 +121,14 @@ def private_heaped_histogram(
         if atom_search_pays(patients, rho, lattice.size):
             search_rho = ATOM_SHARE * rho
             rho -= search_rho
+            heaping_rho = HEAPING_SHARE * rho
+            rho -= heaping_rho
             noisy = private_counts(on_grid, lattice.size, search_rho)[:-1]
             floor = max(support_floor(lattice.size) * noise_scale(search_rho), ATOM_MIN_PATIENTS)
             found = noisy >= floor
             atoms = lattice[found]
+            off_atoms = values[~np.isin(values, atoms)]
+            heaping = private_heaping(off_atoms, lattice, heaping_rho)
             searched = (
                 np.bincount(grid_bins[~found], weights=noisy[~found], minlength=bins),
                 np.bincount(grid_bins[~found], minlength=bins) * noise_scale(search_rho) ** 2,
@@ -132,10 +153,78 @@ def private_heaped_histogram(
     cleaned = cleaned_counts(counts, np.sqrt(variance), empty_as_flat=atoms.size == 0)
     if cleaned.sum() + atom_counts.sum() <= 0:  # the atoms' counts lost in noise too
         cleaned = np.ones_like(cleaned)
-    return HeapedHistogram(edges, cleaned, atoms, atom_counts)
+    return HeapedHistogram(edges, cleaned, atoms, atom_counts, heaping)
 
 
 def _bin_codes(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Each value's bin under `edges` (values outside are clamped onto the end bins)."""
     clamped = np.clip(np.asarray(values, dtype=float), edges[0], edges[-1])
     return np.clip(np.searchsorted(edges, clamped, side="right") - 1, 0, len(edges) - 2)
+
+
+def private_heaping(values: np.ndarray, lattice: np.ndarray, rho: float) -> np.ndarray | None:
+    """[grid step, share of values left as they are, share rounded to each `HEAPING_STEPS`
+    multiple of the step] from a noisy count of `values` (on `lattice`) by the coarsest multiple
+    they sit on (ρ-zCDP; one patient, one count). Steps longer than half the lattice's span are
+    not candidates. None when no step is."""
+    step = float(lattice[1] - lattice[0]) if lattice.size > 1 else 1.0
+    usable = tuple(k for k in HEAPING_STEPS if k * step <= (lattice[-1] - lattice[0]) / 2.0)
+    if not usable:
+        return None
+    units = np.round(np.asarray(values, dtype=float) / step).astype(np.int64)
+    noisy = private_counts(_coarsest_step(units, usable), len(usable) + 1, rho)[:-1]
+    observed = np.maximum(noisy, 0.0)
+    if observed.sum() <= 0:
+        return None
+    shares = _rounding_shares(observed / observed.sum(), usable)
+    full = np.zeros(len(HEAPING_STEPS) + 1)
+    full[0] = shares[0]
+    for k, share in zip(usable, shares[1:], strict=True):
+        full[1 + HEAPING_STEPS.index(k)] = share
+    return np.concatenate([[step], full])
+
+
+def heaped_rounding(numbers: np.ndarray, cdf: np.ndarray, heaping: np.ndarray) -> np.ndarray:
+    """`numbers` with each rounded to the step a draw from the released shares picks (see
+    `private_heaping`). The draw is a function of the value's own cdf level far below the
+    resolution anything is read at (its digits past the 2⁻¹⁶th), which is uniform and
+    independent of where the value falls: decoding stays a deterministic map of the model's
+    draws, reproducible from the seed, with no generator of its own."""
+    step, shares = float(heaping[0]), np.asarray(heaping[1:], dtype=float)
+    multiples = np.array((1, *HEAPING_STEPS), dtype=float) * step
+    uniform = np.mod(np.asarray(cdf, dtype=float) * 65536.0, 1.0)
+    choice = np.searchsorted(np.cumsum(shares) / shares.sum(), uniform, side="right")
+    grid = multiples[np.minimum(choice, multiples.size - 1)]
+    return np.where(choice > 0, np.round(numbers / grid) * grid, numbers)
+
+
+def _coarsest_step(units: np.ndarray, steps: tuple[int, ...]) -> np.ndarray:
+    """Each value's class: the index (1-based) of the coarsest of `steps` that divides it, 0
+    for none (0 itself sits on every step)."""
+    classes = np.zeros(units.size, dtype=np.int64)
+    for index, k in enumerate(steps, start=1):  # steps ascend: a coarser one overwrites
+        classes[units % k == 0] = index
+    return classes
+
+
+@lru_cache(maxsize=32)
+def _class_matrix(steps: tuple[int, ...]) -> np.ndarray:
+    """Column j: the classes (`_coarsest_step`) of values rounded to option j (0: left as they
+    are; then each step), over a period of all steps, where values are spread evenly."""
+    period = int(np.lcm.reduce(np.array(steps)))
+    options = (1, *steps)
+    matrix = np.zeros((len(steps) + 1, len(options)))
+    for column, k in enumerate(options):
+        classes = _coarsest_step(np.arange(0, period, k, dtype=np.int64), steps)
+        matrix[:, column] = np.bincount(classes, minlength=len(steps) + 1) / classes.size
+    return matrix
+
+
+def _rounding_shares(observed: np.ndarray, steps: tuple[int, ...]) -> np.ndarray:
+    """The shares of values left as they are or rounded to each step that best give the
+    observed class shares: non-negative least squares, their sum held to 1 by a heavy row."""
+    matrix = _class_matrix(steps)
+    weight = 100.0
+    design = np.vstack([matrix, weight * np.ones(matrix.shape[1])])
+    shares, _ = nnls(design, np.concatenate([observed, [weight]]))
+    return shares / shares.sum() if shares.sum() > 0 else np.eye(matrix.shape[1])[0]

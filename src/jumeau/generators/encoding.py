@@ -31,6 +31,7 @@ from scipy.special import ndtr, ndtri
 from jumeau.data.cohort import Cohort
 from jumeau.data.derivation import derive
 from jumeau.data.schema import CATEGORY_KINDS, ColumnKind, Schema, category_key
+from jumeau.dp.heaped import heaped_rounding
 from jumeau.generators.summaries import (
     ColumnSummary,
     number_summary,
@@ -79,8 +80,10 @@ class TabularEncoder:
         self.max_knots = max_knots
         # knots that hold no value of fewer than 10 patients (see `shareable_number_summary`)
         self.shareable = shareable
-        # decimals to round each number to on the way back: only a DP fit releases them
+        # decimals to round each number to on the way back, and a number's digit preference
+        # (`jumeau.dp.heaped.heaped_rounding`): only a DP fit releases them
         self.decimals_: dict[str, int] = {}
+        self.heaping_: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------------ fit
     def fit(self, cohort: Cohort) -> TabularEncoder:
@@ -234,6 +237,8 @@ class TabularEncoder:
             numbers = _extend_tails(
                 numbers, scores, knots, levels, _number(spec.min), _number(spec.max)
             )
+        if column in self.heaping_:
+            numbers = heaped_rounding(numbers, cdf, self.heaping_[column])
         if column in self.atoms_:
             numbers = onto_atoms(numbers, cdf, self.atoms_[column])
         return numbers
@@ -284,6 +289,7 @@ class TabularEncoder:
         arrays |= {f"encoder.levels.{k}": v for k, v in self.levels_.items()}
         arrays |= {f"encoder.edges.{k}": v for k, v in self.edges_.items()}
         arrays |= {f"encoder.atoms.{k}": v for k, v in self.atoms_.items()}
+        arrays |= {f"encoder.heaping.{k}": v for k, v in self.heaping_.items()}
         return meta, arrays
 
     @classmethod
@@ -310,6 +316,11 @@ class TabularEncoder:
             b.column: arrays[f"encoder.atoms.{b.column}"]
             for b in encoder.numeric_blocks
             if f"encoder.atoms.{b.column}" in arrays
+        }
+        encoder.heaping_ = {
+            b.column: arrays[f"encoder.heaping.{b.column}"]
+            for b in encoder.numeric_blocks
+            if f"encoder.heaping.{b.column}" in arrays
         }
         return encoder
 

@@ -153,6 +153,8 @@ def _number_message(
         atoms, atom_counts = np.r_[0.0, atoms], np.r_[counts[0], atom_counts]
         counts[0] = 0.0
     message = {f"edges.{name}": released.edges, f"bins.{name}": counts}
+    if released.heaping is not None and released.heaping[1] < 1.0:  # some values rounded
+        message[f"heaping.{name}"] = released.heaping
     held = atom_counts > 0
     if held.any():
         message |= {f"atoms.{name}": atoms[held], f"atomcounts.{name}": atom_counts[held]}

@@ -72,7 +72,26 @@ def merged_encoder(
         for name in schema.names
         if site_sketches and all(f"decimals.{name}" in s for s in site_sketches)
     }
+    encoder.heaping_ = {
+        name: heaping
+        for name in schema.names
+        if (heaping := _merged_heaping(name, site_sketches)) is not None
+    }
     return encoder, counts
+
+
+def _merged_heaping(name: str, site_sketches: list[dict[str, np.ndarray]]) -> np.ndarray | None:
+    """A number's digit preference over the sites (DP sketches only): the sites' rounding shares
+    weighted by their observed counts, when every site released them on the same grid step."""
+    released = [s.get(f"heaping.{name}") for s in site_sketches]
+    if not released or any(r is None for r in released):
+        return None
+    steps = {float(r[0]) for r in released if r is not None}
+    if len(steps) != 1:
+        return None
+    weights = np.array([max(float(s[f"missing.{name}"][0]), 1.0) for s in site_sketches])
+    shares = np.stack([r[1:] for r in released if r is not None])
+    return np.concatenate([[steps.pop()], weights @ shares / weights.sum()])
 
 
 def block_counts(counts: dict[str, np.ndarray], column: str, is_indicator: bool) -> np.ndarray:
