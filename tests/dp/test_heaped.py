@@ -153,3 +153,26 @@ def test_a_dp_encoder_keeps_its_digit_preference_through_its_file() -> None:
     meta, arrays = encoder.state()
     again = TabularEncoder.from_state(meta, arrays, encoder.schema_)
     assert np.array_equal(again.heaping_["kcal"], encoder.heaping_["kcal"])
+
+
+def test_a_large_budget_follows_the_data_and_stays_in_bounds() -> None:
+    values = np.random.default_rng(1).gamma(4.0, 10.0, 1000)
+    edges = histogram_edges(0.0, 150.0, 60)
+    released = private_heaped_histogram(values, edges, rho=50.0, lattice=None, patients=1000.0)
+    assert released.atoms.size == 0 and (released.counts >= 0).all()
+    cdf = np.concatenate([[0.0], np.cumsum(released.counts)]) / released.counts.sum()
+    truth = np.searchsorted(np.sort(values), edges) / values.size
+    assert np.abs(cdf - truth).max() < 0.03
+
+
+def test_a_small_budget_on_few_patients_reveals_no_value() -> None:
+    """The federated leak: 32 quantiles of 20 patients gave back every value. Under DP the
+    release is noisy counts over public edges, and no grid value is searched for atoms when
+    none could clear the noise: no patient's value is in it."""
+    values = np.random.default_rng(2).normal(130.0, 15.0, 20).round(1)
+    edges = histogram_edges(50.0, 250.0, 8)
+    lattice = lattice_points(50.0, 250.0, 0.1)
+    released = private_heaped_histogram(values, edges, rho=0.05, lattice=lattice, patients=20.0)
+    assert released.atoms.size == 0 and released.heaping is None
+    assert np.array_equal(released.edges, edges)
+    assert not np.isin(values, released.counts).any()

@@ -12,7 +12,6 @@ from jumeau.dp.mechanisms import (
     epsilon_of,
     private_bounds,
     private_counts,
-    private_histogram_quantiles,
     rho_for,
 )
 from jumeau.errors import JumeauError
@@ -70,29 +69,3 @@ def test_too_small_a_budget_for_the_range_is_refused():
     values = np.random.default_rng(3).gamma(1.0, 50.0, 12)
     with pytest.raises(BudgetTooSmallError, match="too small to find the range"):
         private_bounds(values, rho=1e-4)
-
-
-def test_histogram_quantiles_follow_the_data_with_a_large_budget_and_stay_in_bounds():
-    values = np.random.default_rng(1).gamma(4.0, 10.0, 1000)
-    points = private_histogram_quantiles(values, (0.0, 150.0), rho=50.0, bins=60, points=16)
-    truth = np.quantile(values, (np.arange(16) + 0.5) / 16)
-    assert np.all(np.diff(points) >= 0) and points.min() >= 0.0 and points.max() <= 150.0
-    assert np.abs(points - truth).max() < 5.0  # within two bins of 2.5
-    integers = private_histogram_quantiles(
-        np.arange(1, 11).repeat(20), (1.0, 10.0), rho=50.0, bins=60, points=10, integer=True
-    )
-    assert np.abs(integers - np.arange(1, 11)).max() <= 0.5  # one bin per integer
-
-
-def test_a_small_budget_on_few_patients_reveals_no_value():
-    """The federated leak: 32 quantiles of 20 patients gave back every value. Under DP the
-    released points are bin positions read off noisy counts, not the patients' values."""
-    values = np.random.default_rng(2).normal(130.0, 15.0, 20).round(1)
-    points = private_histogram_quantiles(values, (50.0, 250.0), rho=0.05, bins=32, points=32)
-
-    def recovered(sketch: np.ndarray) -> int:
-        return int(np.isclose(sketch[:, None], values[None, :], atol=1e-6).any(axis=0).sum())
-
-    levels = (np.arange(32) + 0.5) / 32
-    assert recovered(np.quantile(values, levels, method="inverted_cdf")) >= 15  # exact: leaks
-    assert recovered(points) <= 1  # at most a coincidence, never the sorted values

@@ -202,15 +202,6 @@ def histogram_edges(low: float, high: float, bins: int, *, integer: bool = False
     return np.unique(edges)
 
 
-def private_histogram(values: np.ndarray, edges: np.ndarray, rho: float) -> np.ndarray:
-    """Counts of `values` (clamped into the public `edges`) per bin, with Gaussian noise
-    (ρ-zCDP), then cleaned (`cleaned_counts`). Binning by public edges is a row-wise map, so the
-    counts' sensitivity is that of the histogram."""
-    clamped = np.clip(np.asarray(values, dtype=float), edges[0], edges[-1])
-    codes = np.clip(np.searchsorted(edges, clamped, side="right") - 1, 0, len(edges) - 2)
-    return cleaned_counts(private_counts(codes, len(edges) - 1, rho)[:-1], noise_scale(rho))
-
-
 def support_floor(bins: int) -> float:
     """√(2 ln bins): about the largest noise, in σ, among `bins` empty bins."""
     return float(np.sqrt(2.0 * np.log(max(bins, 2))))
@@ -245,34 +236,3 @@ def tied_table(
     if not kept.any() or counts[kept].sum() < TIED_SHARE * counts.sum():
         return None
     return grid[kept], counts[kept]
-
-
-def histogram_quantiles(
-    counts: np.ndarray, edges: np.ndarray, points: int, *, mass_at_zero: bool = False
-) -> np.ndarray:
-    """`points` quantiles, at levels (k + ½)/points, of a histogram whose mass is spread evenly
-    within each bin; with `mass_at_zero`, the bin [0, edges[1]) is a point mass at 0 (receptor
-    counts, doses: many patients at exactly 0), not smeared over the bin."""
-    cdf = np.concatenate([[0.0], np.cumsum(counts) / counts.sum()])
-    levels = (np.arange(points) + 0.5) / points
-    quantiles = np.interp(levels, cdf, edges)
-    if mass_at_zero:
-        quantiles[quantiles < edges[1]] = 0.0
-    return quantiles
-
-
-def private_histogram_quantiles(
-    values: np.ndarray,
-    bounds: tuple[float, float],
-    rho: float,
-    *,
-    bins: int,
-    points: int,
-    integer: bool = False,
-) -> np.ndarray:
-    """`points` quantiles of `values` clamped into `bounds`, read off a private histogram over
-    `histogram_edges` (ρ-zCDP)."""
-    low, high = bounds
-    edges = histogram_edges(low, high, bins, integer=integer)
-    counts = private_histogram(values, edges, rho)
-    return histogram_quantiles(counts, edges, points, mass_at_zero=low == 0.0 and not integer)
