@@ -16,12 +16,13 @@ use it for production releases if your threat model requires it.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from jumeau.errors import JumeauError
 from jumeau.federated.site import State
-from jumeau.generators.neural.private_training import dp_sgd_epochs, steps_total
+from jumeau.generators.neural.private_training import dp_sgd_epochs
 from jumeau.generators.vae.model import VAE
 
 STEPS_KEY = "dp.steps"
@@ -52,11 +53,18 @@ def private_epochs(
     if type(model).__name__ != "VAE":
         raise JumeauError(f"differential privacy is available for the vae only, not {model.name}")
     steps = dp_sgd_epochs(
-        model, x, m, epochs=epochs, batch_size=batch_size, noise_multiplier=noise_multiplier,
-        max_grad_norm=max_grad_norm, learning_rate=0.0, epoch_offset=epoch_offset,
-        optimiser=optimiser,
+        model, x, m, optimiser, epochs=epochs, batch_size=batch_size,
+        noise_multiplier=noise_multiplier, max_grad_norm=max_grad_norm, epoch_offset=epoch_offset,
     )  # fmt: skip
     total = steps_total(state, STEPS_KEY, steps)
     accountant = RDPAccountant()
     accountant.history = [(noise_multiplier, batch_size / len(x), int(total))]
     return (float(accountant.get_epsilon(delta)) if total else 0.0), steps
+
+
+def steps_total(state: State, key: str, taken: int) -> int:
+    """A site's DP-SGD steps over its whole history (kept in its state between rounds): what
+    its accountant composes."""
+    total = int(state.get(key, np.zeros(1))[0]) + taken
+    state[key] = np.array([total])
+    return total

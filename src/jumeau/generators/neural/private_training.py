@@ -21,7 +21,6 @@ import secrets
 import warnings
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
@@ -106,10 +105,10 @@ def fit_private_vae(model: VAE, cohort: Cohort, *, seed: int, progress: bool) ->
         torch.manual_seed(seed)
         model._build(matrix.shape[1], rows)
         x, m = torch.as_tensor(matrix), torch.as_tensor(mask)
+        optimiser = torch.optim.Adam(model.module_.parameters(), lr=model.config.learning_rate)
         taken = dp_sgd_epochs(
-            model, x, m, epochs=epochs, batch_size=batch, noise_multiplier=noise,
-            max_grad_norm=model.config.dp_max_grad_norm, learning_rate=model.config.learning_rate,
-            progress=progress,
+            model, x, m, optimiser, epochs=epochs, batch_size=batch, noise_multiplier=noise,
+            max_grad_norm=model.config.dp_max_grad_norm, progress=progress,
         )  # fmt: skip
         model._after_training(x, m)
     model.module_.eval()
@@ -133,17 +132,17 @@ def dp_sgd_epochs(
     model: Any,
     x: Tensor,
     m: Tensor,
+    optimiser: torch.optim.Optimizer,
     *,
     epochs: int,
     batch_size: int,
     noise_multiplier: float,
     max_grad_norm: float,
-    learning_rate: float,
     epoch_offset: int = 0,
-    optimiser: torch.optim.Optimizer | None = None,
     progress: bool = False,
 ) -> int:
-    """`epochs` of DP-SGD on (x, m) through Opacus, minimising `model._loss`; returns the steps
+    """`epochs` of DP-SGD on (x, m) through Opacus with `optimiser` (the pooled fit's own Adam,
+    or a federated site's, kept across rounds), minimising `model._loss`; returns the steps
     taken. Batches are Poisson-sampled and the noise drawn from fresh entropy: a seed anyone can
     re-derive would let the noise be subtracted."""
     from opacus import PrivacyEngine
@@ -151,7 +150,6 @@ def dp_sgd_epochs(
 
     generator = torch.Generator().manual_seed(secrets.randbits(63))
     loader = DataLoader(TensorDataset(x, m), batch_size=batch_size, generator=generator)
-    optimiser = optimiser or torch.optim.Adam(model.module_.parameters(), lr=learning_rate)
     model.module_.train()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Opacus notes that its CSPRNG mode (torchcsprng) is off
@@ -182,10 +180,3 @@ def dp_sgd_epochs(
     finally:
         module._close()  # remove Opacus's hooks: the module goes back to plain use
     return steps
-
-
-def steps_total(state: dict[str, np.ndarray], key: str, taken: int) -> int:
-    """A site's DP-SGD steps over its whole history (kept in its state between rounds)."""
-    total = int(state.get(key, np.zeros(1))[0]) + taken
-    state[key] = np.array([total])
-    return total
