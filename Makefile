@@ -41,8 +41,9 @@ lint: install
 typecheck: install
 	$(BIN)/mypy src
 
+# the tests run on every core up to four (pytest-xdist), each worker on one thread
 unit: install chromium
-	$(BIN)/pytest -q
+	OMP_NUM_THREADS=1 $(BIN)/pytest -q -n auto --maxprocesses=4
 
 test: lint typecheck unit
 
