@@ -41,9 +41,8 @@ lint: install
 typecheck: install
 	$(BIN)/mypy src
 
-# the tests run on every core up to four (pytest-xdist), each worker on one thread
 unit: install chromium
-	OMP_NUM_THREADS=1 $(BIN)/pytest -q -n auto --maxprocesses=4
+	$(BIN)/pytest -q
 
 test: lint typecheck unit
 

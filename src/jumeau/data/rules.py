@@ -42,6 +42,10 @@ FUNCTIONS: dict[str, int | None] = {  # name -> number of arguments (None: one o
 }
 
 _EPOCH = pd.Timestamp("1970-01-01")
+# A rule's length and parenthesis depth: a clinical rule is a line; these bound the recursion of
+# the checks and the evaluation that walk its tree (a 20,000-term rule was a RecursionError)
+MAX_RULE_LENGTH = 2_000
+MAX_RULE_DEPTH = 100
 
 
 @lru_cache(maxsize=1)
@@ -73,15 +77,27 @@ class Expression:
 
 
 def parse_rule(text: str, schema: Schema | None = None, *, where: str = "rule") -> Expression:
-    """Parse `text`; with a schema, also check columns, functions and category literals."""
+    """Parse `text`; with a schema, also check columns, functions and category literals. A rule
+    longer than `MAX_RULE_LENGTH` characters, or whose tree is deeper than `MAX_RULE_DEPTH`, is
+    refused before anything recurses through it (its checks, its evaluation)."""
     if not isinstance(text, str) or not text.strip():
         raise RuleSyntaxError(f"{where} is empty; write an expression such as `age >= 18`")
+    if len(text) > MAX_RULE_LENGTH:
+        raise RuleSyntaxError(
+            f"{where} `{text[:40]}…` is {len(text):,} characters long, more than "
+            f"{MAX_RULE_LENGTH:,}; split it into several rules"
+        )
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
         raise RuleSyntaxError(f"{where} `{text}`: {_syntax_message(exc, text)}") from None
     except LarkError as exc:  # pragma: no cover - lark's other errors are internal
         raise RuleSyntaxError(f"{where} `{text}`: cannot parse ({exc})") from None
+    if _tree_depth(tree) > MAX_RULE_DEPTH:
+        raise RuleSyntaxError(
+            f"{where} `{text[:40]}…` nests more than {MAX_RULE_DEPTH} operations in one another "
+            "(a long chain of + or and counts as one per term); split it into several rules"
+        )
     if not _is_condition(tree, schema):
         raise RuleSyntaxError(
             f"{where} `{text}` is not a condition (true/false); compare it, e.g. `{text} > 0`"
@@ -101,6 +117,17 @@ def parse_rule(text: str, schema: Schema | None = None, *, where: str = "rule") 
                 )
         _check_category_literals(tree, schema, where, text)
     return Expression(text=text, tree=tree, columns=columns)
+
+
+def _tree_depth(tree: Tree) -> int:
+    """The depth of a parsed rule, walked without recursion (the checks and the evaluation that
+    follow recurse through it)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack += [(child, depth + 1) for child in node.children if isinstance(child, Tree)]
+    return deepest
 
 
 def _syntax_message(exc: UnexpectedInput, text: str) -> str:

@@ -583,12 +583,40 @@ def _bounds_reversed(lo: float | str, hi: float | str) -> bool:
     return float(lo) > float(hi)
 
 
+# A data dictionary is a few levels deep (columns → column → categories → label)
+MAX_SCHEMA_DEPTH = 32
+
+
 class SchemaLoader(yaml.SafeLoader):
     """Safe YAML with YAML 1.2 booleans: only true/false are booleans.
 
     PyYAML follows YAML 1.1, where a category written `no` or `yes` becomes a boolean — a classic
     trap in clinical dictionaries (horTh: [no, yes]). Here those stay text.
+
+    Hostile files are refused while the YAML is read, before anything walks the document:
+    aliases (`*name`), which let a 1 KB "billion laughs" file stand for billions of nodes (a data
+    dictionary never needs them), and nesting deeper than `MAX_SCHEMA_DEPTH`, which would end in
+    a RecursionError.
     """
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(
+                None, None, "an alias (*name) stands for another part of the file; "
+                "a schema has none: write the values out", mark,
+            )  # fmt: skip
+        depth = getattr(self, "_depth", 0)
+        if depth >= MAX_SCHEMA_DEPTH:
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(
+                None, None, f"nested more than {MAX_SCHEMA_DEPTH} levels deep", mark
+            )
+        self._depth = depth + 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth = depth
 
 
 SchemaLoader.yaml_implicit_resolvers = {
