@@ -19,6 +19,7 @@ from jumeau.federated.coordinator import Coordinator
 from jumeau.federated.local import run_locally
 from jumeau.federated.site import Site
 from jumeau.generators.private_sketches import (
+    LEVEL_FLOOR,
     MIN_PRIVATE_BINS,
     PRIVATE_BINS,
     SketchBudgetTooSmallError,
@@ -177,3 +178,27 @@ def test_the_default_federated_run_sends_nothing_invertible_from_a_20_patient_si
         assert not np.isin(
             small_site.data[column].astype(float).agg(["min", "max"]), releases
         ).all()
+
+
+def test_a_rare_level_keeps_an_interval_and_a_lone_missing_category_trains(
+    small_site: Cohort,
+) -> None:
+    """Noise can zero a level's count, or the one missing value of a category: the level keeps
+    a sliver of interval (else its patients' latent draws are infinite and the EM fails), and a
+    site whose patient holds the unseen missing value still trains (lung's ph_ecog)."""
+    schema = _with_ranges(small_site.schema)
+    sketch = private_column_sketches(small_site.data, schema, rho=rho_for(1.0, 1e-5))
+    for key in (k for k in sketch if k.startswith("count.")):
+        assert (sketch[key][:-1] >= LEVEL_FLOOR).all(), key
+    from jumeau.datasets import load_dataset
+
+    lung = load_dataset("lung")
+    assert lung.data["ph_ecog"].isna().sum() == 1
+    sites = [
+        Site(lung.subset(np.flatnonzero(lung.data["sex"] == level)).data, f"sex={level}")
+        for level in ("male", "female")
+    ]
+    settings = FederatedConfig(sketch_epsilon=10.0, min_sites=2)
+    fit = run_locally(Coordinator(lung.schema, "copula", seed=1, settings=settings), sites)
+    drawn = fit.generator.sample(100, seed=0).data
+    assert len(drawn) == 100 and drawn["ph_ecog"].notna().any()

@@ -151,7 +151,9 @@ def _site_model(
     arrays = instruction.arrays
     model.flag_orders_ = [arrays[f"copula.flag_order.{f}"].astype(np.int64) for f in flags]
     model.flag_edges_ = [arrays[f"copula.flag_edges.{f}"] for f in flags]
-    matrix, mask = encoder.transform(cohort.data)
+    # under DP sketches a category's few missing values can fall within the noise: the merged
+    # encoder then has no missing level, and such a patient's block stays empty (unseen_missing)
+    matrix, mask = encoder.transform(cohort.data, unseen_missing=True)
     return model, matrix, mask
 
 

@@ -57,6 +57,8 @@ BOUNDS_SHARE = 0.3
 DECIMALS_SHARE, MAX_DECIMALS, DECIMALS_SHARE_HELD = 0.1, 6, 0.98
 # A noisy missing count under this many noise σ is taken as no missing value
 MISSING_NOISE_FLOOR = 3.0
+# The least a category level's released count is read as (a fraction of one patient)
+LEVEL_FLOOR = 0.5
 
 
 def private_column_sketches(
@@ -84,6 +86,10 @@ def private_column_sketches(
             counts = private_counts(codes, len(column.categories or []), rho_column)
             if counts[-1] < MISSING_NOISE_FLOOR * noise_scale(rho_column):
                 counts[-1] = 0.0  # the missing cell within noise: none (as for numbers below)
+            # a level's noisy count is never read as none: the noise cannot tell an empty level
+            # from a rare one, and a level with an empty interval breaks the latent draws of
+            # the patients who hold it (post-processing)
+            counts[:-1] = np.maximum(counts[:-1], LEVEL_FLOOR)
             sketches[f"count.{name}"] = np.maximum(counts, 0.0)
             continue
         numbers = numeric_values(values, column.kind)
