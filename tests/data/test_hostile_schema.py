@@ -66,3 +66,22 @@ def test_the_cli_refuses_a_yaml_bomb_without_a_traceback(tmp_path: Path) -> None
     assert result.exit_code != 0
     assert "an alias (*name)" in result.output and "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_validate_with_a_rule_comparing_text_to_a_number_ends_in_one_line(
+    tmp_path: Path,
+) -> None:
+    """Issue 31 item 8: `sex > 5` compares text with a number; `validate` said so in a
+    RuleSyntaxError traceback."""
+    data = tmp_path / "patients.csv"
+    data.write_text("age,sex\n50,M\n61,F\n", encoding="utf-8")
+    schema = tmp_path / "schema.yaml"
+    schema.write_text(
+        "columns:\n  age:\n    kind: integer\n  sex:\n    kind: categorical\n"
+        "    categories: [M, F]\nrules:\n  - sex > 5\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["validate", str(data), "--schema", str(schema)])
+    assert result.exit_code == 2, result.output
+    assert "sex > 5" in result.output and "Traceback" not in result.output
+    assert not isinstance(result.exception, RuleSyntaxError)
