@@ -83,7 +83,13 @@ def _histograms(axis: plt.Axes, real: Cohort, artificial: Cohort, name: str) -> 
     low, high = np.percentile(x, [0.5, 99.5])  # bins from the bulk: no bin isolates an extreme
     if high <= low:
         low, high = low - 0.5, high + 0.5
-    bins = np.linspace(low, high, 25).tolist()
+    edges = np.linspace(low, high, 25)
+    if not (np.isfinite(high - low) and (np.diff(edges) > 0).all()):
+        # a range past the float limit (values of ±1e308), or values no bins can separate at
+        # their magnitude: neither the bins nor the axis's ticks can be computed; no panel
+        axis.text(0.5, 0.5, "range too wide to draw", ha="center", va="center", fontsize=7)
+        return
+    bins = edges.tolist()
     axis.hist(np.clip(x, low, high), bins=bins, density=True, color=REAL, alpha=0.5)
     if y.size:
         axis.hist(np.clip(y, low, high), bins=bins, density=True, color=ARTIFICIAL, alpha=0.5)
