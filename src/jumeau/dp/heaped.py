@@ -112,6 +112,7 @@ def private_heaped_histogram(
     values = np.asarray(values, dtype=float)
     bins = len(edges) - 1
     atoms = np.empty(0)
+    on_atom = np.zeros(values.size, dtype=bool)
     heaping = None
     searched: tuple[np.ndarray, np.ndarray] | None = None  # the search's (counts, variances)
     if lattice is not None:
@@ -127,8 +128,8 @@ def private_heaped_histogram(
             floor = max(support_floor(lattice.size) * noise_scale(search_rho), ATOM_MIN_PATIENTS)
             found = noisy >= floor
             atoms = lattice[found]
-            off_atoms = values[~np.isin(values, atoms)]
-            heaping = private_heaping(off_atoms, lattice, heaping_rho)
+            on_atom = np.isin(values, atoms)
+            heaping = private_heaping(values[~on_atom], lattice, heaping_rho)
             searched = (
                 np.bincount(grid_bins[~found], weights=noisy[~found], minlength=bins),
                 np.bincount(grid_bins[~found], minlength=bins) * noise_scale(search_rho) ** 2,
@@ -136,16 +137,15 @@ def private_heaped_histogram(
         holds_grid = np.bincount(grid_bins, minlength=bins) > 0
     else:
         holds_grid = np.ones(bins, dtype=bool)
-    atom_index = np.clip(np.searchsorted(atoms, values), 0, max(atoms.size - 1, 0))
-    on_atom = atoms[atom_index] == values if atoms.size else np.zeros(values.size, dtype=bool)
-    codes = np.where(on_atom, atom_index, atoms.size + _bin_codes(values, edges))
+    codes = np.where(
+        on_atom, np.searchsorted(atoms, values), atoms.size + _bin_codes(values, edges)
+    )
     noisy = private_counts(codes, atoms.size + bins, rho)[:-1]
     variance = np.full(bins, noise_scale(rho) ** 2)
     counts = noisy[atoms.size :]
     if searched is not None:  # inverse-variance combination with the search's bin sums
-        extra, extra_variance = searched
-        usable = extra_variance > 0
-        weight = np.where(usable, 1.0 / np.where(usable, extra_variance, 1.0), 0.0)
+        extra, extra_variance = searched  # a bin holding no searched value gets weight 0
+        weight = np.divide(1.0, extra_variance, out=np.zeros(bins), where=extra_variance > 0)
         counts = (counts / variance + extra * weight) / (1.0 / variance + weight)
         variance = 1.0 / (1.0 / variance + weight)
     counts = np.where(holds_grid, counts, 0.0)  # a bin no grid value falls in holds nobody

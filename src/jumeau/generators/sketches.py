@@ -89,7 +89,7 @@ def _merged_heaping(name: str, site_sketches: list[dict[str, np.ndarray]]) -> np
     steps = {float(r[0]) for r in released if r is not None}
     if len(steps) != 1:
         return None
-    weights = np.array([max(float(s[f"missing.{name}"][0]), 1.0) for s in site_sketches])
+    weights = _site_weights(name, site_sketches)
     shares = np.stack([r[1:] for r in released if r is not None])
     return np.concatenate([[steps.pop()], weights @ shares / weights.sum()])
 
@@ -113,18 +113,14 @@ def _merged_number(
     grid = np.unique(np.concatenate([_site_points(s, name) for s in site_sketches]))
     below_atoms = np.nextafter(atoms, -np.inf)  # each atom's left limit: its jump starts there
     grid = np.unique(np.concatenate([grid, below_atoms]))
-    # each site weighs by its observed count (noisy under DP: at least one patient's worth)
-    weights = [max(float(s[f"missing.{name}"][0]), 1.0) for s in site_sketches]
-    total = float(sum(weights))
-
-    def merged_cdf(points: np.ndarray) -> np.ndarray:
-        pairs = zip(weights, site_sketches, strict=True)
-        return np.asarray(sum(w * _site_cdf(s, name, points) for w, s in pairs)) / total
-
-    cdf = merged_cdf(grid)
+    weights = _site_weights(name, site_sketches)
+    total = float(weights.sum())
+    pairs = zip(weights, site_sketches, strict=True)
+    cdf = np.asarray(sum(w * _site_cdf(s, name, grid) for w, s in pairs)) / total
     if atoms.size == 0:
         return _knots_from_cdf(grid, cdf, total, has_missing)
-    lower, upper = merged_cdf(below_atoms), merged_cdf(atoms)
+    # both an atom and its left limit are grid points: read the jump off the merged cdf
+    lower, upper = cdf[np.searchsorted(grid, below_atoms)], cdf[np.searchsorted(grid, atoms)]
     jump = upper > lower
     rows = np.column_stack([atoms, lower, upper])[jump]
     # an atom's knot sits at the middle of its jump, as the encoder's own ties do
@@ -133,6 +129,12 @@ def _merged_number(
     return ColumnSummary(
         has_missing, summary.knots, summary.levels, atoms=rows if rows.size else None
     )
+
+
+def _site_weights(name: str, site_sketches: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """Each site's weight in a number's merge: its observed count (noisy under DP: at least one
+    patient's worth)."""
+    return np.array([max(float(s[f"missing.{name}"][0]), 1.0) for s in site_sketches])
 
 
 def _site_points(sketch: dict[str, np.ndarray], name: str) -> np.ndarray:
