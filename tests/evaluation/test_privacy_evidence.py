@@ -123,6 +123,22 @@ def test_attacks_use_equal_sets_and_carry_a_real_ceiling(thirds):
         assert result.risk <= ATTACK_RISK_MAX + 0.05, result
 
 
+def test_the_attack_ceiling_has_the_attacks_own_sizes_when_training_allows(thirds):
+    """Twice as many training patients as holdout ones: the ceiling attacks as many patients as
+    the attack (its controls are other training patients), and a leak still stands out of it."""
+    train, holdout, _ = thirds
+    half_holdout = holdout.subset(np.arange(len(holdout) // 2))
+    report = run_attacks(train, half_holdout, _artificial(train), AttackSettings(repeats=2))
+    size = report.settings["n_patients_per_set"]
+    assert size == len(half_holdout) and len(train) >= 2 * size
+    assert report.settings["n_ceiling_real_sample"] == size
+    linkability = {r.attack: r for r in report.results}["linkability"]
+    assert linkability.ceiling_risk is not None and linkability.ceiling_high is not None
+    assert linkability.ceiling_risk < 0.1
+    # training rows released as they are: the attacker links far beyond the real ceiling
+    assert linkability.risk > linkability.ceiling_high
+
+
 def test_attacks_refuse_zero_draws(thirds):
     train, holdout, independent = thirds
     with pytest.raises(JumeauError, match="at least one draw"):

@@ -112,10 +112,14 @@ def run_attacks(
     0.04 with equal sets; an independent real sample scored 0.15, then 0.03). Every attack
     therefore sees equally many training patients, artificial patients and controls (seeded
     subsamples as large as the smaller set), which also keeps a release of 5,000 patients from
-    looking riskier than one of 500 from the same model. The ceiling is the same attack with one
-    half of the holdout as the "artificial" cohort and the other half as control: real patients
-    who carry nothing of the training set, so whatever risk they show is the attack's own noise
-    at these sizes."""
+    looking riskier than one of 500 from the same model. The ceiling is the same attack, at the
+    same sizes and with as many attacks, with real holdout patients as the "artificial" cohort:
+    they carry nothing of the training set, so whatever risk they show is the attack's own noise.
+    Its control set is a second subsample of training patients, disjoint from the attacked ones
+    (for the ceiling every set is an independent real sample, whichever split it comes from);
+    the holdout then need not be halved, which gave the ceiling sets half the cohort's size and
+    a different noise (TRACE: ceilings from 282 patients beside attacks on 563). When the
+    training set is too small for two disjoint subsamples, the holdout is halved as before."""
     settings = settings or AttackSettings()
     try:
         from anonymeter.evaluators import (
@@ -142,8 +146,10 @@ def run_attacks(
         raise JumeauError(f"the attacks need at least one draw (repeats), not {settings.repeats}")
     rng = np.random.default_rng(settings.seed)
     size = min(len(train), len(holdout), len(artificial))
-    ceiling_size = len(holdout) - len(holdout) // 2
-    with_ceiling = len(holdout) // 2 >= 2
+    # the ceiling at the attack's own sizes, its controls from training (see the docstring)
+    same_size_ceiling = len(train) >= 2 * size
+    ceiling_size = size if same_size_ceiling else len(holdout) - len(holdout) // 2
+    with_ceiling = (same_size_ceiling and size >= 2) or len(holdout) // 2 >= 2
 
     whole = {
         name: _attack_frame(c, columns)
@@ -152,7 +158,22 @@ def run_attacks(
 
     def draw() -> tuple[pd.DataFrame, ...]:
         """One draw of equal sets: (training, artificial, control) for the attack and
-        (training, real half, control half) for its ceiling."""
+        (training, real sample, control) for its ceiling."""
+        if same_size_ceiling:
+            order = rng.permutation(len(train))
+            attacked, controls = (
+                whole["train"].iloc[np.sort(part)].reset_index(drop=True)
+                for part in (order[:size], order[size : 2 * size])
+            )
+            released, control = (_subsample(whole[n], size, rng) for n in ("artificial", "holdout"))
+            return (
+                attacked,
+                released,
+                control,
+                attacked,
+                _subsample(whole["holdout"], size, rng),
+                controls,
+            )
         halves = np.array_split(rng.permutation(len(holdout)), 2)
         sets = [_subsample(whole[name], size, rng) for name in ("train", "artificial", "holdout")]
         sets += [_subsample(whole["train"], len(halves[1]), rng)]
@@ -164,7 +185,7 @@ def run_attacks(
     # patients, and a few dozen artificial patients cannot yield 500 distinct singling-out
     # queries (anonymeter then searches for up to ten million attempts).
     n_attacks = max(1, min(settings.n_attacks, size))
-    n_ceiling = max(1, min(settings.n_attacks, len(holdout) // 2))
+    n_ceiling = max(1, min(settings.n_attacks, ceiling_size))
     report = AttackReport(
         settings={
             "quasi_identifiers": known,
