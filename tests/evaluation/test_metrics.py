@@ -6,11 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jumeau import Cohort
+from jumeau import Cohort, Schema
 from jumeau.datasets import load
 from jumeau.errors import JumeauError
 from jumeau.evaluation import column_shapes, detection_auc, distance_to_closest_record, pair_trends
-from jumeau.evaluation.privacy import dcr_share_standard_error, normal_interval
+from jumeau.evaluation.privacy import (
+    GowerSpace,
+    closer_chance,
+    dcr_share_standard_error,
+    normal_interval,
+    share_closer,
+)
 from jumeau.evaluation.summary import summarise, train_holdout_split
 
 
@@ -86,6 +92,43 @@ def test_summary_has_both_rows_and_a_sane_ceiling(thirds):
     ceiling = summary["ceiling (real holdout)"]
     assert ceiling["exact_copies"] == 0 and 0.2 < ceiling["dcr_share"] < 0.8
     assert set(summary["artificial"]) == set(ceiling)
+
+
+@pytest.mark.parametrize("larger", ["train", "holdout"])
+def test_the_dcr_share_is_its_expectation_over_every_subsample_of_the_larger_set(larger):
+    """The exact chance from counts equals the mean share over many drawn subsamples, with
+    coarse integer values so that ties (counting half) occur."""
+    rng = np.random.default_rng(1)
+    schema = Schema.model_validate(
+        {"columns": {"x": {"kind": "integer"}, "y": {"kind": "integer"}}}
+    )
+
+    def cohort(n: int) -> Cohort:
+        return Cohort(pd.DataFrame(rng.integers(0, 6, size=(n, 2)), columns=["x", "y"]), schema)
+
+    big, small, artificial = cohort(40), cohort(15), cohort(30)
+    train, holdout = (big, small) if larger == "train" else (small, big)
+    space = GowerSpace(train, artificial)
+    x_art, x_train, x_holdout = (space.features(c) for c in (artificial, train, holdout))
+    exact = closer_chance(space, x_art, x_train, x_holdout)
+    to_train, to_holdout = space.distances(x_art, x_train), space.distances(x_art, x_holdout)
+    drawn = []
+    for _ in range(4000):
+        if larger == "train":
+            part = rng.choice(len(x_train), len(x_holdout), replace=False)
+            drawn.append(share_closer(to_train[:, part].min(1), to_holdout.min(1)))
+        else:
+            part = rng.choice(len(x_holdout), len(x_train), replace=False)
+            drawn.append(share_closer(to_train.min(1), to_holdout[:, part].min(1)))
+    assert np.mean(exact) == pytest.approx(np.mean(drawn), abs=0.004)
+    assert ((exact >= 0) & (exact <= 1)).all() and len(set(np.round(exact, 6))) > 2
+
+
+def test_with_reference_sets_of_equal_size_the_share_is_the_plain_count(thirds):
+    train, holdout, independent = thirds
+    train = train.subset(np.arange(len(holdout)))
+    dcr = distance_to_closest_record(train, holdout, independent)
+    assert dcr.share_closer_to_train == pytest.approx(share_closer(dcr.to_train, dcr.to_holdout))
 
 
 def test_split_is_seeded_and_disjoint():

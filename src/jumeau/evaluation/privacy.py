@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtri
+from scipy.special import gammaln, ndtri
 
 from jumeau.data.cohort import Cohort
 from jumeau.data.schema import CATEGORY_KINDS
@@ -50,10 +50,17 @@ class DistanceToClosestRecord:
     shared_profile_k: int = SHARED_PROFILE_K
     # per holdout patient: how many training patients have exactly its profile
     holdout_train_twins: np.ndarray | None = None
+    # per artificial patient: the chance, over every subsample of the larger reference set as
+    # large as the smaller one, that it is closer to the training side (ties counting half)
+    closer_chance: np.ndarray | None = None
 
     @property
     def share_closer_to_train(self) -> float:
-        """The DCR share: ≈ 0.5 for a model that learned the distribution, → 1 for copies."""
+        """The DCR share: ≈ 0.5 for a model that learned the distribution, → 1 for copies. Its
+        expectation over the subsamples of the larger reference set (`closer_chance`) where
+        measured, else the share on the one subsample `to_train`/`to_holdout` were taken on."""
+        if self.closer_chance is not None and len(self.closer_chance):
+            return float(np.mean(self.closer_chance))
         return share_closer(self.to_train, self.to_holdout)
 
     @property
@@ -165,7 +172,52 @@ def distance_to_closest_record(
         train_twins=space.train_twins(x_art),
         shared_profile_k=shared_profile_k,
         holdout_train_twins=space.train_twins(x_holdout),
+        closer_chance=closer_chance(space, x_art, x_train, x_holdout),
     )
+
+
+def closer_chance(
+    space: GowerSpace, x_art: np.ndarray, x_train: np.ndarray, x_holdout: np.ndarray
+) -> np.ndarray:
+    """Per artificial patient: the chance that it sits closer to a training subsample than to
+    the holdout, ties counting half, over *every* subsample of the larger set as large as the
+    smaller one — the DCR share's expectation over the subsample, where one drawn subsample
+    moved the share by ± 0.02–0.03 on gbsg2 and lung (sd over 200 draws) on top of the
+    reference patients' own noise. Exact, from counts: a random m-subset of N patients misses
+    c given ones with probability C(N − c, m) / C(N, m)."""
+    if len(x_art) == 0 or len(x_train) == 0 or len(x_holdout) == 0:
+        return np.full(len(x_art), 0.5)
+    m = min(len(x_train), len(x_holdout))
+    chances = np.empty(len(x_art))
+    for start in range(0, len(x_art), CHUNK):
+        chunk = x_art[start : start + CHUNK]
+        to_train = space.distances(chunk, x_train)
+        to_holdout = space.distances(chunk, x_holdout)
+        if len(x_train) >= len(x_holdout):  # the training side is subsampled
+            fixed = to_holdout.min(axis=1, keepdims=True)
+            below = _miss_chance(len(x_train), (to_train < fixed).sum(axis=1), m)
+            at_most = _miss_chance(len(x_train), (to_train <= fixed).sum(axis=1), m)
+            closer, tie = 1.0 - below, below - at_most  # the subsample's min < or = the holdout's
+        else:  # the holdout side is subsampled
+            fixed = to_train.min(axis=1, keepdims=True)
+            below = _miss_chance(len(x_holdout), (to_holdout < fixed).sum(axis=1), m)
+            at_most = _miss_chance(len(x_holdout), (to_holdout <= fixed).sum(axis=1), m)
+            closer, tie = at_most, below - at_most
+        chances[start : start + CHUNK] = closer + 0.5 * tie
+    return chances
+
+
+def _miss_chance(population: int, given: np.ndarray, size: int) -> np.ndarray:
+    """Chance that a random `size`-subset of `population` patients misses `given` of them."""
+    rest = population - np.asarray(given, dtype=np.float64)
+    kept = np.maximum(rest, size)  # where rest < size the subset cannot miss them: chance 0
+    log_chance = (
+        gammaln(kept + 1)
+        - gammaln(kept - size + 1)
+        - gammaln(population + 1)
+        + gammaln(population - size + 1)
+    )
+    return np.where(rest >= size, np.exp(log_chance), 0.0)
 
 
 def dcr_share_standard_error(
