@@ -1,9 +1,11 @@
 """The end-to-end job behind `jumeau run`: split, fit, sample, filter, evaluate, report.
 
 Everything it writes goes to one folder: `artificial.csv` (the filtered cohort, with its
-provenance), `model.jumeau`, `report.html`, `report.json` and `split.json` (which rows of the input
-were held out — row positions, never values — so that `jumeau report` can be re-run). Nothing is
-written before the step that produces it succeeded, and each file is written atomically.
+provenance), `model.jumeau`, `report.html`, `privacy.html`, `report.json` and `split.json` (which
+rows of the input were held out — row positions, never values — so that `jumeau report` can be
+re-run). The files are written into a staging folder beside it and published together once all
+exist, replacing an earlier run's together (`jumeau.data.publishing`): an interrupted run or a
+full disk leaves the earlier run whole, never a new cohort beside an old report.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sklearn.model_selection import train_test_split
 
 from jumeau.data.cohort import Cohort
 from jumeau.data.loading import read_table, write_text_atomically
+from jumeau.data.publishing import staged_folder
 from jumeau.data.schema import CATEGORY_KINDS, Schema
 from jumeau.errors import DataError, JumeauError, JumeauWarning
 from jumeau.evaluation.evaluate import Evaluation, EvaluationSettings, evaluate
@@ -35,6 +38,17 @@ from jumeau.generators.registry import make_generator
 from jumeau.report import report_meta, write_report
 
 HOLDOUT_SHARE = 0.3
+# Every file `run` writes into its folder: published together, and an earlier run's are replaced
+# together, so that a folder never holds files of two runs (`jumeau.data.publishing`)
+RUN_FILES = (
+    "model.jumeau",
+    "artificial.csv",
+    "artificial.csv.provenance.json",
+    "split.json",
+    "report.json",
+    "report.html",
+    "privacy.html",
+)
 # `jumeau run` fits a shareable generator (a model file without any training patient's value or
 # code) unless told otherwise: what it writes may leave the hospital without a second thought
 SHAREABLE_BY_DEFAULT = True
@@ -167,6 +181,8 @@ def run(
     else 1."""
     tell = say or (lambda _text: None)
     folder = Path(output)
+    if folder.exists() and not folder.is_dir():
+        raise JumeauError(f"{folder} is a file: name a folder for the run's outputs with -o")
     cohort.require_trainable()
     settings = settings or EvaluationSettings(seed=seed, target=target)
     if privacy_splits is None:
@@ -219,40 +235,45 @@ def run(
         for split in range(1, privacy_splits)
     ]
     evaluation = pool_evaluations(evaluation, others)
-    folder.mkdir(parents=True, exist_ok=True)
-    files = {"model": generator.save(folder / "model.jumeau")}
-    files["artificial"] = artificial.to_csv(folder / "artificial.csv")
-    files["provenance"] = write_provenance(
-        files["artificial"], generator, model_file=files["model"], sampling=sampling
-    )
-    files["split"] = write_text_atomically(
-        folder / "split.json",
-        json.dumps(
-            {
-                "seed": seed,
-                "holdout_share": HOLDOUT_SHARE,
-                "input_sha256": cohort.sha256,
-                "holdout_rows": holdout_rows.tolist(),
-            }
+    with staged_folder(folder, replaces=RUN_FILES) as staging:
+        files = {"model": generator.save(staging / "model.jumeau")}
+        files["artificial"] = artificial.to_csv(staging / "artificial.csv")
+        files["provenance"] = write_provenance(
+            files["artificial"],
+            generator,
+            model_file=files["model"],
+            model_file_shown=folder / "model.jumeau",
+            sampling=sampling,
         )
-        + "\n",
-    )
-    meta = report_meta(
-        seed=seed,
-        inputs={"data": cohort.sha256, "train": train.sha256, "holdout": holdout.sha256},
-        title=f"Validation report — {model} on {cohort.schema.name or cohort.source}",
-        extra={
-            "model": model,
-            "params": generator.get_params(),
-            "n_requested": n,
-            "model_file_personal_data": bool(generator.personal_data_held()),
-            "model_file_personal_data_held": generator.personal_data_held(),
-            "differential_privacy": getattr(generator, "privacy_", None),
-        },
-    )
-    files["report"], files["report_json"] = write_report(
-        evaluation, train, artificial, folder, meta
-    )
+        files["split"] = write_text_atomically(
+            staging / "split.json",
+            json.dumps(
+                {
+                    "seed": seed,
+                    "holdout_share": HOLDOUT_SHARE,
+                    "input_sha256": cohort.sha256,
+                    "holdout_rows": holdout_rows.tolist(),
+                }
+            )
+            + "\n",
+        )
+        meta = report_meta(
+            seed=seed,
+            inputs={"data": cohort.sha256, "train": train.sha256, "holdout": holdout.sha256},
+            title=f"Validation report — {model} on {cohort.schema.name or cohort.source}",
+            extra={
+                "model": model,
+                "params": generator.get_params(),
+                "n_requested": n,
+                "model_file_personal_data": bool(generator.personal_data_held()),
+                "model_file_personal_data_held": generator.personal_data_held(),
+                "differential_privacy": getattr(generator, "privacy_", None),
+            },
+        )
+        files["report"], files["report_json"] = write_report(
+            evaluation, train, artificial, staging, meta
+        )
+        files = {key: folder / path.name for key, path in files.items()}
     return RunResult(folder, artificial, evaluation, files, generator.personal_data_held())
 
 

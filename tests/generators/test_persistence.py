@@ -28,7 +28,6 @@ from jumeau.generators import (
     generator_class,
     load_generator,
     make_generator,
-    persistence,
 )
 from jumeau.generators.copula import GaussianCopula
 
@@ -338,12 +337,14 @@ def test_an_interrupted_save_keeps_the_old_file_and_leaves_nothing_behind(
     path = model.save(tmp_path / "model.jumeau")
     before = path.read_bytes()
 
-    def crash(arrays: dict, filename: str, metadata: dict | None = None) -> None:
-        Path(filename).write_bytes(b"half a model")
-        raise OSError("disk full")
+    real_write_bytes = Path.write_bytes
 
-    monkeypatch.setattr(persistence, "save_file", crash)
-    with pytest.raises(OSError, match="disk full"):
+    def crash(self: Path, data: bytes) -> int:
+        real_write_bytes(self, data[: len(data) // 2])  # half a model, then the disk is full
+        raise OSError(28, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_bytes", crash)
+    with pytest.raises(OSError, match="No space left"):
         model.save(path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["model.jumeau"]

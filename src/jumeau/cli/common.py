@@ -46,7 +46,25 @@ def user_errors() -> Iterator[None]:
             _print_warnings(caught)
             err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
+        except OSError as exc:  # a full disk, a read-only or vanished folder: the user's to fix
+            _print_warnings(caught)
+            err.print(
+                f"[bold red]error:[/] {file_system_error(exc)}", highlight=False, soft_wrap=True
+            )
+            raise typer.Exit(code=2) from None
         _print_warnings(caught)
+
+
+def file_system_error(exc: OSError) -> str:
+    """One line for an error of the file system: what failed, on which file, what to do. The
+    outputs are written in a staging folder and published together, so a failed write leaves
+    the earlier outputs as they were."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    reason = exc.strerror or type(exc).__name__
+    return (
+        f"{reason}{where}. Outputs are written whole or not at all: free space, fix the "
+        "folder's permissions or choose another output folder, and run it again"
+    )
 
 
 def _print_warnings(caught: list[warnings.WarningMessage]) -> None:

@@ -34,9 +34,10 @@ from jumeau.cli.common import (
     warn_inferred_schema_under_dp,
 )
 from jumeau.data import load_cohort
+from jumeau.data.publishing import staged_folder
 from jumeau.errors import JumeauError
 from jumeau.generators import available_generators, load_generator, make_generator
-from jumeau.generators.provenance import write_provenance
+from jumeau.generators.provenance import provenance_path, write_provenance
 
 
 @app.command(
@@ -133,8 +134,11 @@ def sample(
             return
         generator = load_generator(model_file)
         cohort = generator.sample(n, seed=seed, where=where)
-        cohort.to_csv(output)
-        record = write_provenance(output, generator, model_file=model_file)
+        # the cohort and its provenance are published together (an earlier pair replaced whole)
+        with staged_folder(output.parent, replaces=(provenance_path(output).name,)) as staging:
+            staged = cohort.to_csv(staging / output.name)
+            write_provenance(staged, generator, model_file=model_file)
+        record = provenance_path(output)
         report = generator.last_sampling_
         out.print(
             f"wrote {len(cohort)} artificial patients to {output} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,8 @@ from jumeau.cli.common import (
 )
 from jumeau.data import Cohort, Schema, load_cohort
 from jumeau.data.loading import write_text_atomically
+from jumeau.errors import JumeauWarning
+from jumeau.generators.provenance import provenance_matches
 from jumeau.workflow import load_artificial
 
 score_app = typer.Typer(
@@ -30,7 +33,16 @@ def _training_cohort(data: Path, schema: Path | None, artificial: bool | None) -
     file lies beside them. An artificial cohort is read against the real data's schema without
     the identifier and excluded columns (which it never carries)."""
     if artificial is None:
-        artificial = data.with_name(data.name + ".provenance.json").is_file()
+        described = provenance_matches(data)
+        if described is False:
+            warnings.warn(
+                f"{data}: the provenance file beside it describes another file (left by an "
+                "interrupted write, or the CSV was edited since): ignored; pass --artificial if "
+                "these patients are artificial",
+                JumeauWarning,
+                stacklevel=2,
+            )
+        artificial = bool(described)
     if artificial and schema is not None:
         return load_artificial(data, Schema.from_yaml(schema))
     cohort = load_cohort(data, schema)

@@ -15,6 +15,7 @@ from jumeau.data.derivation import contradictions
 from jumeau.data.inference import MAX_EXACT_INT
 from jumeau.data.loading import CsvDialect, frame_sha256, read_table
 from jumeau.data.parsing import clean_text, examples, parse_dates, parse_numbers
+from jumeau.data.publishing import write_atomically
 from jumeau.data.rules import Expression, parse_rule
 from jumeau.data.schema import (
     CATEGORY_KINDS,
@@ -203,10 +204,7 @@ class Cohort:
         """Write the cohort as UTF-8 CSV (atomically: a failed write leaves no half file)."""
         path = Path(path)
         frame = self.modelled if modelled_only else self.data
-        temporary = path.with_name(f".{path.name}.partial")
-        frame.to_csv(temporary, index=False)
-        temporary.replace(path)
-        return path
+        return write_atomically(path, lambda temporary: frame.to_csv(temporary, index=False))
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> ValidationReport:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from jumeau.data.parsing import MISSING_TOKENS
+from jumeau.data.publishing import write_atomically
 from jumeau.errors import DataError
 
 ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")  # tried in order; latin-1 decodes any byte
@@ -241,11 +242,4 @@ def _first_line(exc: BaseException) -> str:
 
 def write_text_atomically(path: str | Path, text: str) -> Path:
     """Write through a temporary file renamed into place: a failure never leaves half a file."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.partial")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    return write_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file, save
 
 import jumeau
+from jumeau.data.publishing import write_atomically
 from jumeau.data.schema import Schema
 from jumeau.errors import JumeauError
 
@@ -72,17 +73,13 @@ def write_model_file(
     """safetensors arrays with the JSON header in the file's metadata, written atomically: an
     interrupted save never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.partial")
-    try:
-        save_file(
-            {k: np.ascontiguousarray(v) for k, v in arrays.items()},
-            str(temporary),
-            metadata={"format": kind, "format_version": str(version), "jumeau": json.dumps(header)},
-        )
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    # serialised in memory, then written by Python: a full disk is an OSError naming the file,
+    # not safetensors' own error type
+    content = save(
+        {k: np.ascontiguousarray(v) for k, v in arrays.items()},
+        metadata={"format": kind, "format_version": str(version), "jumeau": json.dumps(header)},
+    )
+    return write_atomically(path, lambda temporary: temporary.write_bytes(content))
 
 
 def load_generator(path: str | Path) -> Generator:

@@ -22,10 +22,12 @@ def provenance(
     generator: Generator,
     *,
     model_file: Path | None = None,
+    model_file_shown: Path | None = None,
     sampling: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`sampling` describes a cohort drawn in several calls (e.g. topped up after filtering);
-    by default the generator's last sampling call is recorded."""
+    by default the generator's last sampling call is recorded. `model_file_shown`: the path to
+    record for `model_file` (hashed where it is now) when it is about to move there."""
     record: dict[str, Any] = {
         "model": generator.name,
         "config": generator.get_params(),
@@ -38,7 +40,8 @@ def provenance(
     elif hasattr(generator, "last_sampling_"):
         record["sampling"] = generator.last_sampling_.as_dict()
     if model_file is not None:
-        record["model_file"] = {"path": str(model_file), "sha256": file_sha256(model_file)}
+        shown = model_file if model_file_shown is None else model_file_shown
+        record["model_file"] = {"path": str(shown), "sha256": file_sha256(model_file)}
     return record
 
 
@@ -47,12 +50,40 @@ def write_provenance(
     generator: Generator,
     *,
     model_file: Path | None = None,
+    model_file_shown: Path | None = None,
     sampling: dict[str, Any] | None = None,
 ) -> Path:
     """Write `<output>.provenance.json` beside an artificial cohort (atomically)."""
-    path = output.with_name(output.name + ".provenance.json")
-    text = json.dumps(provenance(generator, model_file=model_file, sampling=sampling), indent=2)
+    path = provenance_path(output)
+    record = provenance(
+        generator, model_file=model_file, model_file_shown=model_file_shown, sampling=sampling
+    )
+    record["artificial_file"] = {"name": output.name, "sha256": file_sha256(output)}
+    text = json.dumps(record, indent=2)
     return write_text_atomically(path, text)
+
+
+def provenance_path(output: Path) -> Path:
+    """Where the provenance of the artificial cohort `output` lies."""
+    return output.with_name(output.name + ".provenance.json")
+
+
+def provenance_matches(output: Path) -> bool | None:
+    """Does the provenance beside `output` describe it (None: there is none)? It records the
+    hash of the cohort it was written with; a provenance left beside a newer file by an
+    interrupted write, or beside an edited file, does not. A provenance written before the hash
+    was recorded cannot tell and is taken at its word."""
+    path = provenance_path(output)
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    described = record.get("artificial_file") if isinstance(record, dict) else None
+    if not isinstance(described, dict) or "sha256" not in described:
+        return True
+    return bool(described["sha256"] == file_sha256(output))
 
 
 def file_sha256(path: Path) -> str:

@@ -124,8 +124,8 @@ def _attack_table(result: Evaluation) -> str:
         "(set them with --quasi-identifiers). The risk is the attacker's success on training "
         "patients beyond their success on unseen (holdout) patients; the ceiling is the same "
         f"attack with {settings.get('n_ceiling_real_sample', 0)} real holdout patients in place "
-        "of the artificial cohort, at the same sizes. Threshold 0.09: the re-identification risk accepted for "
-        "clinical data under EMA Policy 0070.</p>"
+        "of the artificial cohort, at the same sizes. Threshold 0.09: the re-identification "
+        "risk accepted for clinical data under EMA Policy 0070.</p>"
     )
 
 

@@ -1,0 +1,217 @@
+"""A run folder is never half old, half new: outputs are staged beside it and published together;
+an interruption or a full disk leaves the earlier run whole and says so in one line."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from jumeau import workflow
+from jumeau.cli import app
+from jumeau.data import publishing
+from jumeau.data.publishing import STAGING_MARK, publish, staged_folder, write_atomically
+from jumeau.datasets import load
+from jumeau.errors import JumeauError
+from jumeau.evaluation.evaluate import EvaluationSettings
+from jumeau.generators.provenance import provenance_matches, provenance_path
+
+FAST = EvaluationSettings(seed=0, run_attacks=False, factors=(0,), small_cohort_sizes=())
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.iterdir())
+        if p.is_file()
+    }
+
+
+def _leftovers(folder: Path) -> list[str]:
+    """Hidden staging files or folders left inside or beside `folder`."""
+    inside = [p.name for p in folder.iterdir() if p.name.startswith(".")] if folder.is_dir() else []
+    beside = [p.name for p in folder.parent.iterdir() if p.name.startswith(f".{folder.name}")]
+    return sorted(inside + beside)
+
+
+# ---------------------------------------------------------------------- staged_folder / publish
+def test_files_are_published_together_and_replace_an_earlier_runs(tmp_path):
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "report.html").write_text("old report")
+    (target / "privacy.html").write_text("old dossier")  # this run does not write one
+    (target / "notes.txt").write_text("the user's own file")
+    with staged_folder(target, replaces=("report.html", "privacy.html")) as staging:
+        (staging / "report.html").write_text("new report")
+        (staging / "artificial.csv").write_text("x\n1\n")
+        assert not (target / "artificial.csv").exists()  # nothing published before the end
+    assert (target / "report.html").read_text() == "new report"
+    assert (target / "artificial.csv").read_text() == "x\n1\n"
+    assert not (target / "privacy.html").exists()  # an earlier run's file is not left behind
+    assert (target / "notes.txt").read_text() == "the user's own file"
+    assert _leftovers(target) == []
+
+
+def test_an_error_before_publishing_leaves_the_earlier_files_untouched(tmp_path):
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "report.html").write_text("old report")
+    before = _hashes(target)
+    with (
+        pytest.raises(OSError, match="No space"),
+        staged_folder(target, replaces=("report.html",)) as staging,
+    ):
+        (staging / "report.html").write_text("new report")
+        raise OSError(errno.ENOSPC, "No space left on device", str(staging / "x"))
+    assert _hashes(target) == before
+    assert _leftovers(target) == []
+
+
+def test_a_failure_while_publishing_puts_the_earlier_files_back(tmp_path, monkeypatch):
+    target, staging = tmp_path / "out", tmp_path / "staging"
+    target.mkdir()
+    staging.mkdir()
+    for name in ("a.csv", "b.csv", "c.csv"):
+        (target / name).write_text(f"old {name}")
+        (staging / name).write_text(f"new {name}")
+    before = _hashes(target)
+    real_replace, calls = os.replace, []
+
+    def failing_replace(source, destination):
+        calls.append(source)
+        if (
+            Path(source).parent == staging
+            and len([c for c in calls if Path(c).parent == staging]) == 2
+        ):
+            raise OSError(errno.EIO, "Input/output error", str(destination))
+        return real_replace(source, destination)
+
+    monkeypatch.setattr(publishing.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="Input/output"):
+        publish(staging, target)
+    monkeypatch.setattr(publishing.os, "replace", real_replace)
+    assert _hashes(target) == before
+
+
+def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(tmp_path):
+    target = tmp_path / "out"
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = int(finished.stdout)
+    abandoned = target / f"{STAGING_MARK}{dead_pid}-abc"
+    abandoned.mkdir(parents=True)
+    (abandoned / "model.jumeau").write_text("half a run")
+    alive = target / f"{STAGING_MARK}{os.getppid()}-def"  # a running process's: kept
+    alive.mkdir()
+    with staged_folder(target) as staging:
+        (staging / "report.html").write_text("new")
+    assert not abandoned.exists()
+    assert alive.exists()
+
+
+# ---------------------------------------------------------------------- jumeau run
+@pytest.fixture(scope="module")
+def earlier_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("run") / "out"
+    lung = load("lung")
+    workflow.run(lung, folder, model="copula", n=60, seed=0, settings=FAST, progress=False)
+    return lung, folder
+
+
+def test_the_provenance_names_the_published_model_file(earlier_run):
+    _, folder = earlier_run
+    record = json.loads((folder / "artificial.csv.provenance.json").read_text())
+    assert Path(record["model_file"]["path"]) == folder / "model.jumeau"
+    digest = hashlib.sha256((folder / "model.jumeau").read_bytes()).hexdigest()
+    assert record["model_file"]["sha256"] == digest
+    assert _leftovers(folder) == []
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [KeyboardInterrupt(), OSError(errno.ENOSPC, "No space left on device", "report.html")],
+    ids=["interrupted", "disk full"],
+)
+def test_a_run_that_fails_while_writing_leaves_the_earlier_run_whole(
+    earlier_run, monkeypatch, failure
+):
+    lung, folder = earlier_run
+    before = _hashes(folder)
+
+    def broken_report(*_args, **_kwargs):
+        raise failure
+
+    monkeypatch.setattr(workflow, "write_report", broken_report)
+    with pytest.raises(type(failure)):
+        workflow.run(lung, folder, model="copula", n=40, seed=1, settings=FAST, progress=False)
+    assert _hashes(folder) == before  # the new model and cohort were not published either
+    assert _leftovers(folder) == []
+
+
+def test_the_cli_says_a_full_disk_in_one_line(earlier_run, monkeypatch, tmp_path):
+    lung, folder = earlier_run
+    before = _hashes(folder)
+    data = lung.to_csv(tmp_path / "lung.csv")
+
+    def full_disk(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(folder / "report.html"))
+
+    monkeypatch.setattr(workflow, "write_report", full_disk)
+    result = CliRunner().invoke(
+        app,
+        ["run", str(data), "--model", "copula", "-n", "40", "--no-attacks",
+         "--no-small-cohorts", "--quiet", "-o", str(folder)],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines[-1].startswith("error: No space left on device")
+    assert "Traceback" not in result.output
+    assert _hashes(folder) == before
+
+
+def test_a_killed_writers_partial_file_is_removed_by_the_next_write(tmp_path):
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    leftover = tmp_path / f".cohort.csv.{int(finished.stdout)}.partial"
+    leftover.write_text("half a file")
+    write_atomically(tmp_path / "cohort.csv", lambda path: path.write_text("x\n1\n"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.csv"]
+
+
+def test_a_run_into_a_file_is_refused_before_any_work(tmp_path):
+    path = tmp_path / "out"
+    path.write_text("a file")
+    with pytest.raises(JumeauError, match="is a file"):
+        workflow.run(load("lung"), path, model="copula", n=10, settings=FAST, progress=False)
+
+
+def test_sample_publishes_the_cohort_with_a_provenance_that_names_its_hash(earlier_run, tmp_path):
+    _, folder = earlier_run
+    output = tmp_path / "drawn.csv"
+    stale = provenance_path(output)
+    stale.write_text(json.dumps({"artificial_file": {"sha256": "0" * 64}}))  # an earlier pair
+    result = CliRunner().invoke(
+        app, ["sample", str(folder / "model.jumeau"), "-n", "20", "-o", str(output)]
+    )
+    assert result.exit_code == 0, result.output
+    assert provenance_matches(output) is True
+    record = json.loads(stale.read_text())
+    assert record["artificial_file"]["sha256"] == hashlib.sha256(output.read_bytes()).hexdigest()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    output.write_text(output.read_text() + "\n")  # edited since: the provenance no longer fits
+    assert provenance_matches(output) is False
