@@ -20,9 +20,11 @@ import pandas as pd
 
 from jumeau.data.loading import write_text_atomically
 from jumeau.data.longitudinal import LongitudinalCohort
+from jumeau.data.publishing import staged_folder
 from jumeau.data.schema import Schema
 from jumeau.errors import JumeauError, JumeauWarning
 from jumeau.generators.persistence import versions
+from jumeau.generators.provenance import file_sha256
 from jumeau.longitudinal.evaluation import (
     LongitudinalEvaluation,
     evaluate_longitudinal,
@@ -32,7 +34,7 @@ from jumeau.longitudinal.evaluation import (
 from jumeau.longitudinal.vae.model import LongitudinalVAE, output_schema
 from jumeau.report import report_meta
 from jumeau.report.longitudinal import write_longitudinal_report
-from jumeau.workflow import HOLDOUT_SHARE, TOP_UP_ROUNDS
+from jumeau.workflow import HOLDOUT_SHARE, RUN_FILES, TOP_UP_ROUNDS
 
 
 @dataclass
@@ -111,8 +113,6 @@ def run_longitudinal(
     tell(f"fitting on {train.n_patients} patients, {holdout.n_patients} held out")
     model = LongitudinalVAE(static_model=static_model, **(params or {}))
     model.fit(train, seed=seed, progress=progress)
-    folder.mkdir(parents=True, exist_ok=True)
-    files = {"model": model.save(folder / "model.jumeau")}
     size = train.n_patients if n is None else n
     tell(f"sampling {size} artificial patients")
     if use_filter:
@@ -123,13 +123,8 @@ def run_longitudinal(
         artificial, removed = model.sample(size, seed=seed), 0
     tell("evaluating")
     evaluation = evaluate_longitudinal(train, holdout, artificial, seed=seed)
-    files["artificial"] = artificial.to_csv(folder / "artificial.csv")
     held_ids = set(holdout.patients[cohort.columns.id])
     positions = [i for i, p in enumerate(cohort.patients[cohort.columns.id]) if p in held_ids]
-    files["split"] = write_text_atomically(
-        folder / "split.json",
-        json.dumps({"seed": seed, "holdout_patient_positions": positions}) + "\n",
-    )
     provenance = {
         "model": model.name,
         "config": model.get_params(),
@@ -138,18 +133,31 @@ def run_longitudinal(
         "similarity_filter": {"used": use_filter, "removed": removed, "percentile": percentile},
         "versions": versions(),
     }
-    files["provenance"] = write_text_atomically(
-        folder / "artificial.csv.provenance.json", json.dumps(provenance, indent=2) + "\n"
-    )
     meta = report_meta(
         seed=seed,
         inputs={"data": cohort.sha256},
         title=f"{cohort.source}: longitudinal VAE",
         extra={"model": model.get_params(), "similarity_filter_removed": removed},
     )
-    files["report"], files["report_json"] = write_longitudinal_report(
-        evaluation, train, artificial, folder, meta
-    )
+    # published together, an earlier run's files replaced together (jumeau.data.publishing)
+    with staged_folder(folder, replaces=RUN_FILES) as staging:
+        files = {"model": model.save(staging / "model.jumeau")}
+        files["artificial"] = artificial.to_csv(staging / "artificial.csv")
+        files["split"] = write_text_atomically(
+            staging / "split.json",
+            json.dumps({"seed": seed, "holdout_patient_positions": positions}) + "\n",
+        )
+        provenance["artificial_file"] = {
+            "name": "artificial.csv",
+            "sha256": file_sha256(files["artificial"]),
+        }
+        files["provenance"] = write_text_atomically(
+            staging / "artificial.csv.provenance.json", json.dumps(provenance, indent=2) + "\n"
+        )
+        files["report"], files["report_json"] = write_longitudinal_report(
+            evaluation, train, artificial, staging, meta
+        )
+        files = {key: folder / path.name for key, path in files.items()}
     return LongitudinalRun(folder, artificial, evaluation, removed, files)
 
 
