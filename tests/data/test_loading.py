@@ -191,6 +191,15 @@ def test_binary_file_is_not_csv(write):
         load_cohort(write("bin.csv", b"\x00\x01\x02" * 100))
 
 
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_text_is_read_with_or_without_its_byte_order_mark(write, codec):
+    """Excel's "Unicode text" export: zero bytes everywhere, yet text, not a binary file."""
+    text = "age,city\n71,Orléans\n64,Nîmes\n"
+    table = read_table(write(f"u16-{codec}.csv", text.encode(codec)))
+    assert table.frame["city"].tolist() == ["Orléans", "Nîmes"]
+    assert table.dialect.encoding.startswith("utf-16")
+
+
 def test_spreadsheet_is_refused_with_advice(write):
     with pytest.raises(DataError, match="save the sheet as CSV"):
         load_cohort(write("d.xlsx", b"PK\x03\x04 not really"))

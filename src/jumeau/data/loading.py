@@ -7,6 +7,7 @@ UTF-8 CSV, so the dialect is detected (and can be forced). Every failure is a on
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -96,7 +97,8 @@ def _read_parquet(path: Path, content: bytes) -> pd.DataFrame:
 def _read_csv(
     content: bytes, source: str, *, sep: str | None, decimal: str | None, encoding: str | None
 ) -> tuple[pd.DataFrame, CsvDialect]:
-    if b"\x00" in content[:4096]:
+    encoding = encoding or _utf16_encoding(content)
+    if b"\x00" in content[:4096] and not (encoding or "").lower().startswith("utf-16"):
         raise DataError(f"{source}: looks like a binary file, not CSV text; export it as CSV")
     text, encoding = _decode(content, source, encoding)
     header, *rest = text.splitlines() or [""]
@@ -130,6 +132,25 @@ def _read_csv(
     elif decimal != ".":
         raise DataError(f"--decimal must be '.' or ',', not {decimal!r}")
     return frame, CsvDialect(encoding=encoding, sep=sep, decimal=decimal)
+
+
+def _utf16_encoding(content: bytes) -> str | None:
+    """UTF-16 text (Excel's "Unicode text", some hospital exports): by its byte-order mark, or
+    without one by ASCII characters' zero bytes all on one side. None for anything else."""
+    if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    head = content[:4096]
+    if len(head) < 4 or len(head) % 2:
+        head = head[: len(head) - len(head) % 2]
+    if len(head) < 4:
+        return None
+    even_zero, odd_zero = head[0::2].count(0), head[1::2].count(0)
+    half = len(head) // 2
+    if odd_zero > 0.9 * half and even_zero == 0:
+        return "utf-16-le"
+    if even_zero > 0.9 * half and odd_zero == 0:
+        return "utf-16-be"
+    return None
 
 
 def _decode(content: bytes, source: str, encoding: str | None) -> tuple[str, str]:
