@@ -80,6 +80,7 @@ class Generator(ABC):
     max_attempts: ClassVar[int] = 50
 
     file_versions_: dict[str, Any]  # set when loaded from a file: the versions that wrote it
+    file_path_: Path  # set when loaded from a file: the file it was read from
     privacy_: dict[str, Any] | None  # ε, δ, mechanisms and accountant of a DP fit, else None
 
     def __init__(self, config: BaseModel | None = None, **params: Any) -> None:
@@ -145,6 +146,22 @@ class Generator(ABC):
     def _sample_matrix(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """n encoded rows, categorical blocks one-hot (already sampled, not argmax'ed)."""
 
+    def _draw(self, size: int, rng: np.random.Generator) -> pd.DataFrame:
+        """`size` decoded draws. A model read from a file that fails here was built from parts
+        that do not fit (a crafted or corrupted file passes its checksum when recomputed): one
+        clear error naming the file, not a traceback from deep in numpy or torch."""
+        path = getattr(self, "file_path_", None)
+        if path is None:
+            return self._decode(self._sample_matrix(size, rng))
+        from jumeau.generators.persistence import LOAD_ERRORS, damaged
+
+        try:
+            return self._decode(self._sample_matrix(size, rng))
+        except JumeauError:  # the user's to fix (a condition too rare, …): said as it is
+            raise
+        except LOAD_ERRORS as exc:
+            raise damaged(path, exc) from None
+
     def sample(self, n: int, *, seed: int | None = None, where: str | None = None) -> Cohort:
         """`n` artificial patients that satisfy every bound and rule (and `where`, if given)."""
         self._check_fitted()
@@ -165,7 +182,7 @@ class Generator(ABC):
                 int(missing / share * self.oversample) if share else int(missing * self.oversample)
             )
             size = max(self.min_batch, min(size, 50 * n + self.min_batch))
-            batch = self._decode(self._sample_matrix(size, rng))
+            batch = self._draw(size, rng)
             valid = self._accept(batch, condition, report)
             report.drawn += size
             chosen = batch[valid]

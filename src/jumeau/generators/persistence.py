@@ -85,15 +85,16 @@ def write_model_file(
 def load_generator(path: str | Path) -> Generator:
     """Read a model file written by `Generator.save`, with a clear error for any bad file."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: model file not found")
     header_text, arrays = read_model_file(path)
     try:
         header = json.loads(header_text)
         if not isinstance(header, dict):
             raise TypeError("the JSON header is not an object")
-    except (json.JSONDecodeError, TypeError) as exc:
+    except (json.JSONDecodeError, TypeError, RecursionError) as exc:
         raise damaged(path, exc) from None
+    not_finite = [k for k, v in arrays.items() if v.dtype.kind == "f" and not np.isfinite(v).all()]
+    if not_finite:  # no jumeau model stores NaN or infinity: a crafted or corrupted file
+        raise damaged(path, ValueError(f"array {not_finite[0]} holds NaN or infinite numbers"))
     if header.get("model") == "longitudinal_vae":
         raise ModelFileError(
             f"{path}: a longitudinal model; load it with "
@@ -127,13 +128,29 @@ def generator_from_state(
         generator.privacy_ = header.get("differential_privacy")
     except ModelFileError:
         raise
-    except (JumeauError, KeyError, TypeError, ValueError) as exc:
+    except LOAD_ERRORS as exc:  # a crafted file whose parts do not fit each other
         raise damaged(path, exc) from None
     generator.file_versions_ = header.get("versions", {})
+    generator.file_path_ = path
     return generator
 
 
-def damaged(path: Path, exc: Exception) -> ModelFileError:
+# What building or sampling a model from a file whose arrays and header do not fit each other
+# raises: wrong shapes (numpy, LinAlgError, torch's "size mismatch"), missing keys, unknown
+# columns, an allocation refused for a size the file asks for
+LOAD_ERRORS = (
+    JumeauError,
+    KeyError,
+    IndexError,
+    TypeError,
+    ValueError,
+    RuntimeError,
+    MemoryError,
+    np.linalg.LinAlgError,
+)
+
+
+def damaged(path: Path, exc: BaseException) -> ModelFileError:
     """One clear line for a model file whose content does not hold together."""
     detail = " ".join(str(exc).split())
     detail = detail if len(detail) <= 120 else detail[:117].rsplit(" ", 1)[0] + "..."
@@ -148,6 +165,9 @@ def read_model_file(
 ) -> tuple[str, dict[str, np.ndarray]]:
     """The JSON header text and the arrays of a file written by `write_model_file`; a clear
     `ModelFileError` for a truncated, corrupted or foreign file or another format version."""
+    if not path.is_file():  # a folder, or a pipe that would block the read forever
+        what = "not found" if not path.exists() else "is not a regular file"
+        raise ModelFileError(f"{path}: model file {what}; give the path of a .jumeau file")
     try:
         with path.open("rb") as handle:
             head = handle.read(8)

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from jumeau.data.cohort import Cohort
+from jumeau.errors import JumeauError
 from jumeau.generators.base import Generator
 from jumeau.generators.neural.conditional import importance_draws
 from jumeau.generators.neural.likelihood import Likelihood, MixedLikelihood
@@ -225,11 +226,27 @@ class VAE(Generator):
         self.likelihood_ = self._make_likelihood()
         self.latent_dim_ = int(meta["latent_dim"])
         self.hidden_dim_ = int(meta["hidden_dim"])
-        self.module_ = self._make_module(self._data_width())
         weights = {
             k.removeprefix("module."): torch.as_tensor(v)
             for k, v in arrays.items()
             if k.startswith("module.")
         }
+        # the network the header describes, first without memory ("meta" tensors): a file
+        # asking for a latent size of 10⁹ must be refused before anything is allocated
+        with torch.device("meta"):
+            shapes = {
+                k: tuple(v.shape)
+                for k, v in self._make_module(self._data_width()).state_dict().items()
+            }
+        stored = {k: tuple(v.shape) for k, v in weights.items()}
+        if shapes != stored:
+            wrong = sorted(set(shapes) ^ set(stored)) or [
+                k for k in shapes if shapes[k] != stored[k]
+            ]
+            raise JumeauError(
+                f"the network's weights do not fit the sizes in its header ({wrong[0]}, "
+                f"{len(wrong)} in all)"
+            )
+        self.module_ = self._make_module(self._data_width())
         self.module_.load_state_dict(weights)
         self.module_.eval()
