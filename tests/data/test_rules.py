@@ -247,7 +247,12 @@ def test_schema_checks_at_parse_time(schema: Schema, text: str, needle: str) -> 
     ],
 )
 def test_schema_type_errors(typed: pd.DataFrame, schema: Schema, text: str, needle: str) -> None:
-    rule = parse_rule(text, schema)
+    """Found when the rule is checked against the schema (`schema check`, before any fit), and
+    on the data for a rule parsed without one."""
+    with pytest.raises(RuleSyntaxError, match=needle) as info:
+        parse_rule(text, schema)
+    assert text in str(info.value)
+    rule = parse_rule(text)
     with pytest.raises(RuleSyntaxError, match=needle) as info:
         rule.evaluate(typed, schema)
     assert text in str(info.value)

@@ -23,8 +23,8 @@ import pandas as pd
 from lark import Lark, Token, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
-from jumeau.data.schema import ColumnKind, category_key, unknown_column_message
-from jumeau.errors import RuleSyntaxError
+from jumeau.data.schema import CATEGORY_KINDS, ColumnKind, category_key, unknown_column_message
+from jumeau.errors import JumeauError, RuleSyntaxError
 
 if TYPE_CHECKING:
     from jumeau.data.schema import Schema
@@ -116,7 +116,52 @@ def parse_rule(text: str, schema: Schema | None = None, *, where: str = "rule") 
                     f"{where} `{text}`: {unknown_column_message(name, schema.names)}"
                 )
         _check_category_literals(tree, schema, where, text)
+        _check_types(tree, schema, columns, where, text)
     return Expression(text=text, tree=tree, columns=columns)
+
+
+def _check_types(
+    tree: Tree, schema: Schema, columns: tuple[str, ...], where: str, text: str
+) -> None:
+    """Evaluate the rule once on one made-up row typed as the schema types the data: whether
+    a rule compares text with a number, or does arithmetic on a category, depends on the types
+    alone, and saying it at `schema check` beats saying it after a long fit. Skipped when a
+    column's type is only known from the data (categories not listed, a date format)."""
+    from jumeau.data.cohort import coerce_column  # cohort imports this module
+
+    raw: dict[str, str] = {}
+    for name in columns:
+        column = schema.columns[name]
+        if column.kind in (ColumnKind.CONTINUOUS, ColumnKind.INTEGER):
+            raw[name] = "1"
+        elif column.kind in CATEGORY_KINDS and column.categories:
+            raw[name] = str(column.categories[0])
+        elif column.kind in (ColumnKind.IDENTIFIER, ColumnKind.TEXT):
+            raw[name] = "x"
+        else:
+            return
+    try:
+        frame = pd.DataFrame(
+            {
+                name: coerce_column(
+                    name,
+                    pd.Series([value]),
+                    schema.columns[name],
+                    schema,
+                    "rule check",
+                    artificial=True,
+                )
+                for name, value in raw.items()
+            }
+        )
+    except JumeauError:  # a made-up value the column's bounds refuse: nothing to learn
+        return
+    try:
+        _Evaluator(frame, schema, text).visit(tree)
+    except RuleSyntaxError as exc:
+        raise RuleSyntaxError(f"{where} {exc}") from None
+    except (ArithmeticError, ValueError, TypeError):  # depends on the value, not the types
+        return
 
 
 def _tree_depth(tree: Tree) -> int:
