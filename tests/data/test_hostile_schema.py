@@ -85,3 +85,44 @@ def test_validate_with_a_rule_comparing_text_to_a_number_ends_in_one_line(
     assert result.exit_code == 2, result.output
     assert "sex > 5" in result.output and "Traceback" not in result.output
     assert not isinstance(result.exception, RuleSyntaxError)
+
+
+# ---------------------------------------------------------------------- rules that cannot hold
+def _lung_with_rules(*rules: str):
+    from jumeau.data.cohort import Cohort
+    from jumeau.datasets import load
+
+    lung = load("lung")
+    schema = Schema.model_validate(lung.schema.model_dump() | {"rules": list(rules)})
+    return Cohort(lung.data, schema, source="lung.csv")
+
+
+def test_a_rule_text_compared_with_a_number_is_refused_at_schema_check(tmp_path: Path) -> None:
+    path = tmp_path / "schema.yaml"
+    path.write_text(
+        "columns:\n  sex: {kind: binary, categories: [F, M]}\n  age: {kind: integer}\n"
+        "rules:\n  - sex > 5\n  - age / 2 > 5\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["schema", "check", str(path)])
+    assert result.exit_code == 2
+    assert "`sex > 5`: compares text with a number" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("rules", "said"),
+    [
+        (("age > 200",), "holds for none of the 228 patients"),
+        (("age > 50", "age < 40"), "no patient satisfies the 2 rules together"),
+    ],
+)
+def test_rules_no_patient_satisfies_are_refused_before_the_fit(rules, said) -> None:
+    from jumeau.errors import DataError
+    from jumeau.generators.registry import make_generator
+
+    cohort = _lung_with_rules(*rules)
+    started = time.perf_counter()
+    with pytest.raises(DataError, match=said):
+        make_generator("vae", epochs=400).fit(cohort, progress=False)
+    assert time.perf_counter() - started < 5  # refused before any training

@@ -199,6 +199,28 @@ class Cohort:
                 f"{self.source}: {len(self)} rows is too few to model (at least {min_rows}): "
                 "a generator would memorise these patients rather than learn their distribution"
             )
+        self._require_satisfiable_rules()
+
+    def _require_satisfiable_rules(self) -> None:
+        """Rules that no patient satisfies — one alone, or all together (`age > 50` beside
+        `age < 40`) — would let a generator fit for minutes and then reject every draw: refused
+        before the fit. Rules some patients break are the data's problem, not the schema's, and
+        `jumeau validate` reports them."""
+        together = np.ones(len(self), dtype=bool)
+        for number, rule in enumerate(self.schema.rules, 1):
+            holds = compiled_rule(rule.expr, self.schema).holds(self.data, self.schema)
+            if not holds.any():
+                raise DataError(
+                    f"{self.source}: rule {number} `{rule.expr}` holds for none of the "
+                    f"{len(self)} patients; it contradicts the data: fix it in the schema"
+                )
+            together &= holds
+        if len(self.schema.rules) > 1 and not together.any():
+            raise DataError(
+                f"{self.source}: no patient satisfies the {len(self.schema.rules)} rules "
+                "together (each holds for some); two of them contradict each other: fix the "
+                "schema's rules"
+            )
 
     def to_csv(self, path: str | Path, *, modelled_only: bool = False) -> Path:
         """Write the cohort as UTF-8 CSV (atomically: a failed write leaves no half file)."""
