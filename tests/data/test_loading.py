@@ -313,3 +313,10 @@ def test_headers_with_some_numeric_names_are_read(write, header):
             read_table(path)
     else:
         assert list(read_table(path).frame.columns) == header.split(sep)
+
+
+def test_numbers_near_the_float_limit_are_refused_in_one_line(write):
+    """Their squares overflow: a copula's EM failed on them with a LinAlgError traceback."""
+    rows = "\n".join(f"{i},{v}" for i, v in enumerate([1e308, -1.5e308, 2.0, 3.0] * 5))
+    with pytest.raises(DataError, match=r"column 'x' holds values beyond ±1e\+150"):
+        load_cohort(write("huge.csv", "id,x\n" + rows))

@@ -365,6 +365,10 @@ def coerce_column(
     return result.rename(name)
 
 
+# No clinical measure comes near: past it a variance (a square) leaves float64's range (1.8e308)
+MAX_MAGNITUDE = 1e150
+
+
 def _coerce_numeric(
     name: str, series: pd.Series, column: Column, where: str, source: str
 ) -> pd.Series:
@@ -382,6 +386,13 @@ def _coerce_numeric(
                 f"{examples(series, fractional)} ({source}); declare it continuous"
             )
         return numbers.round().astype("Int64")
+    huge = numbers.notna() & (numbers.abs() > MAX_MAGNITUDE)
+    if huge.any():
+        raise DataError(
+            f"{where}column '{name}' holds values beyond ±{MAX_MAGNITUDE:.0e}: "
+            f"{examples(series, huge)} ({source}); their squares overflow every statistic — "
+            "rescale the column (another unit) or fix those cells"
+        )
     return numbers.astype("float64")
 
 
