@@ -170,3 +170,21 @@ def test_server_and_two_client_processes_over_tls(tmp_path: Path, gbsg2: Cohort)
     from jumeau.generators import load_generator
 
     assert load_generator(tmp_path / "model.jumeau").sample(50, seed=0).validate().ok
+
+
+def test_a_site_that_cannot_reach_its_server_says_so_in_one_line(
+    gbsg2: Cohort, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Knocks again a bounded number of times (a server not yet up), then one JumeauError
+    naming the address and what to check — not a raw gRPC traceback."""
+    from jumeau.errors import JumeauError
+    from jumeau.federated import flower
+
+    monkeypatch.setattr(flower, "CONNECT_WAITS", (0.01, 0.01))
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    site = Site(gbsg2.subset(np.arange(60)), "lonely")
+    with pytest.raises(JumeauError, match=rf"cannot reach the server at 127.0.0.1:{port}") as info:
+        flower.connect(site, f"127.0.0.1:{port}")
+    assert "--root-certificate" in str(info.value) and "\n" not in str(info.value)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -53,6 +54,8 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     raise JumeauError("federated training needs Flower: pip install 'jumeau[federated]'") from error
 
 _STATE_KEY = "jumeau-site-state"
+# A site started before its server knocks again after these pauses (seconds), then gives up
+CONNECT_WAITS = (1.0, 2.0, 4.0, 8.0, 15.0)
 log = logging.getLogger("jumeau.federated")
 
 
@@ -318,17 +321,51 @@ def connect(
     """Take part in a consortium's training as `site` until the server ends it; returns the
     tasks the site answered. Without a root certificate the connection is not encrypted (for a
     closed network or a test only)."""
+    import grpc
     from flwr.client import start_client
 
     client = JumeauClient(site)
-    with _quiet(verbose):
-        start_client(
-            server_address=server,
-            client=client.to_client(),
-            root_certificates=root_certificate,
-            insecure=root_certificate is None,
+    waits = iter(CONNECT_WAITS)
+    while True:
+        try:
+            with _quiet(verbose):
+                start_client(
+                    server_address=server,
+                    client=client.to_client(),
+                    root_certificates=root_certificate,
+                    insecure=root_certificate is None,
+                )
+            return client.tasks
+        except grpc.RpcError as exc:
+            code = exc.code() if callable(getattr(exc, "code", None)) else None
+            wait = next(waits, None)
+            # a server not up yet: wait and knock again, a bounded number of times
+            if not client.tasks and code == grpc.StatusCode.UNAVAILABLE and wait is not None:
+                time.sleep(wait)
+                continue
+            problem = _connection_problem(server, exc, client.tasks, root_certificate)
+            raise JumeauError(problem) from None
+
+
+def _connection_problem(
+    server: str, exc: Exception, tasks: list[str], root_certificate: bytes | None
+) -> str:
+    """One line for a connection the site could not make or keep."""
+    details = getattr(exc, "details", None)
+    reason = " ".join(str(details() if callable(details) else exc).split())[:160]
+    if tasks:
+        return (
+            f"lost the server at {server} after {len(tasks)} round(s) ({reason}); the run did "
+            "not finish — its operator has the reason"
         )
-    return client.tasks
+    advice = (
+        "check the address and that the server runs"
+        if root_certificate is not None
+        else "check the address, that the server runs, and give --root-certificate if the "
+        "server uses TLS"
+    )
+    waited = sum(CONNECT_WAITS)
+    return f"cannot reach the server at {server} (tried for {waited:.0f} s: {reason}); {advice}"
 
 
 @contextmanager

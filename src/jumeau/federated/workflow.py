@@ -138,9 +138,9 @@ def join_file(
         site.key = read_private_key(key)
     certificate = root_certificate.read_bytes() if root_certificate is not None else None
     tasks = connect(site, server, root_certificate=certificate)
-    if not set(tasks) - {"check", "sketch", "idle"}:
+    if not set(tasks) - {"check", "sketch", "idle"}:  # a failed run exits non-zero
         last = tasks[-1] if tasks else "no"
-        return (
+        raise JumeauError(
             f"site {site.name}: the server ended the run at the {last} round, before any "
             "training — its operator has the reason (schema mismatch, or a site not authorised)"
         )
