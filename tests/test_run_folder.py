@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import jumeau.data.cohort as cohort_module
+import jumeau.data.loading as loading_module
+import jumeau.generators.persistence as persistence_module
 from jumeau import workflow
 from jumeau.cli import app
 from jumeau.data import publishing
@@ -123,14 +126,35 @@ def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(tmp_path):
 # ---------------------------------------------------------------------- jumeau run
 @pytest.fixture(scope="module")
 def earlier_run(tmp_path_factory):
+    """A finished run's folder; its evaluation is replayed by the faulty runs below, so that
+    each costs a fit and a sample, not an evaluation (the writes are what is tested)."""
     folder = tmp_path_factory.mktemp("run") / "out"
     lung = load("lung")
-    workflow.run(lung, folder, model="copula", n=60, seed=0, settings=FAST, progress=False)
-    return lung, folder
+    result = workflow.run(
+        lung, folder, model="copula", n=60, seed=0, settings=FAST, privacy_splits=1,
+        progress=False,
+    )  # fmt: skip
+    return lung, folder, result.evaluation
+
+
+@pytest.fixture
+def replayed(earlier_run, monkeypatch):
+    """The earlier run's evaluation stands in for a new one."""
+    evaluation = earlier_run[2]
+    monkeypatch.setattr(workflow, "evaluate", lambda *_a, **_k: evaluation)
+    monkeypatch.setattr(workflow, "pool_evaluations", lambda first, _others: first)
+    return earlier_run[:2]
+
+
+def _rerun(lung, folder) -> None:
+    workflow.run(
+        lung, folder, model="copula", n=40, seed=3, settings=FAST, privacy_splits=1,
+        progress=False,
+    )  # fmt: skip
 
 
 def test_the_provenance_names_the_published_model_file(earlier_run):
-    _, folder = earlier_run
+    _, folder, _ = earlier_run
     record = json.loads((folder / "artificial.csv.provenance.json").read_text())
     assert Path(record["model_file"]["path"]) == folder / "model.jumeau"
     digest = hashlib.sha256((folder / "model.jumeau").read_bytes()).hexdigest()
@@ -144,9 +168,9 @@ def test_the_provenance_names_the_published_model_file(earlier_run):
     ids=["interrupted", "disk full"],
 )
 def test_a_run_that_fails_while_writing_leaves_the_earlier_run_whole(
-    earlier_run, monkeypatch, failure
+    replayed, monkeypatch, failure
 ):
-    lung, folder = earlier_run
+    lung, folder = replayed
     before = _hashes(folder)
 
     def broken_report(*_args, **_kwargs):
@@ -154,13 +178,13 @@ def test_a_run_that_fails_while_writing_leaves_the_earlier_run_whole(
 
     monkeypatch.setattr(workflow, "write_report", broken_report)
     with pytest.raises(type(failure)):
-        workflow.run(lung, folder, model="copula", n=40, seed=1, settings=FAST, progress=False)
+        _rerun(lung, folder)
     assert _hashes(folder) == before  # the new model and cohort were not published either
     assert _leftovers(folder) == []
 
 
-def test_the_cli_says_a_full_disk_in_one_line(earlier_run, monkeypatch, tmp_path):
-    lung, folder = earlier_run
+def test_the_cli_says_a_full_disk_in_one_line(replayed, monkeypatch, tmp_path):
+    lung, folder = replayed
     before = _hashes(folder)
     data = lung.to_csv(tmp_path / "lung.csv")
 
@@ -201,7 +225,7 @@ def test_a_run_into_a_file_is_refused_before_any_work(tmp_path):
 
 
 def test_sample_publishes_the_cohort_with_a_provenance_that_names_its_hash(earlier_run, tmp_path):
-    _, folder = earlier_run
+    _, folder, _ = earlier_run
     output = tmp_path / "drawn.csv"
     stale = provenance_path(output)
     stale.write_text(json.dumps({"artificial_file": {"sha256": "0" * 64}}))  # an earlier pair
@@ -215,3 +239,55 @@ def test_sample_publishes_the_cohort_with_a_provenance_that_names_its_hash(earli
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     output.write_text(output.read_text() + "\n")  # edited since: the provenance no longer fits
     assert provenance_matches(output) is False
+
+
+# ---------------------------------------------------------------------- a fault at every write
+RUN_WRITES = 7  # model, cohort, provenance, split, report.json, report.html, privacy.html
+
+
+@pytest.mark.parametrize("failing_write", range(1, RUN_WRITES + 1))
+def test_an_interrupt_at_any_write_leaves_the_earlier_run_whole(
+    replayed, monkeypatch, failing_write
+):
+    lung, folder = replayed
+    before = _hashes(folder)
+    real_write, calls = publishing.write_atomically, []
+
+    def interrupted(path, write):
+        calls.append(Path(path).name)
+        if len(calls) == failing_write:
+            raise KeyboardInterrupt
+        return real_write(path, write)
+
+    # every file of a run is written through write_atomically, imported by these modules
+    for module in (cohort_module, loading_module, persistence_module):
+        monkeypatch.setattr(module, "write_atomically", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _rerun(lung, folder)
+    assert len(calls) == failing_write
+    assert _hashes(folder) == before
+    assert _leftovers(folder) == []
+
+
+@pytest.mark.parametrize("failing_move", [1, 4, 8])
+def test_an_interrupt_while_publishing_puts_the_earlier_run_back(
+    replayed, monkeypatch, failing_move
+):
+    """Publishing moves the earlier files aside and the new ones in; a fault at any move puts
+    the earlier run back whole."""
+    lung, folder = replayed
+    before = _hashes(folder)
+    real_replace, moves = os.replace, []
+
+    def interrupted(source, destination):
+        moves.append(source)
+        if len(moves) == failing_move:
+            raise KeyboardInterrupt
+        return real_replace(source, destination)
+
+    monkeypatch.setattr(publishing.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _rerun(lung, folder)
+    monkeypatch.setattr(publishing.os, "replace", real_replace)
+    assert _hashes(folder) == before
+    assert _leftovers(folder) == []
