@@ -12,12 +12,7 @@ from jumeau.datasets import load
 from jumeau.errors import JumeauError
 from jumeau.evaluation.fidelity import column_shapes
 from jumeau.evaluation.privacy import distance_to_closest_record
-from jumeau.evaluation.similarity import (
-    SimilarityFilter,
-    filter_close,
-    outsider_percentile,
-    outsider_removals,
-)
+from jumeau.evaluation.similarity import SimilarityFilter, filter_close
 from jumeau.generators.registry import make_generator
 
 
@@ -132,12 +127,11 @@ def test_independent_real_sample_passes_nearly_all(thirds):
     train, holdout, independent = thirds
     result = filter_close(_artificial(independent), train, holdout)
     assert result.n_exact_copies == 0
-    assert result.pass_rate >= 0.99
-    # the threshold is the holdout's 0.1th percentile of distances to the training set, which a
-    # few hundred outsiders do not resolve: extrapolated below the closest of them
+    assert result.pass_rate >= 0.97
+    # the threshold is a low quantile of the holdout's own distances to the training set
     dcr = distance_to_closest_record(train, holdout, holdout).holdout_to_train
-    assert result.threshold == pytest.approx(outsider_percentile(dcr, 0.1))
-    assert 0 < result.threshold < dcr.min()
+    assert result.threshold == pytest.approx(np.percentile(dcr, 0.1))
+    assert result.threshold <= np.median(dcr) / 2
 
 
 def test_a_higher_percentile_removes_more(thirds):
@@ -212,54 +206,3 @@ def test_on_a_coarse_real_cohort_shared_profiles_survive_the_filter():
     kept_shapes = np.mean(list(column_shapes(train, shared.kept).values()))
     bent_shapes = np.mean(list(column_shapes(train, every_match.kept).values()))
     assert kept_shapes > 0.95 > 0.85 > bent_shapes
-
-
-# ---------------------------------------------------------------------- the outsiders' percentile
-def _power_law(n: int, dimension: float, seed: int) -> np.ndarray:
-    """Distances whose distribution function is r^dimension on [0, 1]."""
-    return np.random.default_rng(seed).uniform(size=n) ** (1.0 / dimension)
-
-
-@pytest.mark.parametrize("dimension", [1.0, 3.0, 8.0])
-def test_an_unresolved_percentile_is_extrapolated_along_the_tail(dimension):
-    """200 outsiders cannot show their 0.1th percentile; the power-law fit finds it (the true
-    value is 0.001^(1/m)), where the empirical percentile is the closest outsider's distance."""
-    truth = 0.001 ** (1.0 / dimension)
-    estimates = np.array(
-        [outsider_percentile(_power_law(200, dimension, s), 0.1) for s in range(60)]
-    )
-    empirical = np.array([np.percentile(_power_law(200, dimension, s), 0.1) for s in range(60)])
-    assert np.median(estimates) == pytest.approx(truth, rel=0.3)
-    # the closest of 200 sits near the 1/201 quantile, above the truth
-    assert abs(np.log(np.median(estimates) / truth)) < abs(np.log(np.median(empirical) / truth))
-
-
-def test_leave_one_out_outsiders_fall_under_it_at_about_the_percentile():
-    distances = _power_law(150, 4.0, seed=3)
-    removed = sum(
-        outsider_removals(_power_law(150, 4.0, seed=s), percentile=1.0) for s in range(20)
-    )
-    assert outsider_removals(distances, percentile=0.1) <= 1
-    # 1 % of 20 × 150 outsiders: about 30 removals
-    assert 10 <= removed <= 60
-
-
-def test_a_resolved_percentile_is_the_empirical_one():
-    distances = _power_law(5000, 3.0, seed=0)
-    assert outsider_percentile(distances, 5.0) == pytest.approx(np.percentile(distances, 5.0))
-
-
-def test_few_outsiders_keep_the_empirical_percentile():
-    distances = _power_law(19, 3.0, seed=0)
-    assert outsider_percentile(distances, 0.1) == pytest.approx(np.percentile(distances, 0.1))
-
-
-def test_outsiders_duplicating_training_records_put_the_threshold_at_zero():
-    distances = np.concatenate([np.zeros(3), _power_law(100, 3.0, seed=0)])
-    assert outsider_percentile(distances, 0.1) == 0.0
-    assert outsider_percentile(distances, 0.0) == 0.0
-
-
-def test_ties_at_the_closest_outsiders_keep_the_cautious_empirical_percentile():
-    distances = np.concatenate([np.full(15, 0.25), np.linspace(0.3, 0.9, 85)])
-    assert outsider_percentile(distances, 0.1) == pytest.approx(0.25)

@@ -101,9 +101,9 @@ def verdicts(result: Evaluation) -> list[Verdict]:
 
 
 def _filter_verdict(result: Evaluation) -> Verdict:
-    """Removals compared with the real outsiders' own rate (leave-one-out): about the filter's
-    percentile of an independent real sample falls under its threshold by chance, and the test
-    says whether the artificial cohort's removals exceed that more than chance would."""
+    """Removals compared with the real outsiders' own rate: with a holdout of n patients, about
+    1/(n + 1) of an independent real sample falls under the filter's threshold by chance, so a
+    fixed pass rate would fail honest models on small cohorts and excuse copies on large ones."""
     rate = result.sampling_pass_rate
     if result.filtered_while_sampling is None:
         removed, drawn = result.similarity.n_removed, result.similarity.n_input
