@@ -559,9 +559,7 @@ FOOTNOTE = (
     "as released cohort and a disjoint training subsample as control, at the attack's own sizes "
     "when the training set allows; MIA: a third of the holdout; detection AUC "
     "and shapes: holdout vs training; DCR share: holdout split in two; filter pass: share of "
-    "real holdout patients the filter's rule would keep, leave-one-out; its threshold, the "
-    "outsiders' 0.1th percentile, extrapolated along the tail where they cannot resolve it). "
-    "single-out / linkab. / "
+    "real holdout patients the filter's rule would keep, leave-one-out). single-out / linkab. / "
     "inference: anonymeter risks (inference: the worst secret; — when the schema names no "
     "target or event); MIA: membership-inference ROC AUC (domias: density ratio; distance: "
     "closest artificial patient); detect AUC: gradient-boosting detection of artificial vs "
@@ -595,6 +593,7 @@ def render(result: dict[str, Any]) -> str:
         f"started {result['started']}; "
         f"{'finished' if result.get('finished') else 'NOT finished'})",
         f"machine: {result['machine']}; versions: {json.dumps(result['versions'])}",
+        *([f"note: {result['notes']}"] if result.get("notes") else []),
         "",
     ]
     for cohort in cohorts:
