@@ -237,8 +237,11 @@ class VAE(Generator):
             shapes = {
                 k: tuple(v.shape)
                 for k, v in self._make_module(self._data_width()).state_dict().items()
+                if not k.endswith("num_batches_tracked")  # a counter, not a size
             }
-        stored = {k: tuple(v.shape) for k, v in weights.items()}
+        stored = {
+            k: tuple(v.shape) for k, v in weights.items() if not k.endswith("num_batches_tracked")
+        }
         if shapes != stored:
             wrong = sorted(set(shapes) ^ set(stored)) or [
                 k for k in shapes if shapes[k] != stored[k]
