@@ -244,6 +244,7 @@ def test_schema_checks_at_parse_time(schema: Schema, text: str, needle: str) -> 
         ("horTh < 'yes'", "`<` needs numbers"),
         ("tgrade >= 1", "not one of the ordered categories"),
         ("ecog == 3", "not one of the ordered categories"),
+        ("tgrade >= age", "compared with another column"),  # found by the schema fuzz test
     ],
 )
 def test_schema_type_errors(typed: pd.DataFrame, schema: Schema, text: str, needle: str) -> None:

@@ -465,6 +465,11 @@ def _ordinal_codes(series: pd.Series, categories: list[Any]) -> pd.Series:
 
 
 def _ordinal_position(ordered: _Ordered, value: Any, ev: _Evaluator) -> float:
+    if isinstance(value, pd.Series):  # another column: its values, not a level, face the order
+        raise ev.fail(
+            "an ordinal column is compared with another column; compare it with one of its "
+            "levels, or compare two ordinal columns"
+        )
     keys = [category_key(c) for c in ordered.categories]
     key = category_key(value)
     if key not in keys:
