@@ -3,9 +3,9 @@
 Everything it writes goes to one folder: `artificial.csv` (the filtered cohort, with its
 provenance), `model.jumeau`, `report.html`, `privacy.html`, `report.json` and `split.json` (which
 rows of the input were held out — row positions, never values — so that `jumeau report` can be
-re-run). The files are written into a staging folder beside it and published together once all
-exist, replacing an earlier run's together (`jumeau.data.publishing`): an interrupted run or a
-full disk leaves the earlier run whole, never a new cohort beside an old report.
+re-run). The files are written into a hidden staging folder inside it and published together
+once all exist, replacing an earlier run's together (`jumeau.data.publishing`): an interrupted
+run or a full disk leaves the earlier run whole, never a new cohort beside an old report.
 """
 
 from __future__ import annotations

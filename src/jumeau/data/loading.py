@@ -139,9 +139,7 @@ def _utf16_encoding(content: bytes) -> str | None:
     without one by ASCII characters' zero bytes all on one side. None for anything else."""
     if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    head = content[:4096]
-    if len(head) < 4 or len(head) % 2:
-        head = head[: len(head) - len(head) % 2]
+    head = content[: min(len(content), 4096) // 2 * 2]  # whole code units
     if len(head) < 4:
         return None
     even_zero, odd_zero = head[0::2].count(0), head[1::2].count(0)

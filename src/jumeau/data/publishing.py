@@ -45,8 +45,7 @@ def write_atomically(path: str | Path, write: Callable[[Path], object]) -> Path:
 def _remove_abandoned_partials(path: Path) -> None:
     prefix = f".{path.name}."
     for leftover in path.parent.glob(f"{prefix}*{PARTIAL_SUFFIX}"):
-        pid_text = leftover.name[len(prefix) : -len(PARTIAL_SUFFIX)]
-        if pid_text.isdigit() and not _process_exists(int(pid_text)):
+        if _owner_gone(leftover.name[len(prefix) : -len(PARTIAL_SUFFIX)]):
             leftover.unlink(missing_ok=True)
 
 
@@ -102,9 +101,13 @@ def _remove_abandoned(target: Path) -> None:
     a run killed while publishing had moved aside to delete."""
     for mark in (STAGING_MARK, ASIDE_MARK):
         for folder in target.glob(f"{mark}*"):
-            pid_text = folder.name[len(mark) :].split("-", 1)[0]
-            if folder.is_dir() and pid_text.isdigit() and not _process_exists(int(pid_text)):
+            if folder.is_dir() and _owner_gone(folder.name[len(mark) :].split("-", 1)[0]):
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+def _owner_gone(pid_text: str) -> bool:
+    """Whether the process whose id a leftover's name carries no longer exists."""
+    return pid_text.isdigit() and not _process_exists(int(pid_text))
 
 
 def _process_exists(pid: int) -> bool:

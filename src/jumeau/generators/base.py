@@ -150,9 +150,6 @@ class Generator(ABC):
         """`size` decoded draws. A model read from a file that fails here was built from parts
         that do not fit (a crafted or corrupted file passes its checksum when recomputed): one
         clear error naming the file, not a traceback from deep in numpy or torch."""
-        path = getattr(self, "file_path_", None)
-        if path is None:
-            return self._decode(self._sample_matrix(size, rng))
         from jumeau.generators.persistence import LOAD_ERRORS, damaged
 
         try:
@@ -160,6 +157,9 @@ class Generator(ABC):
         except JumeauError:  # the user's to fix (a condition too rare, …): said as it is
             raise
         except LOAD_ERRORS as exc:
+            path = getattr(self, "file_path_", None)
+            if path is None:  # fitted in this process: a bug, shown as it is
+                raise
             raise damaged(path, exc) from None
 
     def sample(self, n: int, *, seed: int | None = None, where: str | None = None) -> Cohort:
