@@ -172,6 +172,53 @@ def test_server_and_two_client_processes_over_tls(tmp_path: Path, gbsg2: Cohort)
     assert load_generator(tmp_path / "model.jumeau").sample(50, seed=0).validate().ok
 
 
+def test_when_one_site_fails_every_site_exits_non_zero_with_the_servers_reason(
+    tmp_path: Path, gbsg2: Cohort
+) -> None:
+    """A consortium whose run failed must not tell its healthy sites "training finished" and exit
+    0 (monitoring would not see it): the server's last round tells every site why it stopped;
+    the failing site's value stays in its own log."""
+    schema = tmp_path / "schema.yaml"
+    gbsg2.schema.to_yaml(schema)
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    gbsg2.data.iloc[:300].to_csv(good, index=False)
+    broken = gbsg2.data.iloc[300:].astype(object).copy()
+    broken.iloc[0, broken.columns.get_loc("tsize")] = "secret-value-123"
+    broken.to_csv(bad, index=False)
+    address = f"127.0.0.1:{_free_port()}"
+    command = [sys.executable, "-m", "jumeau.cli", "federated"]
+    env = os.environ | {"COLUMNS": "200", "PYTHONWARNINGS": "ignore"}
+    server = subprocess.Popen(
+        [*command, "server", "--schema", str(schema), "-o", str(tmp_path / "model.jumeau"),
+         "--address", address, "--min-sites", "2", "--timeout", "90"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    clients = [
+        subprocess.Popen(
+            [*command, "client", "--server", address, "--data", str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        for path in (good, bad)
+    ]
+    try:
+        server_output, _ = server.communicate(timeout=180)
+        good_output, bad_output = (client.communicate(timeout=60)[0] for client in clients)
+    finally:
+        for process in (server, *clients):
+            process.kill()
+    reason = "data do not match the schema — site bad: tsize: values that are not readable"
+    assert server.returncode != 0 and reason in server_output
+    assert clients[0].returncode != 0, good_output
+    assert f"the server stopped the training: {reason}" in " ".join(good_output.split())
+    assert "training finished" not in good_output
+    assert clients[1].returncode != 0 and "training finished" not in bad_output
+    assert "secret-value-123" not in server_output + good_output
+    assert not (tmp_path / "model.jumeau").exists()
+
+
 def test_a_site_that_cannot_reach_its_server_says_so_in_one_line(
     gbsg2: Cohort, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -33,23 +33,12 @@ from jumeau.federated.config import FederatedConfig
 from jumeau.federated.coordinator import Coordinator, FederatedFit
 from jumeau.federated.messages import Instruction, Reply, pack, unpack
 from jumeau.federated.site import Site, State
+from jumeau.federated.strategy import END_TASKS, JumeauStrategy
 
 try:  # the `federated` extra
     from flwr.client import ClientApp, NumPyClient
-    from flwr.common import (
-        Context,
-        EvaluateIns,
-        EvaluateRes,
-        FitIns,
-        FitRes,
-        Parameters,
-        ndarrays_to_parameters,
-        parameters_to_ndarrays,
-    )
+    from flwr.common import Context
     from flwr.server import ServerApp, ServerAppComponents, ServerConfig
-    from flwr.server.client_manager import ClientManager
-    from flwr.server.client_proxy import ClientProxy
-    from flwr.server.strategy import Strategy
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise JumeauError("federated training needs Flower: pip install 'jumeau[federated]'") from error
 
@@ -71,6 +60,7 @@ class JumeauClient(NumPyClient):
         self.flower_context = context
         self.memory: State = {}
         self.tasks: list[str] = []  # what this site answered, for its own log
+        self.ending: tuple[str, str] | None = None  # (END_TASKS entry, the server's reason)
 
     def get_parameters(self, config: dict[str, Any]) -> list[np.ndarray]:
         return []
@@ -80,6 +70,9 @@ class JumeauClient(NumPyClient):
     ) -> tuple[list[np.ndarray], int, dict[str, Any]]:
         arrays, meta = unpack(parameters, str(config["message"]))
         instruction = Instruction(str(config["task"]), int(config["round"]), arrays, meta)
+        if instruction.task in END_TASKS:  # the server's last word: how the run ended
+            self.ending = (instruction.task, str(meta.get("reason", "")))
+            return [], 0, {"site": self.site.name, "message": ""}
         self.tasks.append(instruction.task)
         state = self._load_state()
         try:
@@ -115,117 +108,6 @@ class JumeauClient(NumPyClient):
             self.flower_context.state[_STATE_KEY] = ConfigRecord({"arrays": blob})
 
 
-class JumeauStrategy(Strategy):
-    """Flower strategy driving a `Coordinator`: the same instruction to every site each round."""
-
-    def __init__(
-        self,
-        coordinator: Coordinator,
-        *,
-        sites: int,
-        timeout: float = 600.0,
-        on_reply: Callable[[Reply], None] | None = None,
-    ) -> None:
-        self.coordinator = coordinator
-        self.on_reply = on_reply
-        self.members: set[str] | None = None  # the clients that answered the first round
-        self.sites = sites
-        self.timeout = timeout
-        self.error: Exception | None = None
-
-    def initialize_parameters(self, client_manager: ClientManager) -> Parameters | None:
-        return ndarrays_to_parameters([])
-
-    def configure_fit(
-        self, server_round: int, parameters: Parameters, client_manager: ClientManager
-    ) -> list[tuple[ClientProxy, FitIns]]:
-        if self.error is not None or self.coordinator.done:
-            return []
-        if not client_manager.wait_for(self.sites, timeout=int(self.timeout)):
-            self.error = JumeauError(
-                f"only {client_manager.num_available()} of {self.sites} sites connected within "
-                f"{self.timeout:.0f} s"
-            )
-            return []
-        instruction = self.coordinator.instruction()
-        values, text = pack(instruction.arrays, instruction.meta)
-        config: dict[str, bool | bytes | float | int | str] = {
-            "task": instruction.task,
-            "round": instruction.round,
-            "message": text,
-        }
-        fit = FitIns(ndarrays_to_parameters(values), config)
-        clients = sorted(client_manager.all().values(), key=lambda c: str(c.cid))
-        if self.members is not None:  # pinned after the first round: a late joiner gets nothing
-            clients = [client for client in clients if str(client.cid) in self.members]
-            if len(clients) < len(self.members):
-                self.error = JumeauError(
-                    f"{len(self.members) - len(clients)} site(s) disconnected during training"
-                )
-                return []
-        return [(client, fit) for client in clients]
-
-    def aggregate_fit(
-        self,
-        server_round: int,
-        results: list[tuple[ClientProxy, FitRes]],
-        failures: list[Any],
-    ) -> tuple[Parameters | None, dict[str, Any]]:
-        if self.error is not None:
-            return None, {}
-        broken = [str(r.metrics.get("site")) for _, r in results if "error" in r.metrics]
-        if failures or broken:
-            kinds = ", ".join(
-                f"{r.metrics['site']!s}: {r.metrics['error']!s}"
-                for _, r in results
-                if "error" in r.metrics
-            )
-            self.error = JumeauError(
-                f"round {server_round}: {len(failures) + len(broken)} site(s) failed"
-                + (f" ({kinds}; details are in each site's own log)" if kinds else "")
-            )
-            return None, {}
-        if self.members is None:
-            self.members = {str(proxy.cid) for proxy, _ in results}
-        replies = []
-        for _, result in results:
-            arrays, meta = unpack(
-                parameters_to_ndarrays(result.parameters), str(result.metrics["message"])
-            )
-            reply = Reply(str(result.metrics["site"]), int(result.num_examples), arrays, meta)
-            if self.on_reply is not None:
-                self.on_reply(reply)
-            replies.append(reply)
-        try:
-            self.coordinator.absorb(replies)
-        except Exception as error:
-            self.error = error
-        return None, {}
-
-    def configure_evaluate(
-        self, server_round: int, parameters: Parameters, client_manager: ClientManager
-    ) -> list[tuple[ClientProxy, EvaluateIns]]:
-        return []
-
-    def aggregate_evaluate(
-        self, server_round: int, results: list[tuple[ClientProxy, EvaluateRes]], failures: list[Any]
-    ) -> tuple[float | None, dict[str, Any]]:
-        return None, {}
-
-    def evaluate(
-        self, server_round: int, parameters: Parameters
-    ) -> tuple[float, dict[str, Any]] | None:
-        return None
-
-    def outcome(self) -> FederatedFit:
-        """The fitted model, or the error that stopped training."""
-        if self.error is not None:
-            raise self.error
-        if not self.coordinator.done:
-            raise JumeauError("federated training ended before the model was complete")
-        return self.coordinator.result()
-
-
 def simulate(
     sites: Sequence[Site],
     schema: Schema,
@@ -251,7 +133,7 @@ def simulate(
         schema, model, seed=seed, settings=settings, artificial=artificial, **params
     )
     strategy = JumeauStrategy(coordinator, sites=len(sites), on_reply=on_reply)
-    rounds = coordinator.max_rounds
+    rounds = coordinator.max_rounds + 1  # + the end round
     site_list = list(sites)
 
     def server_fn(context: Context) -> ServerAppComponents:
@@ -305,7 +187,7 @@ def serve(
         start_server(
             server_address=address,
             strategy=strategy,
-            config=ServerConfig(num_rounds=coordinator.max_rounds),
+            config=ServerConfig(num_rounds=coordinator.max_rounds + 1),  # + the end round
             certificates=certificates,
         )
     return strategy.outcome()
@@ -335,7 +217,7 @@ def connect(
                     root_certificates=root_certificate,
                     insecure=root_certificate is None,
                 )
-            return client.tasks
+            return _completed_tasks(client, server)
         except grpc.RpcError as exc:
             code = exc.code() if callable(getattr(exc, "code", None)) else None
             wait = next(waits, None)
@@ -345,6 +227,20 @@ def connect(
                 continue
             problem = _connection_problem(server, exc, client.tasks, root_certificate)
             raise JumeauError(problem) from None
+
+
+def _completed_tasks(client: JumeauClient, server: str) -> list[str]:
+    """The tasks a site answered, once the server said the model is complete; otherwise the
+    server's reason as one JumeauError line (the site then exits non-zero)."""
+    if client.ending is None:
+        raise JumeauError(
+            f"the server at {server} ended the run after {len(client.tasks)} round(s) without "
+            "saying the model was complete; its operator has the reason"
+        )
+    task, reason = client.ending
+    if task != "finished":
+        raise JumeauError(f"the server stopped the training: {reason or 'no reason given'}")
+    return client.tasks
 
 
 def _connection_problem(
