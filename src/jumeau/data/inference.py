@@ -16,7 +16,7 @@ import pandas as pd
 from jumeau.data.derivation import find_derivations
 from jumeau.data.order_rules import find_follow_up_bound, find_order_rules
 from jumeau.data.parsing import clean_text, examples, parse_dates, parse_numbers
-from jumeau.data.schema import Column, ColumnKind, Role, Schema
+from jumeau.data.schema import Column, ColumnKind, Role, Schema, category_key
 from jumeau.errors import DataError, JumeauWarning
 
 MAX_CATEGORIES = 50  # more distinct text values than this is free text, not a category
@@ -151,7 +151,12 @@ def _infer_text(name: str, series: pd.Series, present: pd.Series, has_missing: b
             why=f"every value is a date{shown}",
         )  # fmt: skip
     values = present.astype(str)
-    n_unique = values.nunique()
+    # texts that are the same category once written canonically (1 and 1.0, TRUE and true,
+    # 1,5 and 1.5) are one level, spelled as most patients write it
+    spellings: dict[str, str] = {}
+    for text in values.value_counts().index:
+        spellings.setdefault(category_key(text), str(text))
+    n_unique = len(spellings)
     if n_unique == len(values) and len(values) > 2:
         if values.str.len().mean() > 30 and values.str.contains(" ").mean() > 0.5:
             return Column(
@@ -167,7 +172,7 @@ def _infer_text(name: str, series: pd.Series, present: pd.Series, has_missing: b
             kind=ColumnKind.TEXT, role=Role.EXCLUDED,
             why=f"{n_unique} distinct texts (> {MAX_CATEGORIES}): free text, not modelled",
         )  # fmt: skip
-    levels = sorted(values.unique().tolist())
+    levels = sorted(spellings.values())
     if n_unique == 1:
         return _constant(name, levels[0], ColumnKind.CATEGORICAL, levels, has_missing)
     if n_unique == 2:

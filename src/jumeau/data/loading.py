@@ -25,10 +25,17 @@ ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")  # tried in order; latin-1 decode
 SEPARATORS = ",;\t|"
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 _DECIMAL_POINT = re.compile(r"^[+-]?\d*\.\d+$")
-# a header field that reads as a value: a number (decimal point or comma, exponent) or a date
+# a header field that reads as a value: a number (decimal point or comma, exponent), a date
+# (with or without a time of day) or a missing-value marker
 _VALUE_LIKE = re.compile(
-    r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$|^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}$"
+    r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$"
+    r"|^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}([.,]\d+)?)?)?"
+    r"(Z|[+-]\d{2}:?\d{2})?$"
+    r"|^(nan|na|n/a|null|none|#n/a)$",
+    re.IGNORECASE,
 )
+# How many data rows the header check compares each header field with
+HEADER_CHECK_ROWS = 200
 # a first line with at least this share of value-like fields is data, not a header
 VALUE_LIKE_HEADER_SHARE = 0.5
 
@@ -99,15 +106,21 @@ def _read_csv(
 ) -> tuple[pd.DataFrame, CsvDialect]:
     encoding = encoding or _utf16_encoding(content)
     if b"\x00" in content[:4096] and not (encoding or "").lower().startswith("utf-16"):
-        raise DataError(f"{source}: looks like a binary file, not CSV text; export it as CSV")
+        raise DataError(
+            f"{source}: looks like a binary file, not CSV text; export it as CSV (UTF-16 text: "
+            "give --encoding utf-16-le or utf-16-be)"
+        )
     text, encoding = _decode(content, source, encoding)
-    header, *rest = text.splitlines() or [""]
     if sep is None:
         sep = _sniff_separator(text)
-    names = _header_names(header, sep, source)
-    if not any(line.strip() for line in rest):
-        raise DataError(f"{source}: has a header line but no data rows")
+    engine = "python" if len(sep) > 1 else "c"
     try:
+        # the header as pandas parses it (a quoted line break stays inside its name), read
+        # apart so that pandas neither renames duplicates nor fills in blank names
+        header = pd.read_csv(
+            io.StringIO(text), sep=sep, dtype=str, header=None, nrows=1, na_filter=False,
+            engine=engine,
+        )  # fmt: skip
         frame = pd.read_csv(
             io.StringIO(text),
             sep=sep,
@@ -115,16 +128,19 @@ def _read_csv(
             keep_default_na=True,
             na_values=MISSING_TOKENS,
             skip_blank_lines=True,
-            engine="python" if len(sep) > 1 else "c",
+            engine=engine,
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, csv.Error) as exc:
         raise DataError(
             f"{source}: not a readable CSV file ({_first_line(exc)}); check the separator "
             "(--sep) and that every row has as many fields as the header"
         ) from None
-    frame.columns = names[: frame.shape[1]] if len(names) >= frame.shape[1] else frame.columns
+    names = [str(name).strip() for name in header.iloc[0].tolist()] if len(header) else [""]
     if len(frame) == 0:
         raise DataError(f"{source}: has a header line but no data rows")
+    _refuse_data_as_header(names, frame, source)
+    _check_names(names, source)
+    frame.columns = names[: frame.shape[1]] if len(names) >= frame.shape[1] else frame.columns
     if decimal is None:
         decimal = _sniff_decimal(frame, sep)
     if decimal == ",":
@@ -144,11 +160,25 @@ def _utf16_encoding(content: bytes) -> str | None:
         return None
     even_zero, odd_zero = head[0::2].count(0), head[1::2].count(0)
     half = len(head) // 2
-    if odd_zero > 0.9 * half and even_zero == 0:
-        return "utf-16-le"
-    if even_zero > 0.9 * half and odd_zero == 0:
-        return "utf-16-be"
+    # mostly ASCII (digits, separators) with its zero bytes on one side; letters beyond Latin
+    # (CJK, Ā) put a few zeros on the other side or none on this one
+    for candidate, here, there in (
+        ("utf-16-le", odd_zero, even_zero),
+        ("utf-16-be", even_zero, odd_zero),
+    ):
+        if here > 0.5 * half and there <= 0.1 * here and _decodes(head, candidate):
+            return candidate
     return None
+
+
+def _decodes(head: bytes, encoding: str) -> bool:
+    """Whether the file's first bytes are valid text in `encoding` (a surrogate pair cut by the
+    end of the sample does not count against it)."""
+    try:
+        head.decode(encoding)
+    except UnicodeDecodeError as exc:
+        return exc.reason == "unexpected end of data"
+    return True
 
 
 def _decode(content: bytes, source: str, encoding: str | None) -> tuple[str, str]:
@@ -182,31 +212,46 @@ def _sniff_separator(text: str) -> str:
         return best if counts[best] > 0 else ","
 
 
-def _header_names(header: str, sep: str, source: str) -> list[str]:
-    try:
-        names = next(csv.reader([header], delimiter=sep)) if len(sep) == 1 else header.split(sep)
-    except csv.Error as exc:
-        raise DataError(f"{source}: the header line cannot be read ({exc})") from None
-    names = [n.strip() for n in names]
-    _check_names(names, source)
-    _refuse_data_as_header(names, source)
-    return names
-
-
-def _refuse_data_as_header(names: list[str], source: str) -> None:
+def _refuse_data_as_header(names: list[str], frame: pd.DataFrame, source: str) -> None:
     """A CSV exported without its header line hands the first patient's values to us as column
     names, and every output — the artificial CSV's header, the report, the model file — would
-    carry that real record. Refuse a first line whose fields mostly read as numbers or dates.
+    carry that real record. Refuse a first line whose fields mostly read as values: a number, a
+    date or time, a missing-value marker, a value its column holds again further down (``F``,
+    ``no``), or a code shaped like its column's values (``P0000`` above ``P0001``, ``P0002``).
     The error names the positions, never the values (they are a patient's)."""
-    value_like = [i + 1 for i, name in enumerate(names) if _VALUE_LIKE.match(name)]
+    rows = frame.head(HEADER_CHECK_ROWS)
+    value_like = [
+        i + 1
+        for i, name in enumerate(names)
+        if _VALUE_LIKE.match(name)
+        or (i < rows.shape[1] and _like_its_column(name, rows.iloc[:, i]))
+    ]
     if value_like and len(value_like) >= VALUE_LIKE_HEADER_SHARE * len(names):
         position = ", ".join(str(i) for i in value_like[:5])
         more = "" if len(value_like) <= 5 else f" and {len(value_like) - 5} more"
         raise DataError(
             f"{source}: the first line looks like a patient's values, not column names "
-            f"(fields {position}{more} are numbers or dates); add a header line naming each "
-            "column"
+            f"(fields {position}{more} read as values of their columns); add a header line "
+            "naming each column"
         )
+
+
+def _like_its_column(name: str, cells: pd.Series) -> bool:
+    """Whether a header field reads as one of its column's values: the column holds it again,
+    or, for a field with a digit, most of the column's values have its shape (letters as A,
+    digits as 9)."""
+    values = cells.dropna().astype(str).str.strip()
+    if values.empty or not name:
+        return False
+    if (values.str.casefold() == name.casefold()).any():
+        return True
+    if not any(ch.isdigit() for ch in name):
+        return False
+    return bool((values.map(_shape) == _shape(name)).mean() >= VALUE_LIKE_HEADER_SHARE)
+
+
+def _shape(text: str) -> str:
+    return "".join("9" if ch.isdigit() else "A" if ch.isalpha() else ch for ch in text)
 
 
 def _check_columns(frame: pd.DataFrame, source: str) -> None:
@@ -224,8 +269,14 @@ def _check_names(names: list[str], source: str) -> None:
     if repeated:
         raise DataError(
             f"{source}: duplicate column name{'s' if len(repeated) > 1 else ''} "
-            f"{', '.join(repr(n) for n in repeated)}; rename them so each column is unique"
+            f"{', '.join(_quoted(n) for n in repeated[:5])}; rename them so each column is "
+            "unique"
         )
+
+
+def _quoted(name: str, limit: int = 40) -> str:
+    """A column name for an error line, cut to `limit` characters."""
+    return repr(name if len(name) <= limit else name[:limit] + "…")
 
 
 def _sniff_decimal(frame: pd.DataFrame, sep: str) -> str:

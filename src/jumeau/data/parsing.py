@@ -52,9 +52,32 @@ def parse_numbers(series: pd.Series) -> tuple[pd.Series, pd.Series]:
         text = series.astype(object)
         candidates = text.where(~present, text.astype(str).str.strip())
         numbers = pd.to_numeric(candidates, errors="coerce").astype("float64")
+        numbers = _exactly(numbers, candidates)
     finite = np.isfinite(numbers.to_numpy())
     bad = present & ~finite
     return numbers.where(finite), bad
+
+
+def _exactly(numbers: pd.Series, texts: pd.Series) -> pd.Series:
+    """The texts pandas read as numbers, read again to the nearest float: pandas' fast parser
+    is off by a unit in the last place on some 17-digit values (0.30000000000000004 reads as
+    0.3), and a category's canonical key, read by `float`, must see the same number."""
+    parsed = np.isfinite(numbers.to_numpy())
+    if not parsed.any():
+        return numbers
+    exact = numbers.copy()
+    exact[parsed] = [
+        _float_or(text, value)
+        for text, value in zip(texts[parsed].tolist(), numbers[parsed].tolist(), strict=True)
+    ]
+    return exact
+
+
+def _float_or(text: object, fallback: float) -> float:
+    try:
+        return float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return fallback
 
 
 def numbers_of(series: pd.Series) -> np.ndarray:
