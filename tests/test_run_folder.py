@@ -123,6 +123,65 @@ def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(tmp_path):
     assert alive.exists()
 
 
+def _dead_pid() -> int:
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(finished.stdout)
+
+
+@pytest.mark.parametrize("placed", [0, 1, 2])
+def test_a_run_killed_while_publishing_has_the_earlier_files_put_back(tmp_path, placed):
+    """SIGKILL between the moves (no `except` runs): the earlier run's files wait aside; the next
+    run into the folder puts them back and takes out the new files already placed, before its
+    own publication — the folder is never left half old, half new, and nothing earlier is lost."""
+    target = tmp_path / "out"
+    target.mkdir()
+    earlier = {"report.json": "old report", "artificial.csv": "old cohort", "notes.txt": "mine"}
+    for name, text in earlier.items():
+        (target / name).write_text(text)
+    # the state a publisher killed after `placed` of its new files leaves behind
+    aside = target / f"{publishing.ASIDE_MARK}{_dead_pid()}-xyz"
+    aside.mkdir()
+    incoming = ["artificial.csv", "model.jumeau", "report.json"]
+    (aside / publishing.INCOMING).write_text("\n".join(incoming))
+    for name in ("artificial.csv", "report.json"):
+        os.replace(target / name, aside / name)
+    for name in incoming[:placed]:
+        (target / name).write_text("new")
+    with staged_folder(target, replaces=["artificial.csv", "report.json"]) as staging:
+        assert {p.name: p.read_text() for p in target.iterdir() if p.is_file()} == earlier
+        (staging / "report.json").write_text("newest")
+    assert (target / "report.json").read_text() == "newest"
+    assert not (target / "artificial.csv").exists()  # replaced by a run that wrote none
+    assert (target / "notes.txt").read_text() == "mine"
+    assert _leftovers(target) == []
+
+
+def test_a_publication_that_placed_every_file_is_not_rolled_back(tmp_path):
+    target = tmp_path / "out"
+    aside = target / f"{publishing.ASIDE_MARK}{_dead_pid()}-xyz"
+    aside.mkdir(parents=True)
+    (aside / publishing.INCOMING).write_text("report.json")
+    (aside / "report.json").write_text("old")
+    (aside / publishing.PUBLISHED).touch()
+    (target / "report.json").write_text("new")
+    with staged_folder(target):
+        pass
+    assert (target / "report.json").read_text() == "new" and _leftovers(target) == []
+
+
+def test_a_write_error_names_the_users_path_not_the_hidden_one():
+    from jumeau.cli.common import users_path
+
+    assert users_path("ro/.m.jumeau.21742.partial") == "ro/m.jumeau"
+    assert users_path(f"out/{STAGING_MARK}123-ab/artificial.csv") == "out/artificial.csv"
+    assert users_path("plain/report.json") == "plain/report.json"
+
+
 # ---------------------------------------------------------------------- jumeau run
 @pytest.fixture(scope="module")
 def earlier_run(tmp_path_factory):
@@ -291,3 +350,16 @@ def test_an_interrupt_while_publishing_puts_the_earlier_run_back(
     monkeypatch.setattr(publishing.os, "replace", real_replace)
     assert _hashes(folder) == before
     assert _leftovers(folder) == []
+
+
+def test_a_write_that_fails_without_a_file_name_is_named_after_the_target(tmp_path):
+    """A full disk raises from `write()` with no file name; the error must still name the file
+    the user asked for (and leave no partial file)."""
+
+    def full_disk(_temporary: Path) -> None:
+        raise OSError(errno.EFBIG, "File too large")
+
+    with pytest.raises(OSError) as caught:
+        write_atomically(tmp_path / "model.jumeau", full_disk)
+    assert caught.value.filename == str(tmp_path / "model.jumeau")
+    assert list(tmp_path.iterdir()) == []

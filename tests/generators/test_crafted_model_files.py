@@ -123,3 +123,15 @@ def test_a_pipe_given_as_model_file_is_refused_without_blocking(tmp_path):
         load_generator(pipe)
     with pytest.raises(ModelFileError, match="not found"):
         load_generator(tmp_path / "absent.jumeau")
+
+
+def test_the_longitudinal_check_before_sampling_survives_a_deeply_nested_header(
+    model_files, tmp_path
+):
+    """`jumeau sample` asks whether a file is longitudinal before loading it: a header nested
+    100,000 deep is 'not longitudinal' there, and the loader then gives its one clear error."""
+    from jumeau.longitudinal.workflow import is_longitudinal_model
+
+    nested = "[" * 100_000 + "]" * 100_000
+    path = _craft(model_files["copula"], tmp_path / "crafted.jumeau", raw_header=nested)
+    assert is_longitudinal_model(path) is False

@@ -59,12 +59,26 @@ def file_system_error(exc: OSError) -> str:
     """One line for an error of the file system: what failed, on which file, what to do. The
     outputs are written in a staging folder and published together, so a failed write leaves
     the earlier outputs as they were."""
-    where = f" ({exc.filename})" if exc.filename else ""
+    where = f" ({users_path(str(exc.filename))})" if exc.filename else ""
     reason = exc.strerror or type(exc).__name__
     return (
         f"{reason}{where}. Outputs are written whole or not at all: free space, fix the "
         "folder's permissions or choose another output folder, and run it again"
     )
+
+
+def users_path(name: str) -> str:
+    """The path the user asked for, behind a hidden temporary one (`.m.jumeau.123.partial`,
+    `out/.jumeau-partial-123-x/a.csv`): an error must name the file the user can act on."""
+    from jumeau.data.publishing import PARTIAL_SUFFIX, STAGING_MARK
+
+    path = Path(name)
+    parts = [part for part in path.parts if not part.startswith(STAGING_MARK)]
+    path = Path(*parts) if parts else path
+    if path.name.startswith(".") and path.name.endswith(PARTIAL_SUFFIX):
+        stem = path.name[1 : -len(PARTIAL_SUFFIX)].rsplit(".", 1)[0]  # drop the pid
+        path = path.with_name(stem)
+    return str(path)
 
 
 def _print_warnings(caught: list[warnings.WarningMessage]) -> None:

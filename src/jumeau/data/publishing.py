@@ -24,6 +24,11 @@ from pathlib import Path
 STAGING_MARK = ".jumeau-partial-"  # a hidden staging folder inside the target folder
 ASIDE_MARK = ".jumeau-previous-"  # where an earlier run's files wait while a run publishes
 PARTIAL_SUFFIX = ".partial"
+# Inside the aside folder: the names of the files a run is publishing (written before the first
+# move), and a mark that every one of them is in place. A publisher killed between the two left
+# the target half old, half new; the next run into the folder puts the earlier files back.
+INCOMING = ".incoming"
+PUBLISHED = ".published"
 
 
 def write_atomically(path: str | Path, write: Callable[[Path], object]) -> Path:
@@ -37,6 +42,10 @@ def write_atomically(path: str | Path, write: Callable[[Path], object]) -> Path:
     try:
         write(temporary)
         temporary.replace(path)
+    except OSError as exc:
+        if exc.filename is None:  # a full disk says which file only if we do
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
     finally:
         temporary.unlink(missing_ok=True)
     return path
@@ -74,6 +83,7 @@ def publish(staging: Path, target: Path, replaces: Iterable[str] = ()) -> list[P
     new_files = sorted(p for p in staging.iterdir() if p.is_file())
     names = sorted({p.name for p in new_files} | set(replaces))
     aside = Path(tempfile.mkdtemp(prefix=f"{ASIDE_MARK}{os.getpid()}-", dir=target))
+    (aside / INCOMING).write_text("\n".join(p.name for p in new_files), encoding="utf-8")
     moved_aside: list[str] = []
     placed: list[Path] = []
     try:
@@ -91,18 +101,35 @@ def publish(staging: Path, target: Path, replaces: Iterable[str] = ()) -> list[P
             os.replace(aside / name, target / name)
         shutil.rmtree(aside, ignore_errors=True)
         raise
+    (aside / PUBLISHED).touch()
     shutil.rmtree(aside, ignore_errors=True)
     return placed
 
 
 def _remove_abandoned(target: Path) -> None:
-    """Staging folders of earlier runs into `target` whose process no longer exists (killed
-    before publishing: nothing of them was published, and nobody will), and the earlier files
-    a run killed while publishing had moved aside to delete."""
+    """Leftovers of runs into `target` whose process no longer exists: staging folders (killed
+    before publishing: nothing of them was published) are removed; the earlier files that a run
+    killed *while* publishing had moved aside are put back, and the files it had already placed
+    removed, unless it had placed all of them (then the earlier files were on their way out)."""
     for mark in (STAGING_MARK, ASIDE_MARK):
         for folder in target.glob(f"{mark}*"):
-            if folder.is_dir() and _owner_gone(folder.name[len(mark) :].split("-", 1)[0]):
-                shutil.rmtree(folder, ignore_errors=True)
+            if not folder.is_dir() or not _owner_gone(folder.name[len(mark) :].split("-", 1)[0]):
+                continue
+            if mark == ASIDE_MARK and not (folder / PUBLISHED).exists():
+                _roll_back(folder, target)
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _roll_back(aside: Path, target: Path) -> None:
+    """Undo a publication that was killed half-way: the new files out, the earlier ones back."""
+    manifest = aside / INCOMING
+    incoming = manifest.read_text(encoding="utf-8").split("\n") if manifest.exists() else []
+    for name in filter(None, incoming):
+        if not (aside / name).exists():  # no earlier file of that name to put back over it
+            (target / name).unlink(missing_ok=True)
+    for path in aside.iterdir():
+        if path.is_file() and path.name not in (INCOMING, PUBLISHED):
+            os.replace(path, target / path.name)
 
 
 def _owner_gone(pid_text: str) -> bool:

@@ -51,7 +51,7 @@ def is_longitudinal_model(path: Path) -> bool:
     try:
         text, _ = read_model_file(Path(path))
         return bool(json.loads(text).get("model") == MODEL_NAME)
-    except (ModelFileError, ValueError, AttributeError):
+    except (ModelFileError, ValueError, AttributeError, RecursionError):
         return False
 
 
