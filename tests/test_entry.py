@@ -36,3 +36,23 @@ def test_importing_jumeau_loads_neither_pandas_nor_torch_until_used():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["True", "True", "Cohort"]
+
+
+class _InterruptedCommandModule(importlib.abc.MetaPathFinder):
+    """Ctrl-C pressed while the package `jumeau.cli` imports its command modules — what
+    `python -m jumeau.cli` does before its `__main__` runs."""
+
+    def find_spec(self, name, path, target=None):
+        if name == "jumeau.cli.data":
+            raise KeyboardInterrupt
+        return None
+
+
+def test_an_interrupt_while_python_m_jumeau_cli_loads_is_one_line(monkeypatch, capsys):
+    for name in [n for n in sys.modules if n == "jumeau.cli" or n.startswith("jumeau.cli.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [_InterruptedCommandModule(), *sys.meta_path])
+    with pytest.raises(SystemExit) as stopped:
+        import jumeau.cli  # noqa: F401
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err == "interrupted\n"

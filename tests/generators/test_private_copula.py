@@ -163,9 +163,18 @@ def test_a_budget_too_small_for_a_range_is_refused_with_the_epsilon_that_would_d
         make_generator("copula", epsilon=0.5).fit(gbsg2, seed=0, progress=False)
     suggested = float(str(no.value).rsplit("--epsilon ", 1)[1].split()[0])
     assert 0.5 < suggested < 50
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", JumeauWarning)
-        make_generator("copula", epsilon=suggested).fit(gbsg2, seed=0, progress=False)
+    # the suggestion is the budget at which the range clears the noise floor; OpenDP's noise is
+    # not seedable, and a draw can still miss it (once in the CI runs so far, 0 of 6 by hand):
+    # a second draw is allowed, a suggestion that misses twice is wrong
+    for attempt in range(2):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", JumeauWarning)
+                make_generator("copula", epsilon=suggested).fit(gbsg2, seed=0, progress=False)
+            break
+        except BudgetTooSmallError:
+            if attempt == 1:
+                raise
 
 
 def test_a_category_with_more_levels_than_the_budget_can_count_is_refused() -> None:

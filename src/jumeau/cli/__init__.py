@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import sys
 
-# The order of these imports is the order of `jumeau --help`: from data to model to its uses.
-# isort: off
-from jumeau.cli import data, generate, validation  # noqa: F401  (each registers its commands)
-from jumeau.cli import score, review, twins, images, trials, federated  # noqa: F401
+# `python -m jumeau.cli` imports this package before `__main__` can guard anything: a Ctrl-C
+# during these seconds of imports ends in one line and exit 130, as with the `jumeau` script
+try:
+    # The order of these imports is the order of `jumeau --help`: from data to model to uses.
+    # isort: off
+    from jumeau.cli import data, generate, validation  # noqa: F401  (each registers commands)
+    from jumeau.cli import score, review, twins, images, trials, federated  # noqa: F401
 
-# isort: on
-from jumeau.cli.app import app
-from jumeau.cli.common import err
+    # isort: on
+    from jumeau.cli.app import app
+    from jumeau.cli.common import err
+except KeyboardInterrupt:
+    sys.stderr.write("interrupted\n")
+    raise SystemExit(130) from None
 
 __all__ = ["app", "main"]
 
